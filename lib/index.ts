@@ -1,1 +1,11 @@
-export const x: number = 1;
+/**
+ * discodb: immutable key → values databases, file-compatible with the C
+ * discodb, with CNF queries and streaming construction.
+ */
+export { DiscoDBError } from './errors.js';
+export type { DiscoDBErrorCode, DiscoDBErrorDetails } from './errors.js';
+export { DiscoDB } from './reader/discodb.js';
+export type { Bytes, Encoding, OpenOptions, DiscoDBInfo, CheckReport } from './reader/discodb.js';
+export { Inquiry } from './reader/inquiry.js';
+export type { InquiryStreamOptions } from './reader/inquiry.js';
+export type { IdCursor } from './reader/cursor.js';

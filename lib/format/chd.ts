@@ -1,0 +1,227 @@
+/**
+ * Evaluation of a packed CMPH CHD minimal perfect hash (spec §6.3–§6.7), the
+ * `cmph_search_packed` of the C library. The section is parsed once into
+ * offsets (O(1), no per-key work); each lookup hashes the key and does two
+ * select queries and one rank query on the packed bit vectors.
+ */
+import { corrupt } from '../errors.js';
+import { readBits } from './bits.js';
+import { jenkinsHash } from './jenkins.js';
+
+const CMPH_CHD = 8;
+const CMPH_CHD_PH = 7;
+
+/** A select structure (spec §6.6): a bit vector with sampled set-bit positions. */
+interface Select {
+  nOnes: number;
+  /** Byte offset of the bit vector in the image. */
+  bits: number;
+  /** Byte just past the bit vector (reads beyond are zero). */
+  bitsEnd: number;
+  /** Number of valid bits (n_ones + m). */
+  nbits: number;
+  /** Byte offset of the samples (u32 each). */
+  samples: number;
+  numSamples: number;
+}
+
+/** Parsed, bounds-checked layout of a CHD section. */
+export class ChdHash {
+  private readonly buf: Uint8Array;
+  private readonly view: DataView;
+  readonly seed: number;
+  readonly n: number;
+  readonly nbuckets: number;
+  // compressed_rank
+  private readonly crMaxVal: number;
+  private readonly crK: number;
+  private readonly crRemR: number;
+  private readonly crSel: Select;
+  private readonly crRems: number;
+  private readonly crRemsEnd: number;
+  // compressed_seq
+  private readonly csRemR: number;
+  private readonly csSel: Select;
+  private readonly csRems: number;
+  private readonly csRemsEnd: number;
+  private readonly csStore: number;
+  private readonly csStoreEnd: number;
+  private readonly triple = new Uint32Array(3);
+
+  /**
+   * Parses the section at `start` of `buf`, which must end by `limit`. Throws
+   * ERR_DISCODB_CORRUPT when any part lies outside or is inconsistent.
+   */
+  constructor(buf: Uint8Array, start: number, limit: number) {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const u32 = (off: number, what: string): number => {
+      if (off + 4 > limit) throw corrupt(`hash section: ${what} lies past the end of the section`, off);
+      return this.view.getUint32(off, true);
+    };
+    if (u32(start, 'algorithm') !== CMPH_CHD) throw corrupt('hash section: not a CMPH CHD structure', start);
+    const crSize = u32(start + 4, 'rank size');
+    const cr = start + 8;
+    const crEnd = cr + crSize;
+    if (crEnd + 4 > limit) throw corrupt('hash section: compressed rank runs past the section', start + 4);
+    this.crMaxVal = u32(cr, 'rank max');
+    this.crK = u32(cr + 4, 'rank count');
+    this.crRemR = u32(cr + 8, 'rank width');
+    const crSelBytes = u32(cr + 12, 'rank select size');
+    if (this.crRemR > 31) throw corrupt('hash section: rank width over 31 bits', cr + 8);
+    this.crSel = parseSelect(this.view, cr + 16, cr + 16 + crSelBytes, crEnd);
+    this.crRems = cr + 16 + crSelBytes;
+    this.crRemsEnd = this.crRems + 4 * Math.ceil((this.crK * this.crRemR) / 32);
+    if (this.crRemsEnd > crEnd) throw corrupt('hash section: rank remainders run past their blob', this.crRems);
+
+    const phSize = u32(crEnd, 'inner size');
+    const ph = crEnd + 4;
+    const phEnd = ph + phSize;
+    if (phEnd > limit) throw corrupt('hash section: inner CHD blob runs past the section', crEnd);
+    if (u32(ph, 'inner algorithm') !== CMPH_CHD_PH) throw corrupt('hash section: inner blob is not CHD_PH', ph);
+    if (u32(ph + 4, 'hash type') !== 0) throw corrupt('hash section: unknown hash function (only Jenkins exists)', ph + 4);
+    this.seed = u32(ph + 8, 'seed');
+    this.n = u32(ph + 12, 'bin count');
+    this.nbuckets = u32(ph + 16, 'bucket count');
+    if (this.n < 2) throw corrupt(`hash section: ${this.n} bins is too few`, ph + 12);
+    if (this.nbuckets < 1) throw corrupt('hash section: zero buckets', ph + 16);
+    const cs = ph + 20;
+    const csN = u32(cs, 'displacement count');
+    if (csN !== this.nbuckets) throw corrupt('hash section: displacement count differs from bucket count', cs);
+    this.csRemR = u32(cs + 4, 'displacement width');
+    const csTotal = u32(cs + 8, 'displacement bits');
+    const csSelBytes = u32(cs + 12, 'displacement select size');
+    if (this.csRemR > 31) throw corrupt('hash section: displacement width over 31 bits', cs + 4);
+    this.csSel = parseSelect(this.view, cs + 16, cs + 16 + csSelBytes, phEnd);
+    if (this.csSel.nOnes !== csN) throw corrupt('hash section: displacement select has the wrong size', cs + 16);
+    this.csRems = cs + 16 + csSelBytes;
+    this.csRemsEnd = this.csRems + 4 * Math.ceil((csN * this.csRemR) / 32);
+    this.csStore = this.csRemsEnd;
+    this.csStoreEnd = this.csStore + 4 * Math.ceil(csTotal / 32);
+    if (this.csStoreEnd > phEnd) throw corrupt('hash section: displacement table runs past its blob', this.csRems);
+  }
+
+  /** Record index for `key` (only meaningful when the key is stored; callers compare). */
+  lookup(key: Uint8Array, legacy = false): number {
+    const t = this.triple;
+    jenkinsHash(this.seed, key, t, legacy);
+    const n = this.n;
+    const g = t[0]! % this.nbuckets;
+    const f = t[1]! % n;
+    const h = (t[2]! % (n - 1)) + 1;
+    const d = this.displacement(g);
+    const p0 = d % n;
+    const p1 = Math.floor(d / n);
+    const bin = (f + mulmod(h, p0, n) + p1) % n;
+    return bin - this.rank(bin);
+  }
+
+  /** compressed_seq lookup of value i (spec §6.6). */
+  private displacement(i: number): number {
+    const sel = this.csSel;
+    const remR = this.csRemR;
+    const scale = 2 ** remR;
+    let start: number;
+    let s: number;
+    if (i === 0) {
+      start = 0;
+      s = select(this.buf, sel, 0);
+    } else {
+      const prev = select(this.buf, sel, i - 1);
+      start = (prev - (i - 1)) * scale + readBits(this.buf, this.csRemsEnd, this.csRems * 8 + (i - 1) * remR, remR);
+      s = selectNext(this.buf, sel, prev);
+    }
+    const end = (s - i) * scale + readBits(this.buf, this.csRemsEnd, this.csRems * 8 + i * remR, remR);
+    const len = end - start;
+    if (len <= 0 || len > 32) return 0;
+    return readBits(this.buf, this.csStoreEnd, this.csStore * 8 + start, len) + 2 ** len - 1;
+  }
+
+  /** Number of empty bins below `x` (spec §6.7). */
+  private rank(x: number): number {
+    if (x > this.crMaxVal) return this.crK;
+    const remR = this.crRemR;
+    const scale = 2 ** remR;
+    const q = Math.floor(x / scale);
+    const r = x % scale;
+    const sel = this.crSel;
+    let pos: number;
+    let rank: number;
+    if (q === 0) {
+      pos = 0;
+      rank = 0;
+    } else {
+      pos = select(this.buf, sel, q - 1) + 1;
+      rank = pos - q;
+    }
+    const base = this.crRems * 8;
+    // Bounded by the vector length and by k, so corrupt data cannot loop forever.
+    while (pos < sel.nbits && rank < this.crK) {
+      if (bitAt(this.buf, sel, pos)) break;
+      if (readBits(this.buf, this.crRemsEnd, base + rank * remR, remR) >= r) break;
+      pos++;
+      rank++;
+    }
+    return rank;
+  }
+}
+
+function parseSelect(view: DataView, at: number, end: number, limit: number): Select {
+  if (end > limit || at + 8 > end) throw corrupt('hash section: select structure runs past its blob', at);
+  const nOnes = view.getUint32(at, true);
+  const m = view.getUint32(at + 4, true);
+  const nbits = nOnes + m;
+  const bits = at + 8;
+  const bitsEnd = bits + 4 * Math.ceil(nbits / 32);
+  const numSamples = Math.floor(nOnes / 128) + 1;
+  const samples = bitsEnd;
+  if (samples + 4 * numSamples > end) throw corrupt('hash section: select bit vector runs past its blob', at);
+  return { nOnes, bits, bitsEnd, nbits, samples, numSamples };
+}
+
+function bitAt(buf: Uint8Array, sel: Select, pos: number): boolean {
+  const byte = sel.bits + (pos >>> 3);
+  return byte < sel.bitsEnd && ((buf[byte]! >>> (pos & 7)) & 1) === 1;
+}
+
+/** Position of set bit number j, scanning from its sample; returns nbits when absent. */
+function select(buf: Uint8Array, sel: Select, j: number): number {
+  if (j >= sel.nOnes) return sel.nbits;
+  const t = j >>> 7;
+  const so = sel.samples + 4 * t;
+  let pos = buf[so]! | (buf[so + 1]! << 8) | (buf[so + 2]! << 16) | (buf[so + 3]! << 24);
+  pos >>>= 0;
+  let remaining = j - t * 128;
+  // The sample points at set bit 128·t; skip `remaining` more set bits.
+  while (pos < sel.nbits) {
+    if (bitAt(buf, sel, pos)) {
+      if (remaining === 0) return pos;
+      remaining--;
+    }
+    pos++;
+    // Skip whole zero bytes quickly.
+    if ((pos & 7) === 0) {
+      while (pos < sel.nbits && buf[sel.bits + (pos >>> 3)] === 0 && sel.bits + (pos >>> 3) < sel.bitsEnd) pos += 8;
+    }
+  }
+  return sel.nbits;
+}
+
+/** Position of the first set bit after `p`; nbits when there is none. */
+function selectNext(buf: Uint8Array, sel: Select, p: number): number {
+  let pos = p + 1;
+  while (pos < sel.nbits) {
+    if (bitAt(buf, sel, pos)) return pos;
+    pos++;
+  }
+  return sel.nbits;
+}
+
+/** (a · b) mod n for a, b < 2^32 without BigInt, by splitting b into 16-bit halves. */
+export function mulmod(a: number, b: number, n: number): number {
+  const hi = Math.floor(b / 65536);
+  const lo = b % 65536;
+  // a·hi < 2^48 and (x mod n)·65536 < 2^48: all exact in doubles.
+  const part = (((a * hi) % n) * 65536) % n;
+  return (part + ((a * lo) % n)) % n;
+}
