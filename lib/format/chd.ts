@@ -184,41 +184,58 @@ function bitAt(buf: Uint8Array, sel: Select, pos: number): boolean {
   return byte < sel.bitsEnd && ((buf[byte]! >>> (pos & 7)) & 1) === 1;
 }
 
-/** Position of set bit number j, scanning from its sample; returns nbits when absent. */
+/** Set bits per byte value. */
+const POPCOUNT = new Uint8Array(256);
+/** SELECT_IN_BYTE[b * 8 + k] = position of the k-th set bit of byte b. */
+const SELECT_IN_BYTE = new Uint8Array(256 * 8);
+for (let b = 0; b < 256; b++) {
+  let k = 0;
+  for (let i = 0; i < 8; i++) {
+    if ((b >> i) & 1) SELECT_IN_BYTE[b * 8 + k++] = i;
+  }
+  POPCOUNT[b] = k;
+}
+
+/**
+ * Position of set bit number j: start at its sample (set bit 128·⌊j/128⌋),
+ * then skip set bits a byte at a time. Returns nbits when there is none, so
+ * corrupt samples can only give a wrong (never an out-of-image) answer.
+ */
 function select(buf: Uint8Array, sel: Select, j: number): number {
   if (j >= sel.nOnes) return sel.nbits;
   const t = j >>> 7;
   const so = sel.samples + 4 * t;
-  let pos = buf[so]! | (buf[so + 1]! << 8) | (buf[so + 2]! << 16) | (buf[so + 3]! << 24);
-  pos >>>= 0;
-  let remaining = j - t * 128;
-  // The sample points at set bit 128·t; skip `remaining` more set bits.
-  while (pos < sel.nbits) {
-    if (bitAt(buf, sel, pos)) {
-      if (remaining === 0) return pos;
-      remaining--;
-    }
-    pos++;
-    // Skip whole zero bytes quickly.
-    if ((pos & 7) === 0) {
-      while (pos < sel.nbits && buf[sel.bits + (pos >>> 3)] === 0 && sel.bits + (pos >>> 3) < sel.bitsEnd) pos += 8;
-    }
-  }
-  return sel.nbits;
+  const pos = (buf[so]! | (buf[so + 1]! << 8) | (buf[so + 2]! << 16) | (buf[so + 3]! << 24)) >>> 0;
+  return scanOnes(buf, sel, pos, j - t * 128);
 }
 
 /** Position of the first set bit after `p`; nbits when there is none. */
 function selectNext(buf: Uint8Array, sel: Select, p: number): number {
-  let pos = p + 1;
-  while (pos < sel.nbits) {
-    if (bitAt(buf, sel, pos)) return pos;
-    pos++;
+  return scanOnes(buf, sel, p + 1, 0);
+}
+
+/** Position of the (skip+1)-th set bit at or after bit `pos`, or nbits. */
+function scanOnes(buf: Uint8Array, sel: Select, pos: number, skip: number): number {
+  if (pos >= sel.nbits) return sel.nbits;
+  let byte = sel.bits + (pos >>> 3);
+  let v = (buf[byte]! & (0xff << (pos & 7))) & 0xff;
+  const last = sel.bitsEnd;
+  for (;;) {
+    const c = POPCOUNT[v]!;
+    if (skip < c) {
+      const found = (byte - sel.bits) * 8 + SELECT_IN_BYTE[v * 8 + skip]!;
+      return found < sel.nbits ? found : sel.nbits;
+    }
+    skip -= c;
+    if (++byte >= last) return sel.nbits;
+    v = buf[byte]!;
   }
-  return sel.nbits;
 }
 
 /** (a · b) mod n for a, b < 2^32 without BigInt, by splitting b into 16-bit halves. */
 export function mulmod(a: number, b: number, n: number): number {
+  const product = a * b;
+  if (product <= Number.MAX_SAFE_INTEGER) return product % n; // exact: the common case (n < 2^26)
   const hi = Math.floor(b / 65536);
   const lo = b % 65536;
   // a·hi < 2^48 and (x mod n)·65536 < 2^48: all exact in doubles.

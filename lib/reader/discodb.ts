@@ -74,6 +74,10 @@ export class DiscoDB<V extends string | Buffer = string> {
   private readonly keyTocEnd: number;
   private readonly valToc: number;
   private readonly valTocEnd: number;
+  /** The whole image when it is one buffer (mmap or caller's), for allocation-free fast paths. */
+  private readonly whole: Buffer | null;
+  private readonly dv: DataView | null;
+  private readonly compressed: boolean;
   private chd: ChdHash | null = null;
   private codebook: Codebook | null = null;
   private unhashedIndex: Map<string, number> | null = null;
@@ -85,6 +89,9 @@ export class DiscoDB<V extends string | Buffer = string> {
     const head = src.bytes(0, Math.min(src.length, HEADER_SIZE));
     const h = parseHeader(new DataView(head.buffer, head.byteOffset, head.byteLength), src.length);
     this.header = Object.freeze(h);
+    this.whole = src.whole as Buffer | null;
+    this.dv = src.whole ? new DataView(src.whole.buffer, src.whole.byteOffset, src.whole.byteLength) : null;
+    this.compressed = (h.flags & F_COMPRESSED) !== 0;
     this.keyToc = h.key2valuesOffset;
     this.keyTocEnd = h.key2valuesOffset + 8 * (h.numKeys + 1);
     this.valToc = h.id2valueOffset;
@@ -311,6 +318,17 @@ export class DiscoDB<V extends string | Buffer = string> {
 
   /** Value `id` in this db's encoding. */
   valueById(id: number): V {
+    const dv = this.dv;
+    if (dv !== null && !this.compressed && !this.closed && id >= 1 && id <= this.header.numUniqueValues) {
+      // Hot path: read the two TOC entries and slice the mapping directly.
+      const at = this.valToc + 8 * (id - 1);
+      const start = dv.getUint32(at, true);
+      const end = dv.getUint32(at + 8, true);
+      if (dv.getUint32(at + 4, true) === 0 && dv.getUint32(at + 12, true) === 0 && start >= this.valTocEnd && start <= end && end <= this.header.size) {
+        const whole = this.whole!;
+        return (this.encoding === 'buffer' ? whole.subarray(start, end) : whole.toString('utf8', start, end)) as V;
+      }
+    }
     return this.decode(this.valueBytes(id));
   }
 
