@@ -121,6 +121,11 @@ t.test('utf8 encoding, string keys and the animals example', async (t) => {
   t.same(inq.map((s) => s.toUpperCase()).toArray(), ['COW', 'DOG', 'CAT', 'WHALE']);
   t.equal(db.uniqueValues().isEmpty(), false);
   t.equal(db.get('birds').isEmpty(), true);
+  // Regression: the pread route once returned Uint8Arrays, which stringify as "100,111,103".
+  const viaPread = DiscoDB.open(path.join(cases[0]!.dir, 'db.ddb'), { mmap: false });
+  t.same(viaPread.get('pets').toArray(), ['dog', 'cat', 'goldfish']);
+  t.same(viaPread.keys().toArray(), ['mammals', 'pets', 'aquatic']);
+  viaPread.close();
   db.close();
   db.close();
   t.throws(() => db.get('pets'), { code: 'ERR_DISCODB_CLOSED' });

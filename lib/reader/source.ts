@@ -12,8 +12,8 @@ import { DiscoDBError, corrupt } from '../errors.js';
 /** Which route an opened image uses (see README, "How files are opened"). */
 export type SourceKind = 'mmap' | 'buffer' | 'pread';
 
-const BLOCK = 64 * 1024;
-const BLOCKS = 32;
+const BLOCK = 4096;
+const BLOCKS = 2048; // direct-mapped (block id mod BLOCKS): an 8 MiB cache of 4 KiB pages
 
 export class ImageSource {
   /** Bytes available from the image start (the image may be shorter; see header size). */
@@ -27,8 +27,6 @@ export class ImageSource {
   // A small cache of aligned blocks for the pread route (TOC entries, small records).
   private readonly blockIds: Float64Array;
   private readonly blocks: (Buffer | null)[];
-  private nextVictim = 0;
-  private readonly scratch8 = Buffer.alloc(8);
 
   private constructor(kind: SourceKind, length: number, whole: Uint8Array | null, fd: number, base: number) {
     this.kind = kind;
@@ -70,7 +68,7 @@ export class ImageSource {
     this.check(off, 4);
     if (this.view) return this.view.getUint32(off, true);
     const b = this.readSmall(off, 4);
-    return b.readUInt32LE(0);
+    return b.readUInt32LE(this.smallAt);
   }
 
   /** u64 at `off` as a number; corrupt past 2^53. */
@@ -83,8 +81,8 @@ export class ImageSource {
       hi = this.view.getUint32(off + 4, true);
     } else {
       const b = this.readSmall(off, 8);
-      lo = b.readUInt32LE(0);
-      hi = b.readUInt32LE(4);
+      lo = b.readUInt32LE(this.smallAt);
+      hi = b.readUInt32LE(this.smallAt + 4);
     }
     if (hi >= 0x200000) throw corrupt('offset does not fit in 53 bits', off);
     return hi * 4294967296 + lo;
@@ -97,8 +95,9 @@ export class ImageSource {
   bytes(off: number, len: number): Uint8Array {
     this.check(off, len);
     if (this.whole) return this.whole.subarray(off, off + len);
-    if (len <= 64 && Math.floor(off / BLOCK) === Math.floor((off + len - 1) / BLOCK)) {
-      return Uint8Array.prototype.slice.call(this.readSmall(off, len));
+    if (len <= 256) {
+      const b = this.readSmall(off, len);
+      return Buffer.from(b.subarray(this.smallAt, this.smallAt + len)); // a copy: blocks get evicted
     }
     return this.pread(off, len);
   }
@@ -115,30 +114,29 @@ export class ImageSource {
     return out;
   }
 
-  /** Reads within one cached block when possible (TOC entries and headers are tiny and hot). */
+  /** Offset inside the buffer last returned by readSmall. */
+  private smallAt = 0;
+
+  /**
+   * Returns a buffer holding [off, off + len) at `this.smallAt`: a cached
+   * block when the range lies in one (TOC entries and small records are tiny
+   * and hot), else a fresh read.
+   */
   private readSmall(off: number, len: number): Buffer {
     const id = Math.floor(off / BLOCK);
     const inBlock = off - id * BLOCK;
     if (inBlock + len > BLOCK) {
-      const b = this.pread(off, len);
-      b.copy(this.scratch8, 0, 0, Math.min(len, 8));
-      return len <= 8 ? this.scratch8 : b;
+      this.smallAt = 0;
+      return this.pread(off, len);
     }
-    let slot = -1;
-    for (let i = 0; i < BLOCKS; i++) {
-      if (this.blockIds[i] === id) {
-        slot = i;
-        break;
-      }
-    }
-    if (slot < 0) {
-      slot = this.nextVictim;
-      this.nextVictim = (this.nextVictim + 1) % BLOCKS;
+    const slot = id % BLOCKS;
+    if (this.blockIds[slot] !== id) {
       const start = id * BLOCK;
       const blockLen = Math.min(BLOCK, this.length - start);
       this.blocks[slot] = this.pread(start, blockLen);
       this.blockIds[slot] = id;
     }
-    return this.blocks[slot]!.subarray(inBlock, inBlock + len);
+    this.smallAt = inBlock;
+    return this.blocks[slot]!;
   }
 }
