@@ -294,3 +294,54 @@ t.test('corrupt images: truncation at every section boundary and random byte fli
   t.ok(rejected > variants / 4, `${rejected} variants were rejected`);
   t.equal(failures, 0, 'every failure was a DiscoDBError');
 });
+
+t.test('files hashed with the pre-2013 CMPH Jenkins (signed chars) still find non-ASCII keys', async (t) => {
+  const { buildChd } = await import('../lib/format/chd-build.js');
+  const { jenkinsHash } = await import('../lib/format/jenkins.js');
+  const { encodeDeltaList } = await import('../lib/format/deltalist.js');
+  const { serializeHeader, F_HASH } = await import('../lib/format/header.js');
+  // 40 keys, most with bytes ≥ 0x80 in positions where the two variants differ.
+  const keys = Array.from({ length: 40 }, (_, i) => Buffer.from(`clé-${i}-日本語-${'é'.repeat(i % 7)}`));
+  const triple = new Uint32Array(3);
+  let differ = 0;
+  for (const k of keys) {
+    jenkinsHash(7, k, triple, false);
+    const modern = Array.from(triple);
+    jenkinsHash(7, k, triple, true);
+    if (modern.some((x, i) => x !== triple[i])) differ++;
+  }
+  t.ok(differ > 30, `${differ} of 40 keys hash differently under the two variants`);
+  const { section, slots } = await buildChd(keys.length, (seed, out) => {
+    for (let i = 0; i < keys.length; i++) {
+      jenkinsHash(seed, keys[i]!, triple, true);
+      out.set(triple, 3 * i);
+    }
+  });
+  // Assemble: header, hash, key table in slot order (key i holds value id i + 1), values.
+  const order = new Array<number>(keys.length);
+  slots.forEach((slot, i) => (order[slot] = i));
+  const records = order.map((i) => {
+    const list = encodeDeltaList([i + 1], false);
+    return Buffer.concat([u32(keys[i]!.length), keys[i]!, u32(list.count), list.bytes]);
+  });
+  const values = keys.map((_, i) => Buffer.from(`v${i}`));
+  const keyToc = 72 + section.length;
+  const recStart = keyToc + 8 * (keys.length + 1);
+  const offsets = [recStart];
+  for (const r of records) offsets.push(offsets.at(-1)! + r.length);
+  const valToc = offsets.at(-1)!;
+  const vOffsets = [valToc + 8 * (values.length + 1)];
+  for (const v of values) vOffsets.push(vOffsets.at(-1)! + v.length);
+  const size = vOffsets.at(-1)! + 4;
+  const u64s = (xs: number[]) => Buffer.concat(xs.map((x) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(x)); return b; }));
+  const header = serializeHeader({
+    size, numKeys: keys.length, numUniqueValues: values.length, numValues: keys.length, flags: F_HASH,
+    key2valuesOffset: keyToc, id2valueOffset: valToc, hashOffset: 72, codebookOffset: 0,
+  });
+  const image = Buffer.concat([header, section, u64s(offsets), ...records, u64s(vOffsets), ...values, Buffer.alloc(4)]);
+  t.equal(image.length, size);
+  const db = DiscoDB.fromBuffer(image);
+  keys.forEach((k, i) => t.same(db.get(k).toArray(), [`v${i}`], `legacy key ${i}`));
+  t.notOk(db.has(Buffer.from('clé-absent')));
+  t.same(db.check(), { keys: 40, uniqueValues: 40, values: 40, bytes: size });
+});
