@@ -7,6 +7,7 @@
 import { corrupt } from '../errors.js';
 import { readBits } from './bits.js';
 import { jenkinsHash } from './jenkins.js';
+import { mulMod } from './arith.js';
 
 const CMPH_CHD = 8;
 const CMPH_CHD_PH = 7;
@@ -112,7 +113,7 @@ export class ChdHash {
     const d = this.displacement(g);
     const p0 = d % n;
     const p1 = Math.floor(d / n);
-    const bin = (f + mulmod(h, p0, n) + p1) % n;
+    const bin = (f + mulMod(h, p0, n) + p1) % n;
     return bin - this.rank(bin);
   }
 
@@ -230,15 +231,4 @@ function scanOnes(buf: Uint8Array, sel: Select, pos: number, skip: number): numb
     if (++byte >= last) return sel.nbits;
     v = buf[byte]!;
   }
-}
-
-/** (a · b) mod n for a, b < 2^32 without BigInt, by splitting b into 16-bit halves. */
-export function mulmod(a: number, b: number, n: number): number {
-  const product = a * b;
-  if (product <= Number.MAX_SAFE_INTEGER) return product % n; // exact: the common case (n < 2^26)
-  const hi = Math.floor(b / 65536);
-  const lo = b % 65536;
-  // a·hi < 2^48 and (x mod n)·65536 < 2^48: all exact in doubles.
-  const part = (((a * hi) % n) * 65536) % n;
-  return (part + ((a * lo) % n)) % n;
 }

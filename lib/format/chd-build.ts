@@ -1,0 +1,577 @@
+/**
+ * Writer side of the CMPH CHD minimal perfect hash (spec §6.3, §6.6, §6.7, §6.9).
+ *
+ * Everything here mirrors CMPH 2.0.2's default CHD build (chd.c, chd_ph.c,
+ * compressed_seq.c, compressed_rank.c, select.c, miller_rabin.c) closely
+ * enough that, fed the same keys in the same order and the same `rand()`
+ * sequence, it produces the same `cmph_pack()` bytes. All per-key state lives
+ * in typed arrays; the hot loops allocate nothing.
+ */
+import { DiscoDBError } from '../errors.js';
+import { GlibcRandom } from './glibc-rand.js';
+import { mulMod } from './arith.js';
+
+export { mulMod } from './arith.js';
+
+/** What `buildChd` returns. */
+export interface ChdBuildResult {
+  /** The packed CHD section (`cmph_pack()` output), to be stored at `hash_offs`. */
+  section: Uint8Array;
+  /** slots[i] = record index (0..N-1) of the i-th key in input order */
+  slots: Uint32Array;
+}
+
+/** CMPH algorithm ids written into the section (spec §6.3). */
+const CMPH_CHD = 8;
+const CMPH_CHD_PH = 7;
+const CMPH_HASH_JENKINS = 0;
+
+/** CMPH's defaults: 4 keys per bucket, load factor 0.5, 1 key per bin. */
+const KEYS_PER_BUCKET = 4;
+/** Seeds tried per mapping step before CMPH gives up (`mapping_iterations`). */
+const MAPPING_ATTEMPTS = 1000;
+/** Mapping + placement rounds before CMPH gives up (`iterations` in chd_ph_new). */
+const OUTER_ATTEMPTS = 100;
+/** Select samples are taken every 128 set bits (`STEP_SELECT_TABLE`). */
+const SELECT_STEP_BITS = 7;
+
+/** Marks an already moved record during the in-place permutation. */
+const DONE = 0xffffffff;
+/** Up to this n, f + h·p0 + p1 < n² ≤ 2^52, so {@link modSmall} is exact. */
+const FAST_N_MAX = 2 ** 26;
+
+/**
+ * Builds the CHD exactly like CMPH 2.0.2 with discodb's settings.
+ *
+ * `hashKeys(seed, out)` must fill out[3*i..3*i+2] with jenkinsHash(seed, key_i)
+ * for every key i in first-insertion order; it may be async (the writer streams
+ * keys from disk). It is called once per seed CMPH tries (usually once).
+ *
+ * Memory: ~16 bytes per key (the 12-byte triples, reused in place for the
+ * bucket grouping and the empty-bin list, plus the 4-byte `slots` that is
+ * returned) and ~1 byte per key of per-bucket arrays.
+ *
+ * `rng` defaults to a fresh {@link GlibcRandom}, i.e. the `rand()` state of a
+ * fresh C process. Throws `ERR_DISCODB_LIMIT` when CMPH would fail (1000 seeds
+ * without a collision-free mapping, or 100 failed placements).
+ */
+export async function buildChd(
+  numKeys: number,
+  hashKeys: (seed: number, out: Uint32Array) => void | Promise<void>,
+  rng: GlibcRandom = new GlibcRandom(),
+): Promise<ChdBuildResult> {
+  if (!Number.isInteger(numKeys) || numKeys < 1) {
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `cannot build a perfect hash over ${numKeys} keys`);
+  }
+  if (numKeys > 0x7fffffff) {
+    throw new DiscoDBError('ERR_DISCODB_LIMIT', `too many keys for a CHD perfect hash: ${numKeys} (at most 2^31-1)`);
+  }
+  const m = numKeys;
+  const nbuckets = Math.floor(m / KEYS_PER_BUCKET) + 1;
+  const n = binCount(m);
+  const maxProbes = maxProbesFor(m);
+
+  // Per key: the Jenkins triple, later (key, f, h) grouped by bucket (12 bytes/key).
+  const triples = new Uint32Array(3 * m);
+  // Per key: its grouped position during mapping, its record index at the end.
+  const slots = new Uint32Array(m);
+  const bucketStart = new Uint32Array(nbuckets + 1);
+  // Survives failed attempts on purpose: CMPH never clears it, so a bucket that
+  // is empty in the final mapping keeps whatever an earlier attempt stored.
+  const disp = new Uint32Array(nbuckets);
+  const occupied = new Int32Array((n + 31) >>> 5);
+  const geometry: Geometry = { m, n, nbuckets, triples, slots, bucketStart, scratch: new Uint32Array(64) };
+
+  for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
+    const seed = await mapKeys(geometry, hashKeys, rng);
+    const order = orderBuckets(bucketStart, nbuckets);
+    if (order.maxSize > geometry.scratch.length) geometry.scratch = new Uint32Array(order.maxSize);
+    if (placeBuckets(geometry, order, disp, occupied, maxProbes)) {
+      assignSlots(geometry, occupied);
+      // The triples are spent: their memory holds the empty bins and the rank encoder's scratch.
+      const k = n - m;
+      const empty = emptyBins(occupied, n, k <= triples.length ? triples.subarray(0, k) : new Uint32Array(k));
+      return { section: packChd(seed, n, nbuckets, disp, empty, triples.subarray(empty.length)), slots };
+    }
+    occupied.fill(0);
+  }
+  throw new DiscoDBError(
+    'ERR_DISCODB_LIMIT',
+    `CMPH CHD construction failed: no placement found for ${m} keys in ${OUTER_ATTEMPTS} attempts`,
+  );
+}
+
+/** The sizes and working arrays shared by the build steps. */
+interface Geometry {
+  m: number;
+  n: number;
+  nbuckets: number;
+  triples: Uint32Array;
+  slots: Uint32Array;
+  bucketStart: Uint32Array;
+  /** Bins of the bucket being placed (grown to the largest bucket). */
+  scratch: Uint32Array;
+}
+
+/** Number of bins: 2m + 1 (load factor 0.5), made odd, then the next number CMPH's test calls prime. */
+export function binCount(m: number): number {
+  let n = Math.floor(m / 0.5) + 1;
+  if (n % 2 === 0) n++;
+  while (!cmphIsPrime(n)) n += 2;
+  if (n > 0xffffffff) throw new DiscoDBError('ERR_DISCODB_LIMIT', `too many keys for a CHD: ${m}`);
+  return n;
+}
+
+/**
+ * CMPH's `max_probes` as Debian's libcmph 2.0.2 computes it (read from its
+ * machine code): 2^20 · floor(log2(m) / 20), or 2^20 when that is 0, so 2^20
+ * for every m < 2^40. (Some published CMPH sources compute
+ * floor(log2(m) / 20 · 2^20) instead; that is not what the corpus was built with.)
+ */
+export function maxProbesFor(m: number): number {
+  const p = Math.floor(Math.log(m) / Math.log(2) / 20);
+  return p === 0 ? 1048576 : p * 1048576;
+}
+
+/**
+ * CMPH's `check_primality`: rejects multiples of 2, 3, 5 and 7 (those primes
+ * included), then Miller–Rabin with bases 2, 7 and 61 (which rejects 61 too).
+ */
+export function cmphIsPrime(n: number): boolean {
+  if (n % 2 === 0 || n % 3 === 0 || n % 5 === 0 || n % 7 === 0) return false;
+  let d = n - 1;
+  let s = 0;
+  do {
+    s++;
+    d = Math.floor(d / 2);
+  } while (d % 2 === 0);
+  return witness(2, d, n, s) && witness(7, d, n, s) && witness(61, d, n, s);
+}
+
+/** One Miller–Rabin round as `check_witness(int_pow(a, d, n), n, s)` does it. */
+function witness(a: number, d: number, n: number, s: number): boolean {
+  let x = powMod(a, d, n);
+  if (x === 1 || x === n - 1) return true;
+  for (let i = 1; i < s; i++) {
+    x = mulMod(x, x, n);
+    if (x === n - 1) return true;
+  }
+  return false;
+}
+
+/** a^d mod n with CMPH's loop (a is not reduced first; the result always is when d ≥ 1). */
+function powMod(a: number, d: number, n: number): number {
+  let base = a;
+  let res = 1;
+  while (d > 0) {
+    if (d % 2 === 1) res = mulMod(res, base, n);
+    base = mulMod(base, base, n);
+    d = Math.floor(d / 2);
+  }
+  return res;
+}
+
+
+/**
+ * CMPH's mapping step: draws seed = rand() % m, hashes every key, and retries
+ * (up to 1000 seeds) while some bucket holds two keys with equal (f, h). On
+ * success `triples` holds (key, f, h) grouped by bucket in key order within a
+ * bucket, and `bucketStart` the bucket boundaries. Returns the seed.
+ */
+async function mapKeys(
+  geo: Geometry,
+  hashKeys: (seed: number, out: Uint32Array) => void | Promise<void>,
+  rng: GlibcRandom,
+): Promise<number> {
+  for (let attempt = 0; attempt < MAPPING_ATTEMPTS; attempt++) {
+    const seed = rng.next() % geo.m;
+    await hashKeys(seed, geo.triples);
+    reduceHashes(geo);
+    groupByBucket(geo);
+    if (!hasDuplicateInBucket(geo)) return seed;
+  }
+  throw new DiscoDBError(
+    'ERR_DISCODB_LIMIT',
+    `CMPH CHD construction failed: ${MAPPING_ATTEMPTS} seeds all mapped two keys to the same ` +
+      '(bucket, f, h); are there duplicate keys?',
+  );
+}
+
+/** Turns each Jenkins triple into (g, f, h) in place and counts bucket sizes into bucketStart[g + 1]. */
+function reduceHashes(geo: Geometry): void {
+  const { m, n, nbuckets, triples: t, bucketStart } = geo;
+  bucketStart.fill(0);
+  const nm1 = n - 1;
+  for (let i = 0, p = 0; i < m; i++, p += 3) {
+    const g = modSmall(t[p]!, nbuckets);
+    t[p] = g;
+    t[p + 1] = modSmall(t[p + 1]!, n);
+    t[p + 2] = modSmall(t[p + 2]!, nm1) + 1;
+    bucketStart[g + 1]!++;
+  }
+  for (let b = 0; b < nbuckets; b++) bucketStart[b + 1]! += bucketStart[b]!;
+}
+
+/**
+ * Stable counting sort of the records by bucket, in place: record i moves to
+ * its grouped position and becomes (i, f, h). `slots` serves as the
+ * destination table meanwhile.
+ */
+function groupByBucket(geo: Geometry): void {
+  const { m, nbuckets, triples: t, slots: dest, bucketStart } = geo;
+  const cursor = bucketStart.slice(0, nbuckets);
+  for (let i = 0, p = 0; i < m; i++, p += 3) dest[i] = cursor[t[p]!]!++;
+  // Follow each permutation cycle, carrying one record at a time.
+  for (let i = 0; i < m; i++) {
+    let j = dest[i]!;
+    if (j === DONE) continue;
+    dest[i] = DONE;
+    let key = i;
+    let f = t[3 * i + 1]!;
+    let h = t[3 * i + 2]!;
+    while (j !== i) {
+      const q = 3 * j;
+      const nextKey = j;
+      const nextF = t[q + 1]!;
+      const nextH = t[q + 2]!;
+      t[q] = key;
+      t[q + 1] = f;
+      t[q + 2] = h;
+      key = nextKey;
+      f = nextF;
+      h = nextH;
+      const next = dest[j]!;
+      dest[j] = DONE;
+      j = next;
+    }
+    const q = 3 * i;
+    t[q] = key;
+    t[q + 1] = f;
+    t[q + 2] = h;
+  }
+}
+
+/** True when some bucket holds two keys with the same (f, h): no displacement could separate them. */
+function hasDuplicateInBucket(geo: Geometry): boolean {
+  const { nbuckets, triples: t, bucketStart } = geo;
+  for (let b = 0; b < nbuckets; b++) {
+    const end = bucketStart[b + 1]!;
+    for (let j = bucketStart[b]!; j + 1 < end; j++) {
+      const f = t[3 * j + 1];
+      const h = t[3 * j + 2];
+      for (let k = j + 1; k < end; k++) {
+        if (t[3 * k + 1] === f && t[3 * k + 2] === h) return true;
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Non-empty buckets sorted by size (as `chd_ph_ordering`): `ids` grouped by
+ * size, increasing bucket id within a size.
+ */
+interface BucketOrder {
+  ids: Uint32Array;
+  /** ids[classStart[s] .. classStart[s + 1]) are the buckets of size s. */
+  classStart: Uint32Array;
+  maxSize: number;
+}
+
+function orderBuckets(bucketStart: Uint32Array, nbuckets: number): BucketOrder {
+  let maxSize = 0;
+  for (let b = 0; b < nbuckets; b++) {
+    const s = bucketStart[b + 1]! - bucketStart[b]!;
+    if (s > maxSize) maxSize = s;
+  }
+  const classStart = new Uint32Array(maxSize + 2);
+  for (let b = 0; b < nbuckets; b++) {
+    const s = bucketStart[b + 1]! - bucketStart[b]!;
+    if (s > 0) classStart[s + 1]!++;
+  }
+  for (let s = 1; s <= maxSize; s++) classStart[s + 1]! += classStart[s]!;
+  const ids = new Uint32Array(classStart[maxSize + 1]!);
+  const cursor = classStart.slice();
+  for (let b = 0; b < nbuckets; b++) {
+    const s = bucketStart[b + 1]! - bucketStart[b]!;
+    if (s > 0) ids[cursor[s]!++] = b;
+  }
+  return { ids, classStart, maxSize };
+}
+
+/**
+ * CMPH's `place_buckets2`. Per bucket size, largest first, one probe counter
+ * (p0, p1) is shared by the whole size class: each round tries it on every
+ * still unplaced bucket in order, then advances. A class fails after
+ * `maxProbes` rounds (checked after every round, even a successful last one,
+ * as CMPH does) or when p1 reaches n. On success each placed record's f is
+ * replaced by its bin.
+ */
+function placeBuckets(
+  geo: Geometry,
+  order: BucketOrder,
+  disp: Uint32Array,
+  occupied: Int32Array,
+  maxProbes: number,
+): boolean {
+  const { ids, classStart, maxSize } = order;
+  for (let size = maxSize; size > 0; size--) {
+    let pending = classStart[size + 1]! - classStart[size]!;
+    const first = classStart[size]!;
+    let p0 = 0;
+    let p1 = 0;
+    let probes = 0;
+    while (pending !== 0) {
+      let kept = 0;
+      for (let j = 0; j < pending; j++) {
+        const bucket = ids[first + j]!;
+        if (tryPlace(geo, occupied, geo.bucketStart[bucket]!, size, p0, p1)) {
+          disp[bucket] = (Math.imul(p1, geo.n) + p0) >>> 0;
+        } else {
+          ids[first + kept++] = bucket;
+        }
+      }
+      pending = kept;
+      p0++;
+      if (p0 >= geo.n) {
+        p0 -= geo.n;
+        p1++;
+      }
+      probes++;
+      if (probes >= maxProbes || p1 >= geo.n) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * `place_bucket_probe`: occupies the bins (f + h·p0 + p1) mod n of the bucket's
+ * records, or undoes them and fails at the first occupied bin. On success the
+ * records' f fields are overwritten with their bins.
+ */
+function tryPlace(geo: Geometry, occupied: Int32Array, start: number, size: number, p0: number, p1: number): boolean {
+  const { n, triples: t, scratch } = geo;
+  let i = 0;
+  for (; i < size; i++) {
+    const q = 3 * (start + i);
+    const bin = binOf(t[q + 1]!, t[q + 2]!, p0, p1, n);
+    const w = bin >>> 5;
+    const bit = 1 << (bin & 31);
+    if ((occupied[w]! & bit) !== 0) break;
+    occupied[w]! |= bit;
+    scratch[i] = bin;
+  }
+  if (i === size) {
+    for (let k = 0; k < size; k++) t[3 * (start + k) + 1] = scratch[k]!;
+    return true;
+  }
+  for (let k = 0; k < i; k++) occupied[scratch[k]! >>> 5]! &= ~(1 << (scratch[k]! & 31));
+  return false;
+}
+
+/** (f + h·p0 + p1) mod n for f, h, p0, p1 < n < 2^32, exactly (the C code's 64-bit intermediate). */
+export function binOf(f: number, h: number, p0: number, p1: number, n: number): number {
+  if (n <= FAST_N_MAX) return modSmall(f + h * p0 + p1, n);
+  return (mulMod(h, p0, n) + f + p1) % n;
+}
+
+/**
+ * x mod n for integers 0 ≤ x < 2^52, 0 < n: a float quotient is off by at most
+ * one, and one correction step fixes it. Much faster than `%` on non-int32 numbers.
+ */
+function modSmall(x: number, n: number): number {
+  const r = x - Math.floor(x / n) * n;
+  return r < 0 ? r + n : r >= n ? r - n : r;
+}
+
+/** slots[key] = number of occupied bins below the key's bin (= bin − rank of empty bins). */
+function assignSlots(geo: Geometry, occupied: Int32Array): void {
+  const { m, triples: t, slots } = geo;
+  const words = occupied.length;
+  const before = new Uint32Array(words);
+  let acc = 0;
+  for (let w = 0; w < words; w++) {
+    before[w] = acc;
+    acc += popcount32(occupied[w]!);
+  }
+  for (let j = 0, p = 0; j < m; j++, p += 3) {
+    const bin = t[p + 1]!;
+    const w = bin >>> 5;
+    slots[t[p]!] = before[w]! + popcount32(occupied[w]! & ((1 << (bin & 31)) - 1));
+  }
+}
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/** Writes the sorted list of unoccupied bins into `out` (sized n − m) and returns it. */
+function emptyBins(occupied: Int32Array, n: number, out: Uint32Array): Uint32Array {
+  let k = 0;
+  for (let bin = 0; bin < n; bin++) {
+    if ((occupied[bin >>> 5]! & (1 << (bin & 31))) === 0) out[k++] = bin;
+  }
+  return out;
+}
+
+/** Assembles the `cmph_pack()` image of a CHD (spec §6.3). */
+function packChd(
+  seed: number,
+  n: number,
+  nbuckets: number,
+  disp: Uint32Array,
+  empty: Uint32Array,
+  scratch: Uint32Array,
+): Uint8Array {
+  const cr = encodeCompressedRank(empty, scratch);
+  const cs = encodeCompressedSeq(disp);
+  const phSize = 20 + cs.length;
+  const out = new Uint8Array(12 + cr.length + phSize);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, CMPH_CHD, true);
+  view.setUint32(4, cr.length, true);
+  out.set(cr, 8);
+  let p = 8 + cr.length;
+  view.setUint32(p, phSize, true);
+  view.setUint32(p + 4, CMPH_CHD_PH, true);
+  view.setUint32(p + 8, CMPH_HASH_JENKINS, true);
+  view.setUint32(p + 12, seed, true);
+  view.setUint32(p + 16, n, true);
+  view.setUint32(p + 20, nbuckets, true);
+  p += 24;
+  out.set(cs, p);
+  return out;
+}
+
+/** floor(log2(x)) for x ≥ 1, 0 for x ≤ 1 (CMPH's `i_log2`). */
+function ilog2(x: number): number {
+  return x <= 1 ? 0 : 31 - Math.clz32(x);
+}
+
+/** Words needed for `count` fields of `width` bits (`BITS_TABLE_SIZE`). */
+function bitsTableWords(count: number, width: number): number {
+  return Math.floor((count * width + 31) / 32);
+}
+
+/** ORs the low `len` (≤ 32) bits of `value` into the LSB-first word array at bit `pos`. */
+function setBits(words: Uint32Array, pos: number, value: number, len: number): void {
+  if (len === 0) return;
+  const w = pos < 4294967296 ? pos >>> 5 : Math.floor(pos / 32);
+  const shift = pos % 32;
+  words[w]! |= value << shift;
+  if (shift + len > 32) words[w + 1]! |= value >>> (32 - shift);
+}
+
+/** Copies u32 words little-endian into `out` at `off`; returns the offset after them. */
+function putWords(view: DataView, off: number, words: Uint32Array): number {
+  for (let i = 0; i < words.length; i++, off += 4) view.setUint32(off, words[i]!, true);
+  return off;
+}
+
+/**
+ * The packed `select` structure over a non-decreasing sequence x (spec §6.6):
+ * n_ones = x.length, set bit j at x[j] + j in an (n_ones + m)-bit vector,
+ * then a sample of the position of every 128th set bit.
+ */
+export function encodeSelect(x: Uint32Array, m: number): Uint8Array {
+  const nOnes = x.length;
+  const bits = new Uint32Array(Math.floor((nOnes + m + 31) / 32));
+  const samples = new Uint32Array((nOnes >>> SELECT_STEP_BITS) + 1);
+  for (let j = 0; j < nOnes; j++) {
+    const pos = x[j]! + j;
+    bits[pos >>> 5]! |= 1 << (pos & 31);
+    if ((j & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[j >>> SELECT_STEP_BITS] = pos;
+  }
+  const out = new Uint8Array(8 + 4 * bits.length + 4 * samples.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, nOnes, true);
+  view.setUint32(4, m, true);
+  putWords(view, putWords(view, 8, bits), samples);
+  return out;
+}
+
+/**
+ * CMPH's `compressed_seq` (spec §6.6) for `values` (the bucket displacements):
+ * each v stored in floor(log2(v + 1)) bits, with the cumulative lengths split
+ * into low parts (rem_r bits each) and high parts (a select structure).
+ */
+export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
+  const count = values.length;
+  if (count === 0) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'compressed_seq needs at least one value');
+  let total = 0;
+  for (let i = 0; i < count; i++) total += valueBits(values[i]!);
+  if (total > 0xffffffff) {
+    throw new DiscoDBError('ERR_DISCODB_LIMIT', 'compressed_seq: more than 2^32 bits of displacements');
+  }
+  const store = new Uint32Array(Math.floor((total + 31) / 32));
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    const v = values[i]!;
+    const len = valueBits(v);
+    if (len === 0) continue;
+    // v − (2^len − 1), computed in u32 like the C code.
+    setBits(store, pos, (v - (2 ** len - 1)) >>> 0, len);
+    pos += len;
+  }
+  const remR = ilog2(Math.floor(total / count)) || 1;
+  const remMask = 2 ** remR - 1;
+  const rems = new Uint32Array(bitsTableWords(count, remR));
+  const high = new Uint32Array(count);
+  let cum = 0;
+  for (let i = 0; i < count; i++) {
+    cum += valueBits(values[i]!);
+    setBits(rems, i * remR, cum & remMask, remR);
+    high[i] = Math.floor(cum / 2 ** remR);
+  }
+  const sel = encodeSelect(high, Math.floor(total / 2 ** remR));
+  const out = new Uint8Array(16 + sel.length + 4 * rems.length + 4 * store.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, count, true);
+  view.setUint32(4, remR, true);
+  view.setUint32(8, total, true);
+  view.setUint32(12, sel.length, true);
+  out.set(sel, 16);
+  putWords(view, putWords(view, 16 + sel.length, rems), store);
+  return out;
+}
+
+/** Stored length of one compressed_seq value: 0 for 0, else floor(log2(v + 1)) (u32 arithmetic). */
+function valueBits(v: number): number {
+  return v === 0 ? 0 : ilog2((v + 1) >>> 0);
+}
+
+/**
+ * CMPH's `compressed_rank` (spec §6.7) over the sorted empty bins: low parts
+ * (rem_r bits each) plus a select over the counts of bins below each high part.
+ * `scratch`, when it has room for floor(max / 2^rem_r) words, saves an allocation.
+ */
+export function encodeCompressedRank(emptyBins: Uint32Array, scratch?: Uint32Array): Uint8Array {
+  const k = emptyBins.length;
+  if (k === 0) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'compressed_rank needs at least one empty bin');
+  const maxVal = emptyBins[k - 1]!;
+  const remR = ilog2(Math.floor(maxVal / k)) || 1;
+  const remMask = 2 ** remR - 1;
+  const rems = new Uint32Array(bitsTableWords(k, remR));
+  for (let j = 0; j < k; j++) setBits(rems, j * remR, emptyBins[j]! & remMask, remR);
+  // X[q] = number of empty bins whose high part is < q + 1, for q = 0 .. Q−1.
+  const quotients = maxVal >>> remR;
+  const x =
+    scratch !== undefined && scratch.length >= quotients ? scratch.subarray(0, quotients) : new Uint32Array(quotients);
+  for (let i = 1, j = 0; i <= quotients; i++) {
+    while (i > emptyBins[j]! >>> remR) j++;
+    x[i - 1] = j;
+  }
+  const sel = encodeSelect(x, k);
+  const out = new Uint8Array(16 + sel.length + 4 * rems.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, maxVal, true);
+  view.setUint32(4, k, true);
+  view.setUint32(8, remR, true);
+  view.setUint32(12, sel.length, true);
+  out.set(sel, 16);
+  putWords(view, 16 + sel.length, rems);
+  return out;
+}
