@@ -9,3 +9,5 @@ export type { Bytes, Encoding, OpenOptions, DiscoDBInfo, CheckReport } from './r
 export { Inquiry } from './reader/inquiry.js';
 export type { InquiryStreamOptions } from './reader/inquiry.js';
 export type { IdCursor } from './reader/cursor.js';
+export { Q, Clause, Literal, DiscoDBView, queryIds, queryCount } from './query/index.js';
+export type { QueryLike, QueryOptions } from './query/index.js';

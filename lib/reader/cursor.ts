@@ -61,6 +61,35 @@ export class DeltaCursor implements IdCursor {
   seek(target: number): number {
     let id = this.id;
     if (id >= target && id !== 0) return id;
+    // Decode inline (no call per delta): without skip pointers a seek must read every delta before the target.
+    const buf = this.buf;
+    const width = this.width;
+    const mask = this.mask;
+    const fastEnd = this.end - 3;
+    let bit = this.bit;
+    let left = this.left;
+    if (width <= 24) {
+      while (left > 0) {
+        const byte = bit >>> 3;
+        const delta =
+          byte < fastEnd
+            ? ((buf[byte]! | (buf[byte + 1]! << 8) | (buf[byte + 2]! << 16) | (buf[byte + 3]! << 24)) >>> (bit & 7)) & mask
+            : readBits(buf, this.end, bit, width);
+        bit += width;
+        left--;
+        id += delta;
+        if (id >= target) {
+          this.bit = bit;
+          this.left = left;
+          this.id = id;
+          return id;
+        }
+      }
+      this.bit = bit;
+      this.left = 0;
+      this.id = 0;
+      return 0;
+    }
     do {
       id = this.next();
     } while (id !== 0 && id < target);

@@ -12,6 +12,8 @@ import { DeltaCursor, EMPTY_CURSOR, type IdCursor } from './cursor.js';
 import { Inquiry, emptyInquiry } from './inquiry.js';
 import { openSource, type SourceOptions } from './open.js';
 import { ImageSource, type SourceKind } from './source.js';
+import type { Q } from '../query/q.js';
+import type { DiscoDBView, QueryOptions } from '../query/engine.js';
 
 /** A key or value given to the API: a string (UTF-8) or raw bytes. */
 export type Bytes = string | Uint8Array;
@@ -53,6 +55,13 @@ export interface ReaderExtensions {
   query?: (db: DiscoDB<any>, q: unknown, options?: unknown) => Inquiry<unknown>;
   metaquery?: (db: DiscoDB<any>, q: unknown) => Iterable<[unknown, Inquiry<unknown>]>;
   makeView?: (db: DiscoDB<any>, values: Iterable<Bytes>) => unknown;
+}
+
+function hook<K extends keyof ReaderExtensions>(name: K): NonNullable<ReaderExtensions[K]> {
+  const fn = extensions[name];
+  // lib/index.ts loads lib/query; only deep imports of lib/reader alone can get here.
+  if (!fn) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `db.${name}() needs the query engine: import from 'discodb'`);
+  return fn;
 }
 /** @internal */
 export const extensions: ReaderExtensions = {};
@@ -466,22 +475,23 @@ export class DiscoDB<V extends string | Buffer = string> {
 
   // ------------------------------------------------ queries (lib/query hooks)
 
-  /** Values matching a CNF query (a `Q` or a query string), ascending by value id, each once. */
-  query(q: unknown, options?: { view?: unknown }): Inquiry<V> {
-    if (!extensions.query) throw new Error('discodb query engine not loaded');
-    return extensions.query(this, q, options) as Inquiry<V>;
+  /**
+   * Values matching a CNF query, ascending by value id, each once (spec §7.4).
+   * `q` is a {@link Q} or a string for `Q.parse` (`'pets & ~aquatic'`).
+   * With `{ view }`, only values in the view (or in an iterable of values).
+   */
+  query(q: Q | string, options?: QueryOptions): Inquiry<V> {
+    return hook('query')(this, q, options) as Inquiry<V>;
   }
 
-  /** Expands dereferences into one (Q, values) pair per combination, like the Python binding. */
-  metaquery(q: unknown): Iterable<[unknown, Inquiry<V>]> {
-    if (!extensions.metaquery) throw new Error('discodb query engine not loaded');
-    return extensions.metaquery(this, q) as Iterable<[unknown, Inquiry<V>]>;
+  /** Expands dereferences into one `[Q, values]` pair per combination, like the Python binding's metaquery. */
+  metaquery(q: Q | string): Iterable<[Q, Inquiry<V>]> {
+    return hook('metaquery')(this, q) as Iterable<[Q, Inquiry<V>]>;
   }
 
-  /** A view: the set of value ids whose values are in `values` (values absent from the db are ignored). */
-  makeView(values: Iterable<Bytes>): unknown {
-    if (!extensions.makeView) throw new Error('discodb query engine not loaded');
-    return extensions.makeView(this, values);
+  /** A view: the ids of the given values found in this db (`view.size`); values absent from the db are ignored. */
+  makeView(values: Iterable<Bytes>): DiscoDBView {
+    return hook('makeView')(this, values) as DiscoDBView;
   }
 
   /** Allows `for (const [key, values] of db)`. */

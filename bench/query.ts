@@ -1,0 +1,197 @@
+/**
+ * Query engine benchmark: the lazy cursor engine (leapfrog AND, merging OR,
+ * seekable NOT) against a naive evaluation that materialises every term as a
+ * Set, in the same run, on a db of 1 000 000 keys and 1 000 000 values.
+ *
+ *   npm run build && node dist/bench/query.js
+ *
+ * The image is built here (unhashed, uncompressed, spec §2–§4) so the bench
+ * does not depend on lib/writer; the reader indexes unhashed keys in a Map on
+ * the first lookup, which happens before timing starts.
+ */
+import { Bench } from 'tinybench';
+import { DiscoDB } from '../lib/reader/discodb.js';
+import { encodeDeltaList } from '../lib/format/deltalist.js';
+import type { IdCursor } from '../lib/reader/cursor.js';
+import { Q, queryIds, query } from '../lib/query/index.js';
+
+const U = 1_000_000;
+const N_KEYS = 1_000_000;
+const N_FREQUENT = 4; // F0..F3: each id with probability 1/2
+const N_MID = 1000; // M0..M999: ~1000 ids each
+// The rest, R<i>: 1–8 ids each.
+
+let seed = 2024;
+const rand = (): number => {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+
+function keyName(i: number): string {
+  if (i < N_FREQUENT) return `F${i}`;
+  if (i < N_FREQUENT + N_MID) return `M${i - N_FREQUENT}`;
+  return `R${i}`;
+}
+
+function listOf(i: number): number[] {
+  const ids: number[] = [];
+  if (i < N_FREQUENT) {
+    for (let id = 1; id <= U; id++) if (rand() < 0.5) ids.push(id);
+    return ids;
+  }
+  const n = i < N_FREQUENT + N_MID ? 1000 : 1 + Math.floor(rand() * 8);
+  const set = new Set<number>();
+  while (set.size < n) set.add(1 + Math.floor(rand() * U));
+  return [...set].sort((a, b) => a - b);
+}
+
+function buildImage(): Buffer {
+  const records: Buffer[] = [];
+  let numValues = 0;
+  for (let i = 0; i < N_KEYS; i++) {
+    const key = Buffer.from(keyName(i), 'latin1');
+    const enc = encodeDeltaList(listOf(i), true);
+    numValues += enc.count;
+    const rec = Buffer.alloc(8 + key.length + enc.bytes.length);
+    rec.writeUInt32LE(key.length, 0);
+    key.copy(rec, 4);
+    rec.writeUInt32LE(enc.count, 4 + key.length);
+    rec.set(enc.bytes, 8 + key.length);
+    records.push(rec);
+  }
+  const values: Buffer[] = [];
+  for (let v = 1; v <= U; v++) values.push(Buffer.from(`v${String(v).padStart(7, '0')}`, 'latin1'));
+  const k2v = 72;
+  const recStart = k2v + 8 * (N_KEYS + 1);
+  let recBytes = 0;
+  for (const r of records) recBytes += r.length;
+  const i2v = recStart + recBytes;
+  const valStart = i2v + 8 * (U + 1);
+  let valBytes = 0;
+  for (const v of values) valBytes += v.length;
+  const size = valStart + valBytes + 4;
+  const img = Buffer.alloc(size);
+  Buffer.from([0x5b, 0xde, 0x14, 0x1d, 0xe6, 0x5b, 0xd8, 0x04]).copy(img, 0);
+  img.writeBigUInt64LE(BigInt(size), 8);
+  img.writeUInt32LE(N_KEYS, 16);
+  img.writeUInt32LE(U, 20);
+  img.writeBigUInt64LE(BigInt(numValues), 24);
+  img.writeBigUInt64LE(0n, 32);
+  img.writeBigUInt64LE(BigInt(k2v), 40);
+  img.writeBigUInt64LE(BigInt(i2v), 48);
+  img.writeBigUInt64LE(72n, 56);
+  let off = recStart;
+  for (let i = 0; i < N_KEYS; i++) {
+    img.writeBigUInt64LE(BigInt(off), k2v + 8 * i);
+    records[i]!.copy(img, off);
+    off += records[i]!.length;
+  }
+  img.writeBigUInt64LE(BigInt(off), k2v + 8 * N_KEYS);
+  off = valStart;
+  for (let v = 0; v < U; v++) {
+    img.writeBigUInt64LE(BigInt(off), i2v + 8 * v);
+    values[v]!.copy(img, off);
+    off += values[v]!.length;
+  }
+  img.writeBigUInt64LE(BigInt(off), i2v + 8 * U);
+  return img;
+}
+
+let t0 = Date.now();
+const db = DiscoDB.fromBuffer(buildImage());
+console.log(`built ${db.size} keys, ${db.numUniqueValues} values, ${(db.header.size / 2 ** 20).toFixed(1)} MiB in ${Date.now() - t0} ms`);
+t0 = Date.now();
+db.findKey(Buffer.from('F0')); // builds the unhashed key index
+console.log(`key index in ${Date.now() - t0} ms`);
+
+/** The naive peer: every term's list materialised as a Set, clauses combined with Set operations. */
+function naive(q: Q): number[] {
+  if (q.clauses.length === 0) return [];
+  let acc: Set<number> | null = null;
+  for (const clause of q.clauses) {
+    const union = new Set<number>();
+    for (const lit of clause.literals) {
+      const record = db.findKey(lit.key!);
+      const ids = new Set<number>();
+      const c: IdCursor = db.idCursor(record);
+      for (let id = c.next(); id !== 0; id = c.next()) ids.add(id);
+      if (lit.negated) {
+        for (let id = 1; id <= U; id++) if (!ids.has(id)) union.add(id);
+      } else for (const id of ids) union.add(id);
+    }
+    if (acc === null) acc = union;
+    else {
+      const next = new Set<number>();
+      for (const id of acc) if (union.has(id)) next.add(id);
+      acc = next;
+    }
+  }
+  return [...acc!].sort((a, b) => a - b);
+}
+
+function engineCount(q: Q): number {
+  const c = queryIds(db, q);
+  let n = 0;
+  while (c.next() !== 0) n++;
+  return n;
+}
+
+const mids = Array.from({ length: 10 }, (_, i) => `M${i * 7}`).join(' | ');
+const cases: Array<[string, string]> = [
+  ['rare & frequent', 'R500000 & F0'],
+  ['rare & ~frequent & ~frequent', 'R777777 & ~F0 & ~F1'],
+  ['mid & frequent', 'M1 & F0'],
+  ['(10 mids OR-ed) & frequent', `(${mids}) & F2`],
+  ['mid & ~frequent', 'M5 & ~F3'],
+  ['frequent & frequent', 'F0 & F1'],
+  ['frequent & ~frequent', 'F0 & ~F1'],
+  ['frequent | frequent', 'F2 | F3'],
+];
+
+for (const [name, s] of cases) {
+  const q = Q.parse(s);
+  const a = engineCount(q);
+  const b = naive(q).length;
+  if (a !== b) throw new Error(`${name}: engine ${a} ids, naive ${b}`);
+  console.log(`${name.padEnd(30)} ${s.padEnd(48)} ${a} ids`);
+}
+
+let sink = 0;
+// The naive tasks take up to ~1 s each: few iterations keep the run near a minute.
+const bench = new Bench({
+  name: 'discodb CNF queries (1M keys, 1M values): engine vs naive Sets',
+  time: 500,
+  iterations: 8,
+  warmupTime: 100,
+  warmupIterations: 2,
+});
+for (const [name, s] of cases) {
+  const q = Q.parse(s);
+  bench.add(`engine ${name}`, () => {
+    sink += engineCount(q);
+  });
+  bench.add(`naive  ${name}`, () => {
+    sink += naive(q).length;
+  });
+}
+const decodeQ = Q.parse('M1 & F0');
+bench.add('engine mid & frequent, values decoded', () => {
+  for (const v of query(db, decodeQ)) sink += v.length;
+});
+
+await bench.run();
+console.log(bench.name);
+console.table(bench.table());
+const mean = (name: string): number => {
+  const r = bench.tasks.find((t) => t.name === name)!.result as unknown as { latency?: { mean: number } };
+  return r.latency?.mean ?? NaN;
+};
+for (const [name] of cases) {
+  const e = mean(`engine ${name}`);
+  const n = mean(`naive  ${name}`);
+  console.log(`${name.padEnd(30)} engine ${e.toFixed(3)} ms, naive ${n.toFixed(3)} ms: ${(n / e).toFixed(1)}x`);
+}
+console.log(`(sink ${sink > 0})`);

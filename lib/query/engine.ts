@@ -1,0 +1,368 @@
+/**
+ * Evaluates a {@link Q} against a db (spec §7.4, §7.5, §9.2): plans a cursor
+ * tree (resolving dereferences, ordering intersections by list size), and
+ * wraps it as ids, values, metaqueries and views.
+ *
+ * Semantics are the C library's: a missing key is the empty set, `~k` is the
+ * complement within all unique values 1..U, a query with no clauses or a
+ * clause with no terms matches nothing, results are distinct ids ascending.
+ * Multiset dbs (which the C library refuses) get the same set semantics.
+ */
+import { DiscoDBError } from '../errors.js';
+import { EMPTY_CURSOR, type IdCursor } from '../reader/cursor.js';
+import { Inquiry } from '../reader/inquiry.js';
+import {
+  AndCursor,
+  DedupCursor,
+  HeapOrCursor,
+  NotCursor,
+  OrCursor,
+  RangeCursor,
+  ViewCursor,
+  countIds,
+} from './cursors.js';
+import { Clause, Literal, Q } from './q.js';
+
+/** What the engine needs from a db; `DiscoDB` provides it. */
+export interface QueryableDB<V = string | Buffer> {
+  /** U: value ids are 1..U. */
+  readonly numUniqueValues: number;
+  /** Lists may hold an id more than once. */
+  readonly isMultiset: boolean;
+  /** Record index of `key`, or -1. */
+  findKey(key: Uint8Array): number;
+  /** Stored count of a record's list (duplicates included). */
+  listCount(record: number): number;
+  /** A fresh cursor over a record's ascending ids. */
+  idCursor(record: number): IdCursor;
+  /** Value `id` in the db's encoding. */
+  valueById(id: number): V;
+  /** Raw bytes of value `id`. */
+  valueBytes(id: number): Uint8Array;
+}
+
+/** A query given as a {@link Q} or as a string for {@link Q.parse}. */
+export type QueryLike = Q | string;
+
+/** Options of {@link query} and {@link queryIds}. */
+export interface QueryOptions {
+  /** Restrict results to a view (or to the values of an iterable, made into a view). */
+  view?: DiscoDBView | Iterable<string | Uint8Array> | undefined;
+}
+
+/**
+ * A set of value ids of one db (spec §7.5), built from value strings by
+ * {@link makeView}. Using it with another db gives meaningless results.
+ */
+export class DiscoDBView implements Iterable<number> {
+  /** The matched ids, ascending. */
+  readonly ids: Uint32Array;
+
+  /** @param ids ascending, distinct value ids */
+  constructor(ids: Uint32Array) {
+    this.ids = ids;
+  }
+
+  /** Number of values of the request that were found in the db. */
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** True when value id `id` is in the view. */
+  has(id: number): boolean {
+    const ids = this.ids;
+    let lo = 0;
+    let hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = ids[mid]!;
+      if (v === id) return true;
+      if (v < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return false;
+  }
+
+  /** A fresh cursor over the ids. */
+  cursor(): IdCursor {
+    return new ViewCursor(this.ids);
+  }
+
+  [Symbol.iterator](): Iterator<number> {
+    return this.ids[Symbol.iterator]();
+  }
+}
+
+/**
+ * Builds a view: scans the unique values 1..U in order and keeps the ids whose
+ * bytes are in `values` (strings as UTF-8); stops once all were found. Values
+ * absent from the db are ignored.
+ */
+export function makeView(db: QueryableDB<unknown>, values: Iterable<string | Uint8Array>): DiscoDBView {
+  const wanted = new Set<string>();
+  const lengths = new Set<number>();
+  for (const v of values) {
+    const b = toBuffer(v, 'a view value');
+    wanted.add(b.toString('latin1'));
+    lengths.add(b.length);
+  }
+  const found: number[] = [];
+  const u = db.numUniqueValues;
+  for (let id = 1; id <= u && wanted.size > 0; id++) {
+    const b = db.valueBytes(id);
+    // Most values are ruled out by length before any string is made.
+    if (!lengths.has(b.length)) continue;
+    const k = toBuffer(b, 'a value').toString('latin1');
+    if (wanted.delete(k)) found.push(id);
+  }
+  return new DiscoDBView(Uint32Array.from(found));
+}
+
+// ---------------------------------------------------------------------------
+// Planning
+
+/** A planned sub-expression: its cursor, an estimate of its size, and whether the estimate is exact. */
+interface Part {
+  cursor: IdCursor;
+  est: number;
+  exact: boolean;
+}
+
+/** Sentinels for sub-expressions known to match everything / nothing. */
+const TRUE_PART: Part = { cursor: EMPTY_CURSOR, est: 0, exact: true };
+const FALSE_PART: Part = { cursor: EMPTY_CURSOR, est: 0, exact: true };
+const EMPTY_PART: Part = { cursor: EMPTY_CURSOR, est: 0, exact: true };
+
+/** How far dereferences may nest while resolving (each level runs a query). */
+const MAX_DEREF_DEPTH = 64;
+
+class Planner {
+  private readonly db: QueryableDB<unknown>;
+  private readonly u: number;
+  private readonly multiset: boolean;
+
+  constructor(db: QueryableDB<unknown>) {
+    this.db = db;
+    this.u = db.numUniqueValues;
+    this.multiset = db.isMultiset;
+  }
+
+  /** The AND of the clauses (and the view), rarest first. */
+  query(q: Q, view: DiscoDBView | undefined, depth: number): Part {
+    if (q.clauses.length === 0) return EMPTY_PART;
+    const parts: Part[] = [];
+    for (const clause of q.clauses) {
+      const p = this.clause(clause, depth);
+      if (p === FALSE_PART) return EMPTY_PART;
+      if (p !== TRUE_PART) parts.push(p);
+    }
+    if (view !== undefined) {
+      if (view.size === 0) return EMPTY_PART;
+      parts.push({ cursor: view.cursor(), est: view.size, exact: true });
+    }
+    if (parts.length === 0) return { cursor: new RangeCursor(this.u), est: this.u, exact: true };
+    if (parts.length === 1) return parts[0]!;
+    parts.sort((a, b) => a.est - b.est);
+    const rarest = parts[0]!;
+    // (Multiset estimates count duplicates, so only an exact 0 proves emptiness.)
+    if (rarest.exact && rarest.est === 0) return EMPTY_PART;
+    return { cursor: new AndCursor(parts.map((p) => p.cursor)), est: rarest.est, exact: false };
+  }
+
+  private clause(clause: Clause, depth: number): Part {
+    const parts: Part[] = [];
+    for (const lit of clause.literals) {
+      const p = this.literal(lit, depth);
+      if (p === TRUE_PART) return TRUE_PART;
+      if (p !== FALSE_PART) parts.push(p);
+    }
+    return this.union(parts);
+  }
+
+  private union(parts: Part[]): Part {
+    if (parts.length === 0) return FALSE_PART;
+    if (parts.length === 1) return parts[0]!;
+    let est = 0;
+    for (const p of parts) est += p.est;
+    const cursors = parts.map((p) => p.cursor);
+    const cursor = cursors.length <= 8 ? new OrCursor(cursors) : new HeapOrCursor(cursors);
+    return { cursor, est: Math.min(est, this.u), exact: false };
+  }
+
+  private literal(lit: Literal, depth: number): Part {
+    const positive = lit.key !== null ? this.key(lit.key) : this.deref(lit.query!, depth);
+    if (!lit.negated) return positive;
+    if (positive === FALSE_PART) return TRUE_PART;
+    // A non-multiset list of U ids is the whole universe: its complement is empty.
+    if (positive.exact && positive.est >= this.u) return FALSE_PART;
+    return {
+      cursor: new NotCursor(positive.cursor, this.u),
+      est: Math.max(0, this.u - positive.est),
+      exact: positive.exact,
+    };
+  }
+
+  /** A key's list (FALSE when the key is absent or its list empty). */
+  private key(key: Uint8Array): Part {
+    const db = this.db;
+    const record = db.findKey(key);
+    if (record < 0) return FALSE_PART;
+    const count = db.listCount(record);
+    if (count === 0) return FALSE_PART;
+    if (this.multiset) return { cursor: new DedupCursor(db.idCursor(record)), est: count, exact: false };
+    return { cursor: db.idCursor(record), est: count, exact: true };
+  }
+
+  /** `*q`: the union of the lists of q's values used as keys (Python's `MetaLiteral.resolve`). */
+  private deref(q: Q, depth: number): Part {
+    if (depth >= MAX_DEREF_DEPTH) {
+      throw new DiscoDBError('ERR_DISCODB_QUERY', `dereferences nest deeper than ${MAX_DEREF_DEPTH}`);
+    }
+    const inner = this.query(q, undefined, depth + 1).cursor;
+    const parts: Part[] = [];
+    for (let id = inner.next(); id !== 0; id = inner.next()) {
+      const p = this.key(this.db.valueBytes(id));
+      if (p !== FALSE_PART) parts.push(p);
+    }
+    return this.union(parts);
+  }
+}
+
+function plan(db: QueryableDB<unknown>, q: QueryLike, options: QueryOptions | undefined): Part {
+  const query = toQ(q);
+  const view = toView(db, options);
+  return new Planner(db).query(query, view, 0);
+}
+
+function toQ(q: QueryLike): Q {
+  if (q instanceof Q) return q;
+  if (typeof q === 'string') return Q.parse(q);
+  throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `a query must be a Q or a string, got ${q === null ? 'null' : typeof q}`);
+}
+
+function toView(db: QueryableDB<unknown>, options: QueryOptions | undefined): DiscoDBView | undefined {
+  const v = options?.view;
+  if (v === undefined || v === null) return undefined;
+  if (v instanceof DiscoDBView) return v;
+  if (typeof v === 'object' && Symbol.iterator in v) return makeView(db, v);
+  throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'view must be a DiscoDBView or an iterable of values');
+}
+
+// ---------------------------------------------------------------------------
+// Public entry points
+
+/**
+ * The matching value ids, ascending and distinct, as a fresh cursor. Keys are
+ * looked up and dereferences resolved now; ids are produced lazily. This is
+ * the building block for streams and the CLI: map ids to values with
+ * `db.valueById(id)`.
+ */
+export function queryIds(db: QueryableDB<unknown>, q: QueryLike, options?: QueryOptions): IdCursor {
+  return plan(db, q, options).cursor;
+}
+
+/** Number of matching values, without decoding any value. */
+export function queryCount(db: QueryableDB<unknown>, q: QueryLike, options?: QueryOptions): number {
+  const p = plan(db, q, options);
+  return p.exact ? p.est : countIds(p.cursor);
+}
+
+/**
+ * The matching values, ascending by value id, each once, as a lazy and
+ * re-iterable Inquiry (`count()` decodes nothing). A string query is parsed
+ * now, so syntax errors throw here; lookups happen at each iteration.
+ */
+export function query<V>(db: QueryableDB<V>, q: QueryLike, options?: QueryOptions): Inquiry<V> {
+  const parsed = toQ(q);
+  const view = toView(db, options);
+  const opts: QueryOptions = { view };
+  return new Inquiry<V>(
+    () => new ValueIterator<V>(db, queryIds(db, parsed, opts)),
+    () => queryCount(db, parsed, opts),
+  );
+}
+
+/**
+ * The Python binding's metaquery: each dereference `*A` is expanded into one
+ * query per value of A (negated when the dereference is), clauses into the
+ * cartesian product of their literals' expansions; yields `[expanded query,
+ * its values]` for every combination. On `{A: [B, C], B: D, C: E}`,
+ * `metaquery('*A | B')` yields `[B, (D)]` and `[C | B, (D, E)]`.
+ */
+export function metaquery<V>(db: QueryableDB<V>, q: QueryLike): Iterable<[Q, Inquiry<V>]> {
+  const parsed = toQ(q);
+  return {
+    *[Symbol.iterator](): Iterator<[Q, Inquiry<V>]> {
+      for (const expanded of expandQ(db, parsed, 0)) yield [expanded, query(db, expanded)];
+    },
+  };
+}
+
+/** Python's `Q.expand`: the product of the clauses' expansions, each combination AND-ed. */
+function* expandQ(db: QueryableDB<unknown>, q: Q, depth: number): Generator<Q> {
+  const lists = q.clauses.map((c) => Array.from(expandClause(db, c, depth)));
+  for (const combo of product(lists)) yield Q.and(...combo);
+}
+
+/** Python's `Clause.expand`: the product of the literals' expansions, each combination OR-ed. */
+function* expandClause(db: QueryableDB<unknown>, c: Clause, depth: number): Generator<Q> {
+  const lists = c.literals.map((l) => Array.from(expandLiteral(db, l, depth)));
+  for (const combo of product(lists)) yield Q.or(...combo);
+}
+
+/** A literal expands to itself; `*A` to one term per value of each expansion of A. */
+function* expandLiteral(db: QueryableDB<unknown>, l: Literal, depth: number): Generator<Q> {
+  if (l.query === null) {
+    yield Q.wrap(l);
+    return;
+  }
+  if (depth >= MAX_DEREF_DEPTH) {
+    throw new DiscoDBError('ERR_DISCODB_QUERY', `dereferences nest deeper than ${MAX_DEREF_DEPTH}`);
+  }
+  for (const inner of expandQ(db, l.query, depth + 1)) {
+    const ids = queryIds(db, inner);
+    for (let id = ids.next(); id !== 0; id = ids.next()) {
+      // Python writes `not Q.wrap(v)` here (a bug giving False); `~v` is meant.
+      yield Q.wrap(Literal.term(db.valueBytes(id), l.negated));
+    }
+  }
+}
+
+/** Cartesian product of lists (one empty combination for no lists). */
+function* product<T>(lists: T[][]): Generator<T[]> {
+  for (const l of lists) if (l.length === 0) return;
+  const idx = new Array<number>(lists.length).fill(0);
+  for (;;) {
+    yield lists.map((l, i) => l[idx[i]!]!);
+    let k = lists.length - 1;
+    while (k >= 0) {
+      if (++idx[k]! < lists[k]!.length) break;
+      idx[k] = 0;
+      k--;
+    }
+    if (k < 0) return;
+  }
+}
+
+/** Values of an id cursor, decoded as they are reached. */
+class ValueIterator<V> implements Iterator<V> {
+  private readonly db: QueryableDB<V>;
+  private readonly cursor: IdCursor;
+
+  constructor(db: QueryableDB<V>, cursor: IdCursor) {
+    this.db = db;
+    this.cursor = cursor;
+  }
+
+  next(): IteratorResult<V> {
+    const id = this.cursor.next();
+    if (id === 0) return { done: true, value: undefined };
+    return { done: false, value: this.db.valueById(id) };
+  }
+}
+
+function toBuffer(v: string | Uint8Array, what: string): Buffer {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `${what} must be a string or bytes, got ${v === null ? 'null' : typeof v}`);
+}
