@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+/** The `discodb` command. Everything is in run.ts; this file only wires it to the process. */
+import { runCli } from './run.js';
+
+process.exitCode = await runCli(process.argv.slice(2));

@@ -1,0 +1,131 @@
+/**
+ * Progress of `discodb create` on stderr: a live bar on a TTY (records, MB/s, phase, and a
+ * percentage while the input size is known), a one-line summary otherwise, nothing with
+ * --quiet.
+ */
+
+/** A snapshot of the build. */
+export interface ProgressState {
+  /** Records handed to the writer so far. */
+  records: number;
+  /** Input bytes read so far. */
+  bytes: number;
+  /** What the writer is doing: its phases `ingest`, `spill`, `merge`, `write`, `hash`, `done`. */
+  phase: string;
+}
+
+/** Where progress goes: stderr, or any stream with a `write` (and maybe `isTTY`/`columns`). */
+export interface ProgressSink {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+const MB = 1024 * 1024;
+
+/** `1234567` → `1,234,567`. */
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** Bytes as MB with one decimal. */
+export function formatMB(bytes: number): string {
+  return `${(bytes / MB).toFixed(1)} MB`;
+}
+
+/** Seconds as `1.2s` or `3m04s`. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const m = Math.floor(seconds / 60);
+  return `${m}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s`;
+}
+
+/** Renders and throttles the progress display. */
+export class Progress {
+  readonly #sink: ProgressSink;
+  readonly #live: boolean;
+  readonly #quiet: boolean;
+  readonly #totalBytes: number | undefined;
+  readonly #start = performance.now();
+  #state: ProgressState = { records: 0, bytes: 0, phase: 'ingest' };
+  #lastDraw = 0;
+  #drawn = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  /**
+   * @param sink usually `process.stderr`
+   * @param options `quiet` silences everything; `totalBytes` (sum of the input file sizes, if
+   *   known) enables the percentage; `live` overrides TTY detection (tests)
+   */
+  constructor(sink: ProgressSink, options: { quiet?: boolean; totalBytes?: number; live?: boolean } = {}) {
+    this.#sink = sink;
+    this.#quiet = options.quiet === true;
+    this.#live = !this.#quiet && (options.live ?? sink.isTTY === true);
+    this.#totalBytes = options.totalBytes;
+    if (this.#live) {
+      // Redraw even when nothing arrives (long sort or hash phases still show the clock).
+      this.#timer = setInterval(() => this.#draw(), 250);
+      this.#timer.unref();
+    }
+  }
+
+  /** Seconds since the start. */
+  get elapsed(): number {
+    return (performance.now() - this.#start) / 1000;
+  }
+
+  /** Takes a new snapshot (any subset of the fields); redraws at most 10 times a second. */
+  update(state: Partial<ProgressState>): void {
+    this.#state = { ...this.#state, ...state };
+    if (!this.#live) return;
+    const now = performance.now();
+    if (now - this.#lastDraw >= 100) this.#draw();
+  }
+
+  /** The current bar line (without control characters). */
+  line(): string {
+    const { records, bytes, phase } = this.#state;
+    const t = this.elapsed;
+    const rate = t > 0 ? bytes / MB / t : 0;
+    const parts: string[] = [];
+    const total = this.#totalBytes;
+    if (total !== undefined && total > 0 && (phase === 'ingest' || phase === 'spill')) {
+      const frac = Math.min(1, bytes / total);
+      const width = 24;
+      const full = Math.floor(frac * width);
+      parts.push(`[${'='.repeat(full)}${full < width ? '>' : ''}${' '.repeat(Math.max(0, width - full - 1))}] ${(frac * 100).toFixed(0).padStart(3)}%`);
+    }
+    parts.push(phase, `${formatCount(records)} records`, formatMB(bytes), `${rate.toFixed(1)} MB/s`, formatDuration(t));
+    return parts.join('  ');
+  }
+
+  #draw(): void {
+    this.#lastDraw = performance.now();
+    const columns = this.#sink.columns ?? 100;
+    let text = this.line();
+    if (text.length > columns - 1) text = text.slice(0, columns - 1);
+    // \r + clear to end of line: redraw in place.
+    this.#sink.write(`\r${text}\x1b[K`);
+    this.#drawn = true;
+  }
+
+  /** Stops the display; prints `summary` (unless quiet) on its own line. */
+  finish(summary?: string): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#drawn) this.#sink.write('\r\x1b[K');
+    this.#drawn = false;
+    if (summary !== undefined && !this.#quiet) this.#sink.write(`${summary}\n`);
+  }
+
+  /** The one-line summary of a finished build. */
+  summary(output: string, extra: string[] = []): string {
+    const { records, bytes } = this.#state;
+    const t = this.elapsed;
+    const rate = t > 0 ? bytes / MB / t : 0;
+    return [
+      `discodb: wrote ${output}: ${formatCount(records)} records, ${formatMB(bytes)} in ${formatDuration(t)} (${rate.toFixed(1)} MB/s)`,
+      ...extra,
+    ].join(', ');
+  }
+}
