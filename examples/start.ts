@@ -12,10 +12,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import through2 from 'through2';
 // In an application: import { DiscoDB, DiscoDBWriter, csvRecords } from 'discodb';
-import { DiscoDB } from '../lib/reader/discodb.js';
-import '../lib/query/index.js';
-import { DiscoDBWriter } from '../lib/writer/index.js';
-import { csvRecords } from '../lib/streams/index.js';
+import { DiscoDB, DiscoDBWriter, csvRecords } from '../lib/index.js';
 import { makeSample, samplePath } from './make-sample.js';
 
 const heading = (text: string): void => console.log(`\n== ${text}`);

@@ -13,6 +13,8 @@ import { Inquiry, emptyInquiry } from './inquiry.js';
 import { openSource, type SourceOptions } from './open.js';
 import { ImageSource, type SourceKind } from './source.js';
 import type { Q } from '../query/q.js';
+import { buildBuffer, buildFile, type BuildInput } from '../writer/from.js';
+import type { WriterOptions } from '../writer/options.js';
 import type { DiscoDBView, QueryOptions } from '../query/engine.js';
 
 /** A key or value given to the API: a string (UTF-8) or raw bytes. */
@@ -144,6 +146,35 @@ export class DiscoDB<V extends string | Buffer = string> {
     }
     const asBuffer = Buffer.from(buf.buffer, buf.byteOffset + offset, buf.byteLength - offset);
     return new DiscoDB<string>(ImageSource.fromBuffer(asBuffer), checkEncoding(options.encoding)) as DiscoDB<string> | DiscoDB<Buffer>;
+  }
+
+  /**
+   * Builds a db in memory, like the Python binding's `DiscoDB(data)`: from an
+   * object (`{ key: value | values[] | null }`), a `Map`, or an iterable of
+   * records (`{ key, value }`, `{ key, values }`, `[key, value]`, `{ key }`).
+   * The bytes are those the C library writes for the same adds in the same order.
+   */
+  static from(data: BuildInput, options?: WriterOptions & OpenOptions<'utf8'>): DiscoDB<string>;
+  static from(data: BuildInput, options: WriterOptions & OpenOptions<'buffer'>): DiscoDB<Buffer>;
+  static from(data: BuildInput, options: WriterOptions & OpenOptions = {}): DiscoDB<string> | DiscoDB<Buffer> {
+    const image = buildBuffer(data, options);
+    return new DiscoDB<string>(ImageSource.fromBuffer(image), checkEncoding(options.encoding)) as DiscoDB<string> | DiscoDB<Buffer>;
+  }
+
+  /**
+   * Streams records (an iterable, async iterable or object-mode Readable) into
+   * a db file at `path` in bounded memory (`memoryLimit`), then opens it.
+   */
+  static build(records: Iterable<unknown> | AsyncIterable<unknown>, path: string, options?: WriterOptions & OpenOptions<'utf8'>): Promise<DiscoDB<string>>;
+  static build(records: Iterable<unknown> | AsyncIterable<unknown>, path: string, options: WriterOptions & OpenOptions<'buffer'>): Promise<DiscoDB<Buffer>>;
+  static async build(
+    records: Iterable<unknown> | AsyncIterable<unknown>,
+    path: string,
+    options: WriterOptions & OpenOptions = {},
+  ): Promise<DiscoDB<string> | DiscoDB<Buffer>> {
+    const encoding = checkEncoding(options.encoding);
+    await buildFile(records, path, options);
+    return DiscoDB.open(path, { encoding: encoding as 'utf8', mmap: options.mmap });
   }
 
   private loadHash(h: Header): ChdHash {
