@@ -60,6 +60,34 @@ export async function buildChd(
   hashKeys: (seed: number, out: Uint32Array) => void | Promise<void>,
   rng: GlibcRandom = new GlibcRandom(),
 ): Promise<ChdBuildResult> {
+  const steps = buildSteps(numKeys, rng);
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value;
+    await hashKeys(step.value.seed, step.value.out);
+  }
+}
+
+/** {@link buildChd} for keys held in memory: the same bytes, synchronously. */
+export function buildChdSync(
+  numKeys: number,
+  hashKeys: (seed: number, out: Uint32Array) => void,
+  rng: GlibcRandom = new GlibcRandom(),
+): ChdBuildResult {
+  const steps = buildSteps(numKeys, rng);
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value;
+    hashKeys(step.value.seed, step.value.out);
+  }
+}
+
+/** A request of the build to its driver: fill `out` with the keys' Jenkins triples under `seed`. */
+interface HashRequest {
+  seed: number;
+  out: Uint32Array;
+}
+
+/** The build as a generator, so that one algorithm serves the async and the sync driver. */
+function* buildSteps(numKeys: number, rng: GlibcRandom): Generator<HashRequest, ChdBuildResult, undefined> {
   if (!Number.isInteger(numKeys) || numKeys < 1) {
     throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `cannot build a perfect hash over ${numKeys} keys`);
   }
@@ -83,7 +111,7 @@ export async function buildChd(
   const geometry: Geometry = { m, n, nbuckets, triples, slots, bucketStart, scratch: new Uint32Array(64) };
 
   for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
-    const seed = await mapKeys(geometry, hashKeys, rng);
+    const seed = yield* mapKeys(geometry, rng);
     const order = orderBuckets(bucketStart, nbuckets);
     if (order.maxSize > geometry.scratch.length) geometry.scratch = new Uint32Array(order.maxSize);
     if (placeBuckets(geometry, order, disp, occupied, maxProbes)) {
@@ -178,14 +206,10 @@ function powMod(a: number, d: number, n: number): number {
  * success `triples` holds (key, f, h) grouped by bucket in key order within a
  * bucket, and `bucketStart` the bucket boundaries. Returns the seed.
  */
-async function mapKeys(
-  geo: Geometry,
-  hashKeys: (seed: number, out: Uint32Array) => void | Promise<void>,
-  rng: GlibcRandom,
-): Promise<number> {
+function* mapKeys(geo: Geometry, rng: GlibcRandom): Generator<HashRequest, number, undefined> {
   for (let attempt = 0; attempt < MAPPING_ATTEMPTS; attempt++) {
     const seed = rng.next() % geo.m;
-    await hashKeys(seed, geo.triples);
+    yield { seed, out: geo.triples };
     reduceHashes(geo);
     groupByBucket(geo);
     if (!hasDuplicateInBucket(geo)) return seed;

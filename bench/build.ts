@@ -1,0 +1,177 @@
+/**
+ * Writer throughput and peak memory, against lmdb loading the same records.
+ *
+ *   npm run build && node dist/bench/build.js [--keys 1000000] [--sets 1x,10x] [--only discodb|lmdb|source]
+ *
+ * Data sets, generated on the fly (deterministic, nothing stored):
+ * - `1x`:  1M keys × 1 value  — 1M `{ key, value }` records;
+ * - `10x`: 1M keys × 10 values — 10M `{ key, value }` records, values drawn from 1M distinct ones;
+ * - any `<n>x` likewise (e.g. `--sets 30x` to see that peak RSS stays flat as records grow).
+ * Keys are `k` + the decimal digits of a bijective 32-bit mix of the key number (~11
+ * bytes; byte order differs from insertion order), values likewise `v` + digits (~11
+ * bytes, so the C rule compresses them: ≥ 5 MiB of distinct values, ≥ 6 bytes average).
+ *
+ * Each task runs in a fresh child process so that its peak RSS
+ * (`process.resourceUsage().maxRSS`) is its own:
+ * - `source`: generating the records and draining them through an object-mode stream (the floor);
+ * - `discodb`: `pipeline(Readable.from(records), new DiscoDBWriter(file, { memoryLimit }))`,
+ *   with memoryLimit 128M and the default (256M);
+ * - `discodb-iter`: `buildFile(records, file)` (no stream), default limit;
+ * - `lmdb`: the same records put into an lmdb `dupSort` database (one key, many values),
+ *   in synchronous transactions of 100k puts.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+
+const HERE = fileURLToPath(import.meta.url);
+const MB = 1024 * 1024;
+
+type Task = 'source' | 'discodb' | 'discodb-iter' | 'lmdb';
+/** `<n>x`: 1M keys (or --keys) × n values each. */
+type DataSet = string;
+
+/** A bijection on u32 (so distinct inputs give distinct keys). */
+function mix(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** The records of a data set, lazily. */
+function* records(set: DataSet, keys: number): Generator<{ key: string; value: string }> {
+  const perKey = parseInt(set, 10);
+  const uniqueValues = keys;
+  let r = 12345;
+  for (let i = 0; i < keys; i++) {
+    const key = 'k' + mix(i);
+    for (let j = 0; j < perKey; j++) {
+      r = mix(r + 0x9e3779b9);
+      yield { key, value: 'v' + mix((r % uniqueValues) ^ 0x5bd1e995) };
+    }
+  }
+}
+
+async function child(task: Task, set: DataSet, keys: number, memory: string | undefined): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-bench-'));
+  const file = path.join(dir, 'out.ddb');
+  const count = keys * parseInt(set, 10);
+  const start = performance.now();
+  let size = 0;
+  try {
+    switch (task) {
+      case 'source': {
+        let n = 0;
+        const sink = new Writable({
+          objectMode: true,
+          highWaterMark: 1024,
+          writev(chunks, cb) {
+            n += chunks.length;
+            cb();
+          },
+        });
+        await pipeline(Readable.from(records(set, keys)), sink);
+        if (n !== count) throw new Error(`counted ${n} records`);
+        break;
+      }
+      case 'discodb': {
+        const { DiscoDBWriter } = await import('../lib/writer/index.js');
+        const w = new DiscoDBWriter(file, memory === undefined ? {} : { memoryLimit: memory });
+        await pipeline(Readable.from(records(set, keys)), w);
+        size = fs.statSync(file).size;
+        process.stderr.write(`  ${JSON.stringify(w.stats)}\n`);
+        break;
+      }
+      case 'discodb-iter': {
+        const { buildFile } = await import('../lib/writer/index.js');
+        await buildFile(records(set, keys), file, memory === undefined ? {} : { memoryLimit: memory });
+        size = fs.statSync(file).size;
+        break;
+      }
+      case 'lmdb': {
+        const { open } = await import('lmdb');
+        const db = open<string, string>({ path: path.join(dir, 'lmdb'), dupSort: true, encoding: 'string' });
+        const it = records(set, keys);
+        let done = false;
+        while (!done) {
+          db.transactionSync(() => {
+            for (let i = 0; i < 100000; i++) {
+              const r = it.next();
+              if (r.done === true) {
+                done = true;
+                return;
+              }
+              db.putSync(r.value.key, r.value.value);
+            }
+          });
+        }
+        await db.close();
+        for (const f of fs.readdirSync(path.join(dir, 'lmdb'))) size += fs.statSync(path.join(dir, 'lmdb', f)).size;
+        break;
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const maxRssMB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify({ seconds, records: count, maxRssMB, size }) + '\n');
+}
+
+interface Result {
+  seconds: number;
+  records: number;
+  maxRssMB: number;
+  size: number;
+}
+
+function runChild(task: Task, set: DataSet, keys: number, memory: string | undefined): Result {
+  const args = [...process.execArgv, HERE, '--child', task, set, String(keys), memory ?? '-'];
+  const res = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * MB });
+  if (res.status !== 0) throw new Error(`${task} ${set} failed with status ${res.status}`);
+  const line = res.stdout.trim().split('\n').pop()!;
+  return JSON.parse(line) as Result;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--child') {
+    await child(argv[1] as Task, argv[2] as DataSet, Number(argv[3]), argv[4] === '-' ? undefined : argv[4]);
+    return;
+  }
+  const opt = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const keys = Number(opt('--keys') ?? 1_000_000);
+  const only = opt('--only');
+  const configs: [Task, DataSet, string | undefined][] = [];
+  const sets = (opt('--sets') ?? '1x,10x').split(',');
+  for (const set of sets) {
+    configs.push(['source', set, undefined]);
+    configs.push(['discodb', set, '128M']);
+    configs.push(['discodb', set, undefined]);
+    configs.push(['discodb-iter', set, undefined]);
+    configs.push(['lmdb', set, undefined]);
+  }
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${keys} keys`);
+  console.log('task          data  limit   records      seconds   records/s   peak RSS MB   output MB');
+  for (const [task, set, memory] of configs) {
+    if (only !== undefined && !task.startsWith(only)) continue;
+    const r = runChild(task, set, keys, memory);
+    const limit = task.startsWith('discodb') ? (memory ?? '256M') : '-';
+    console.log(
+      `${task.padEnd(13)} ${set.padEnd(5)} ${limit.padEnd(7)} ${String(r.records).padStart(9)} ${r.seconds.toFixed(2).padStart(11)} ${Math.round(
+        r.records / r.seconds,
+      )
+        .toLocaleString('en-US')
+        .padStart(11)} ${r.maxRssMB.toFixed(0).padStart(13)} ${(r.size / MB).toFixed(1).padStart(11)}`,
+    );
+  }
+}
+
+await main();

@@ -1,0 +1,554 @@
+/**
+ * The in-memory part of a build: the records buffered since the last spill, held
+ * as two byte dictionaries (distinct keys, distinct values) plus one (key, value)
+ * pair of u32 indices per item. No JS object per record survives `add`.
+ *
+ * Dictionary entries are numbered in order of first appearance inside the run, so
+ * for a build that never spills the entry numbers already are the final key order
+ * and the final value ids (minus one).
+ */
+
+/** Largest arena: offsets are u32. */
+const ARENA_MAX = 0xffffffff;
+const INITIAL_ENTRIES = 1024;
+const INITIAL_ARENA = 64 * 1024;
+const INITIAL_PAIRS = 4096;
+
+/** 32-bit FNV-1a over bytes, finished with murmur3's fmix32 so that low bits are well mixed. */
+export function hashBytes(buf: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 16777619);
+  return fmix(h);
+}
+
+/** Copies a[s, e) to a[d..] with d < s (a forward copy is safe). */
+function copyDown(a: Uint8Array, s: number, e: number, d: number): void {
+  if (e - s <= 32) {
+    for (let i = s; i < e; i++) a[d++] = a[i]!;
+  } else {
+    a.copyWithin(d, s, e);
+  }
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * A set of distinct byte strings numbered 0, 1, 2, … in order of insertion:
+ * entry i is `arena[offs[i], offs[i + 1])`. Lookup is open addressing with linear
+ * probing; a slot holds (entry + 1, hash) side by side so that one cache line
+ * answers most probes. Load ≤ 1/2. Memory: the bytes plus 20 bytes per entry
+ * (4 for the offset, 2 × 8 for the table).
+ */
+export class ByteDict {
+  arena: Buffer;
+  /** Bytes of the arena in use (= offs[n]). */
+  used = 0;
+  /** Number of entries. */
+  n = 0;
+  /** Entry capacity before the arrays must grow (a power of two). */
+  cap: number;
+  offs: Uint32Array;
+  /** 2 × cap slots of (entry + 1, hash); entry + 1 = 0 marks an empty slot. */
+  table: Int32Array;
+  /** Slot mask (slots - 1). */
+  mask: number;
+
+  constructor(entries = INITIAL_ENTRIES, arenaBytes = INITIAL_ARENA) {
+    this.arena = Buffer.allocUnsafe(arenaBytes);
+    this.cap = entries;
+    this.offs = new Uint32Array(entries + 1);
+    this.table = new Int32Array(4 * entries);
+    this.mask = 2 * entries - 1;
+  }
+
+  /** Bytes allocated by this dictionary. */
+  footprint(): number {
+    return this.arena.length + ByteDict.entryBytes(this.cap);
+  }
+
+  /** Bytes of the per-entry arrays for an entry capacity `cap`. */
+  static entryBytes(cap: number): number {
+    return 4 * (cap + 1) + 16 * cap;
+  }
+
+  /** Forgets every entry, keeping the allocations. */
+  clear(): void {
+    this.used = 0;
+    this.n = 0;
+    this.table.fill(0);
+  }
+
+  /** Drops every entry and the allocations (the dictionary must not be used again). */
+  release(): void {
+    this.arena = Buffer.allocUnsafe(0);
+    this.used = 0;
+    this.n = 0;
+    this.cap = 0;
+    this.offs = new Uint32Array(1);
+    this.table = new Int32Array(0);
+    this.mask = 0;
+  }
+
+  /** Start offset of entry i in the arena. */
+  start(i: number): number {
+    return this.offs[i]!;
+  }
+
+  /** Byte length of entry i. */
+  length(i: number): number {
+    return this.offs[i + 1]! - this.offs[i]!;
+  }
+
+  /** A view of entry i (allocates a view object). */
+  view(i: number): Buffer {
+    return this.arena.subarray(this.offs[i]!, this.offs[i + 1]!);
+  }
+
+  growArena(size: number): void {
+    const next = Buffer.allocUnsafe(size);
+    this.arena.copy(next, 0, 0, this.used);
+    this.arena = next;
+  }
+
+  /** Grows the entry capacity to `cap` (a power of two) and rehashes. */
+  growEntries(cap: number): void {
+    const offs = new Uint32Array(cap + 1);
+    offs.set(this.offs.subarray(0, this.n + 1));
+    const old = this.table;
+    const table = new Int32Array(4 * cap);
+    const mask = 2 * cap - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      const e = old[i]!;
+      if (e === 0) continue;
+      const h = old[i + 1]!;
+      let s = h & mask;
+      while (table[2 * s] !== 0) s = (s + 1) & mask;
+      table[2 * s] = e;
+      table[2 * s + 1] = h;
+    }
+    this.offs = offs;
+    this.table = table;
+    this.mask = mask;
+    this.cap = cap;
+  }
+
+  /**
+   * Interns the UTF-8 bytes of `s`. The caller guarantees `used + 3 * s.length`
+   * bytes of arena and one free entry.
+   */
+  internString(s: string): number {
+    const a = this.arena;
+    const start = this.used;
+    const sl = s.length;
+    let h = 0x811c9dc5 | 0;
+    let i = 0;
+    for (; i < sl; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      a[start + i] = c;
+      h = Math.imul(h ^ c, 16777619);
+    }
+    if (i === sl) return this.commit(start, sl, fmix(h));
+    const len = a.write(s, start, 'utf8');
+    return this.commit(start, len, hashBytes(a, start, start + len));
+  }
+
+  /** Interns a copy of `b`. The caller guarantees `used + b.length` bytes of arena and one free entry. */
+  internBytes(b: Uint8Array): number {
+    const a = this.arena;
+    const start = this.used;
+    const len = b.length;
+    if (len <= 32) {
+      let h = 0x811c9dc5 | 0;
+      for (let i = 0; i < len; i++) {
+        const c = b[i]!;
+        a[start + i] = c;
+        h = Math.imul(h ^ c, 16777619);
+      }
+      return this.commit(start, len, fmix(h));
+    }
+    a.set(b, start);
+    return this.commit(start, len, hashBytes(a, start, start + len));
+  }
+
+  /**
+   * Encodes `s` (UTF-8) at `pos` (past `used`: the staging area) and returns its
+   * length; its hash is left in `stagedHash`. The caller guarantees 3 × s.length bytes.
+   */
+  stageString(s: string, pos: number): number {
+    const a = this.arena;
+    const sl = s.length;
+    let h = 0x811c9dc5 | 0;
+    let i = 0;
+    for (; i < sl; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      a[pos + i] = c;
+      h = Math.imul(h ^ c, 16777619);
+    }
+    if (i === sl) {
+      this.stagedHash = fmix(h);
+      return sl;
+    }
+    const len = a.write(s, pos, 'utf8');
+    this.stagedHash = hashBytes(a, pos, pos + len);
+    return len;
+  }
+
+  /** Copies `b` to `pos` (the staging area) and returns its length; its hash is left in `stagedHash`. */
+  stageBytes(b: Uint8Array, pos: number): number {
+    const a = this.arena;
+    const len = b.length;
+    if (len <= 32) {
+      let h = 0x811c9dc5 | 0;
+      for (let i = 0; i < len; i++) {
+        const c = b[i]!;
+        a[pos + i] = c;
+        h = Math.imul(h ^ c, 16777619);
+      }
+      this.stagedHash = fmix(h);
+      return len;
+    }
+    a.set(b, pos);
+    this.stagedHash = hashBytes(a, pos, pos + len);
+    return len;
+  }
+
+  /** Hash of the last staged string. */
+  stagedHash = 0;
+  private cand = new Int32Array(64);
+  /** Sink for the touch loop (keeps it from being optimised away). */
+  touched = 0;
+
+  /**
+   * Resolves n staged candidates, in order: candidate i is `arena[off[i], off[i] +
+   * len[i])` with hash `hash[i]`, staged consecutively from `used` on. Writes each
+   * one's entry number to `out[i]`, adding the new ones (first appearance order is
+   * kept). Done in passes over the batch so that the cache misses of different
+   * candidates overlap instead of queueing one after another.
+   */
+  resolve(off: Uint32Array, len: Uint32Array, hash: Int32Array, n: number, out: Int32Array): void {
+    const a = this.arena;
+    const table = this.table;
+    const offs = this.offs;
+    const mask = this.mask;
+    if (this.cand.length < n) this.cand = new Int32Array(Math.max(n, 2 * this.cand.length));
+    const cand = this.cand;
+    // 1. Probe: the first slot with a matching hash (entry + 1), or 0 at an empty
+    //    slot or after a few probes. Independent loads, so their misses overlap.
+    for (let i = 0; i < n; i++) {
+      const h = hash[i]!;
+      let s = h & mask;
+      let e = table[2 * s]!;
+      let left = 4;
+      while (e !== 0 && table[2 * s + 1] !== h && --left > 0) {
+        s = (s + 1) & mask;
+        e = table[2 * s]!;
+      }
+      out[i] = left > 0 && e !== 0 ? e : 0;
+    }
+    // 2. The candidate entry's offset (when the length matches).
+    for (let i = 0; i < n; i++) {
+      const e = out[i]!;
+      let o = -1;
+      if (e !== 0) {
+        o = offs[e - 1]!;
+        if (offs[e]! - o !== len[i]!) o = -1;
+      }
+      cand[i] = o;
+    }
+    // 3. Touch the candidates' bytes (overlapping misses), then compare them.
+    let touch = 0;
+    for (let i = 0; i < n; i++) {
+      const o = cand[i]!;
+      if (o >= 0) touch ^= a[o]!;
+    }
+    this.touched = touch;
+    for (let i = 0; i < n; i++) {
+      const o = cand[i]!;
+      if (o < 0) {
+        out[i] = -1;
+        continue;
+      }
+      const st = off[i]!;
+      const l = len[i]!;
+      let j = 0;
+      if (l <= 64) {
+        while (j < l && a[o + j] === a[st + j]) j++;
+      } else if (a.compare(a, st, st + l, o, o + l) === 0) {
+        j = l;
+      }
+      out[i] = j === l ? out[i]! - 1 : -1;
+    }
+    // 4. The rest, in order: full probe, then insert (moving the bytes down to `used`).
+    for (let i = 0; i < n; i++) {
+      if (out[i]! >= 0) continue;
+      const st = off[i]!;
+      const l = len[i]!;
+      const w = this.used;
+      if (st !== w) copyDown(a, st, st + l, w);
+      out[i] = this.commit(w, l, hash[i]!);
+    }
+  }
+
+  /** Looks up the candidate bytes at the arena tail; keeps them as a new entry if absent. */
+  private commit(start: number, len: number, h: number): number {
+    const a = this.arena;
+    const table = this.table;
+    const offs = this.offs;
+    const mask = this.mask;
+    let s = h & mask;
+    for (;;) {
+      const e = table[2 * s]!;
+      if (e === 0) break;
+      if (table[2 * s + 1] === h) {
+        const id = e - 1;
+        const o = offs[id]!;
+        if (offs[id + 1]! - o === len) {
+          if (len <= 64) {
+            let j = 0;
+            while (j < len && a[o + j] === a[start + j]) j++;
+            if (j === len) return id;
+          } else if (a.compare(a, start, start + len, o, o + len) === 0) {
+            return id;
+          }
+        }
+      }
+      s = (s + 1) & mask;
+    }
+    const id = this.n++;
+    table[2 * s] = id + 1;
+    table[2 * s + 1] = h;
+    this.used = start + len;
+    offs[id + 1] = this.used;
+    return id;
+  }
+}
+
+/**
+ * Records buffered since the last spill: distinct keys, distinct values, and the
+ * (key entry, value entry) pair of every item that has a value. Its allocations
+ * (plus the working memory a spill or finalisation will need) stay within the
+ * budget: `reserve` answers false when the next item does not fit, and the caller
+ * spills the run and clears it.
+ */
+export class RunBuffer {
+  readonly keys: ByteDict;
+  readonly values: ByteDict;
+  pairKey: Uint32Array;
+  pairVal: Uint32Array;
+  /** Number of pairs. */
+  np = 0;
+
+  /**
+   * @param budget bytes the run may use; `Infinity` for an unbounded in-memory build.
+   * Initial allocations are scaled down for small budgets.
+   */
+  constructor(private readonly budget: number) {
+    let entries = INITIAL_ENTRIES;
+    while (entries > 2 && RunBuffer.footprint(entries, entries, entries, entries, entries) * 4 > budget) entries >>= 1;
+    const arena = Math.max(16, Math.min(INITIAL_ARENA, Math.floor(budget / 16)));
+    this.keys = new ByteDict(entries, arena);
+    this.values = new ByteDict(entries, arena);
+    const pairs = Math.max(4, Math.min(INITIAL_PAIRS, entries * 4));
+    this.pairKey = new Uint32Array(pairs);
+    this.pairVal = new Uint32Array(pairs);
+  }
+
+  /** True when nothing at all is buffered. */
+  isEmpty(): boolean {
+    return this.keys.n === 0;
+  }
+
+  clear(): void {
+    this.keys.clear();
+    this.values.clear();
+    this.np = 0;
+  }
+
+  /** Drops the pairs (after `groupByKey`, when finishing). */
+  releasePairs(): void {
+    this.np = 0;
+    this.pairKey = new Uint32Array(0);
+    this.pairVal = new Uint32Array(0);
+  }
+
+  /** Drops everything and gives the memory back (the run will not be used again). */
+  release(): void {
+    this.keys.release();
+    this.values.release();
+    this.np = 0;
+    this.pairKey = new Uint32Array(0);
+    this.pairVal = new Uint32Array(0);
+  }
+
+  /**
+   * Bytes allocated plus what a spill of the run will allocate at most on top
+   * (sorting: 32 bytes per entry, see sort.ts; grouping the pairs by key: 4 bytes
+   * per key and per pair).
+   */
+  static footprint(keyArena: number, keyCap: number, valArena: number, valCap: number, pairCap: number): number {
+    const dicts = keyArena + ByteDict.entryBytes(keyCap) + valArena + ByteDict.entryBytes(valCap);
+    const transient = Math.max(32 * valCap, 36 * keyCap + 4 * pairCap);
+    return dicts + 8 * pairCap + transient;
+  }
+
+  /** The current footprint (see {@link RunBuffer.footprint}). */
+  bytes(): number {
+    return RunBuffer.footprint(this.keys.arena.length, this.keys.cap, this.values.arena.length, this.values.cap, this.pairKey.length);
+  }
+
+  /**
+   * True when `kEntries` more keys of at most `kBytes` bytes and `vEntries` more
+   * values (and pairs) of at most `vBytes` bytes fit in the current allocations.
+   */
+  fits(kBytes: number, kEntries: number, vBytes: number, vEntries: number): boolean {
+    const k = this.keys;
+    const v = this.values;
+    return (
+      k.used + kBytes <= k.arena.length &&
+      k.n + kEntries <= k.cap &&
+      v.used + vBytes <= v.arena.length &&
+      v.n + vEntries <= v.cap &&
+      this.np + vEntries <= this.pairKey.length
+    );
+  }
+
+  /**
+   * Makes room for one item whose key takes at most `kMax` bytes and whose value
+   * takes at most `vMax` bytes (`vMax < 0`: no value). Returns false when that would
+   * exceed the budget; an empty run always grows (a single huge item is allowed).
+   */
+  reserve(kMax: number, vMax: number): boolean {
+    const k = this.keys;
+    const v = this.values;
+    if (k.used + kMax <= k.arena.length && k.n < k.cap) {
+      if (vMax < 0) return true;
+      if (v.used + vMax <= v.arena.length && v.n < v.cap && this.np < this.pairKey.length) return true;
+    }
+    return this.grow(kMax, vMax);
+  }
+
+  private grow(kMax: number, vMax: number): boolean {
+    const k = this.keys;
+    const v = this.values;
+    const force = this.isEmpty();
+    const kNeed = k.used + kMax;
+    const vNeed = vMax < 0 ? v.used : v.used + vMax;
+    if (kNeed > ARENA_MAX || vNeed > ARENA_MAX) {
+      if (force) throw new RangeError('a single record exceeds the 4 GiB arena');
+      return false;
+    }
+    let kArena = k.arena.length;
+    let vArena = v.arena.length;
+    let kCap = k.cap;
+    let vCap = v.cap;
+    let pCap = this.pairKey.length;
+    if (kNeed > kArena) kArena = Math.min(ARENA_MAX, Math.max(kNeed, 2 * kArena));
+    if (k.n >= kCap) kCap *= 2;
+    if (vMax >= 0) {
+      if (vNeed > vArena) vArena = Math.min(ARENA_MAX, Math.max(vNeed, 2 * vArena));
+      if (v.n >= vCap) vCap *= 2;
+      if (this.np >= pCap) pCap *= 2;
+    }
+    if (!force && RunBuffer.footprint(kArena, kCap, vArena, vCap, pCap) > this.budget) {
+      // Doubling does not fit: try growing the arenas and the pair arrays by 1/8 instead.
+      if (kNeed > k.arena.length) kArena = Math.min(ARENA_MAX, Math.max(kNeed, Math.ceil(k.arena.length * 1.125)));
+      if (vNeed > v.arena.length) vArena = Math.min(ARENA_MAX, Math.max(vNeed, Math.ceil(v.arena.length * 1.125)));
+      if (vMax >= 0 && this.np >= this.pairKey.length) pCap = Math.ceil(this.pairKey.length * 1.125);
+      if (RunBuffer.footprint(kArena, kCap, vArena, vCap, pCap) > this.budget) return false;
+    }
+    if (kArena !== k.arena.length) k.growArena(kArena);
+    if (vArena !== v.arena.length) v.growArena(vArena);
+    if (kCap !== k.cap) k.growEntries(kCap);
+    if (vCap !== v.cap) v.growEntries(vCap);
+    if (pCap !== this.pairKey.length) {
+      const pk = new Uint32Array(pCap);
+      pk.set(this.pairKey.subarray(0, this.np));
+      this.pairKey = pk;
+      const pv = new Uint32Array(pCap);
+      pv.set(this.pairVal.subarray(0, this.np));
+      this.pairVal = pv;
+    }
+    return true;
+  }
+
+  /** Appends the pair (key entry, value entry). Room was reserved. */
+  pair(key: number, value: number): void {
+    const i = this.np++;
+    this.pairKey[i] = key;
+    this.pairVal[i] = value;
+  }
+
+  /**
+   * Groups the pairs by key: returns `start` (nk + 1 entries) and `ids` such that
+   * key k's value entries + 1, sorted ascending, are `ids[start[k], start[k + 1])`.
+   * With `unique`, repeated ids are dropped (start is adjusted).
+   */
+  groupByKey(unique: boolean): { start: Uint32Array; ids: Uint32Array } {
+    const nk = this.keys.n;
+    const np = this.np;
+    const start = new Uint32Array(nk + 1);
+    const pk = this.pairKey;
+    const pv = this.pairVal;
+    for (let i = 0; i < np; i++) start[pk[i]! + 1]!++;
+    for (let k = 0; k < nk; k++) start[k + 1]! += start[k]!;
+    const ids = new Uint32Array(np);
+    // Fill using start[k] as the cursor, then shift back.
+    for (let i = 0; i < np; i++) ids[start[pk[i]!]!++] = pv[i]! + 1;
+    for (let k = nk; k > 0; k--) start[k] = start[k - 1]!;
+    start[0] = 0;
+    for (let k = 0; k < nk; k++) sortIds(ids, start[k]!, start[k + 1]!);
+    if (unique) {
+      let w = 0;
+      let s = 0;
+      for (let k = 0; k < nk; k++) {
+        const e = start[k + 1]!;
+        start[k] = w;
+        let prev = 0;
+        for (let i = s; i < e; i++) {
+          const id = ids[i]!;
+          if (id !== prev) ids[w++] = id;
+          prev = id;
+        }
+        s = e;
+      }
+      start[nk] = w;
+      return { start, ids: ids.subarray(0, w) };
+    }
+    return { start, ids };
+  }
+}
+
+/** Sorts ids[s, e) ascending (insertion sort for short ranges). */
+export function sortIds(ids: Uint32Array, s: number, e: number): void {
+  const n = e - s;
+  if (n < 2) return;
+  if (n <= 16) {
+    for (let i = s + 1; i < e; i++) {
+      const x = ids[i]!;
+      let j = i - 1;
+      while (j >= s && ids[j]! > x) {
+        ids[j + 1] = ids[j]!;
+        j--;
+      }
+      ids[j + 1] = x;
+    }
+    return;
+  }
+  // Already sorted is common (values given in first-appearance order).
+  let sorted = true;
+  for (let i = s + 1; i < e; i++) {
+    if (ids[i - 1]! > ids[i]!) {
+      sorted = false;
+      break;
+    }
+  }
+  if (!sorted) ids.subarray(s, e).sort();
+}

@@ -1,0 +1,67 @@
+/**
+ * Whole-collection builds: `buildBuffer` (synchronous, in memory — what
+ * `DiscoDB.from` and `toBuffer` of a new db use) and `buildFile` (an iterable or
+ * async iterable of records into a file, bounded memory — `DiscoDB.build`).
+ */
+import { DiscoDBError } from '../errors.js';
+import { Builder } from './build.js';
+import { resolveOptions, type WriterOptions } from './options.js';
+import type { Bytes, WriterRecord } from './records.js';
+
+/**
+ * What `buildBuffer` accepts: an iterable of records (see {@link WriterRecord}; a
+ * `Map` gives `[key, values]` tuples), or a plain object mapping keys to a value,
+ * an iterable of values, or null (the key alone) — like Python's `DiscoDB(data)`.
+ */
+export type BuildInput =
+  | Iterable<WriterRecord | unknown>
+  | Map<Bytes, Bytes | Iterable<Bytes> | null | undefined>
+  | { [key: string]: Bytes | Iterable<Bytes> | null | undefined };
+
+function recordsOf(data: BuildInput): Iterable<unknown> {
+  if (data === null || data === undefined || typeof data !== 'object') {
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `expected records, a Map or an object, got ${data === null ? 'null' : typeof data}`);
+  }
+  if (typeof (data as Iterable<unknown>)[Symbol.iterator] === 'function') return data as Iterable<unknown>;
+  return Object.entries(data);
+}
+
+/**
+ * Builds a discodb image in memory, synchronously. Keys, value ids and (with more
+ * than 25 keys) the perfect hash are exactly what the C library would produce
+ * for the same adds in the same order. `memoryLimit` and `tmpDir` are ignored:
+ * everything stays in memory. Throws `ERR_DISCODB_INPUT` for a bad record.
+ */
+export function buildBuffer(data: BuildInput, options?: WriterOptions): Buffer {
+  const b = new Builder(resolveOptions(options), false);
+  for (const rec of recordsOf(data)) b.add(rec);
+  return b.buildBuffer();
+}
+
+/**
+ * Builds a discodb file at `path` from an iterable or async iterable of records
+ * (a Readable in object mode works), in bounded memory — the same as piping the
+ * records into a {@link DiscoDBWriter}, without the stream overhead. The file
+ * appears atomically; on failure nothing is left at `path` and temporary files
+ * are removed.
+ */
+export async function buildFile(
+  records: Iterable<unknown> | AsyncIterable<unknown>,
+  path: string,
+  options?: WriterOptions,
+): Promise<void> {
+  if (typeof path !== 'string' || path === '') throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildFile needs an output path');
+  const b = new Builder(resolveOptions(options), true);
+  try {
+    if (records !== null && typeof records === 'object' && typeof (records as Iterable<unknown>)[Symbol.iterator] === 'function') {
+      for (const rec of records as Iterable<unknown>) b.add(rec);
+    } else if (records !== null && typeof records === 'object' && typeof (records as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+      for await (const rec of records as AsyncIterable<unknown>) b.add(rec);
+    } else {
+      throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildFile needs an iterable or async iterable of records');
+    }
+    await b.buildFile(path);
+  } finally {
+    b.dispose();
+  }
+}

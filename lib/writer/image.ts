@@ -1,0 +1,582 @@
+/**
+ * Writing the discodb image (spec §1–§5, §8) from either the in-memory run (a
+ * build that never spilled) or the single run a merge produced.
+ *
+ * The writers are generators so that one body serves a synchronous in-memory
+ * build and an asynchronous file build: they yield `TICK` now and then (the async
+ * driver lets the event loop run and honours aborts) and a {@link ChdRequest} when
+ * the perfect hash must be built (the driver calls `buildChd`).
+ */
+import { buildChd, type ChdBuildResult } from '../format/chd-build.js';
+import { GlibcRandom } from '../format/glibc-rand.js';
+import {
+  CODEBOOK_SIZE,
+  F_COMPRESSED,
+  F_HASH,
+  F_MULTISET,
+  HASH_MIN_KEYS,
+  HEADER_SIZE,
+  serializeHeader,
+} from '../format/header.js';
+import { FourGramCounter, HuffmanEncoder, maxEncodedLength, shouldCompress } from '../format/huffman-build.js';
+import { jenkinsHash } from '../format/jenkins.js';
+import type { ByteDict, RunBuffer } from './arena.js';
+import { BufReader, BufWriter, copyBytes, FileSink, MemSink, readU32Section, type Sink, type TempDir } from './io.js';
+import { ListEncoder } from './lists.js';
+import type { ResolvedOptions } from './options.js';
+import type { RunFile, Section } from './runs.js';
+
+/** Asks the driver for the CHD over `numKeys` keys (hashed in first-insertion order by `hashKeys`). */
+export interface ChdRequest {
+  kind: 'chd';
+  numKeys: number;
+  hashKeys: (seed: number, out: Uint32Array) => void;
+}
+
+/** Asks the driver for a chance to yield to the event loop. */
+export interface TickRequest {
+  kind: 'tick';
+}
+
+/** What an image generator can ask its driver for. */
+export type Step = ChdRequest | TickRequest;
+/** The one tick request. */
+export const TICK: TickRequest = { kind: 'tick' };
+
+/** Facts about a written image. */
+export interface ImageStats {
+  size: number;
+  numKeys: number;
+  numUniqueValues: number;
+  numValues: number;
+  flags: number;
+}
+
+/** Sizes the writers use for their buffers. */
+export interface ImageBuffers {
+  /** Sequential read/write buffers. */
+  io: number;
+  /** Largest window of key records assembled in memory (spilled path). */
+  window: number;
+}
+
+type ImageGen = Generator<Step, ImageStats, ChdBuildResult | undefined>;
+
+/** Runs an image generator to completion synchronously; `chd` builds the hash. */
+export function driveSync(gen: ImageGen, chd: (req: ChdRequest) => ChdBuildResult): ImageStats {
+  let r = gen.next();
+  while (!r.done) {
+    const step = r.value;
+    r = step.kind === 'tick' ? gen.next() : gen.next(chd(step));
+  }
+  return r.value;
+}
+
+/**
+ * Runs an image generator asynchronously: `tick` on ticks, `buildChd` (with a
+ * fresh `rand()` state, like a fresh C process) for the hash, `onHash(true/false)`
+ * around it.
+ */
+export async function driveAsync(
+  gen: ImageGen,
+  tick: () => Promise<void>,
+  onHash?: (hashing: boolean) => void,
+): Promise<ImageStats> {
+  try {
+    let r = gen.next();
+    while (!r.done) {
+      const step = r.value;
+      if (step.kind === 'tick') {
+        await tick();
+        r = gen.next();
+      } else {
+        onHash?.(true);
+        const res = await buildChd(step.numKeys, step.hashKeys, new GlibcRandom());
+        onHash?.(false);
+        r = gen.next(res);
+      }
+    }
+    return r.value;
+  } finally {
+    gen.return(undefined as never);
+  }
+}
+
+/** Distinct values in id order, as (buf, s, e) ranges. */
+interface ValueSource {
+  readonly count: number;
+  readonly totalBytes: number;
+  rewind(): void;
+  next(): boolean;
+  buf: Uint8Array;
+  s: number;
+  e: number;
+}
+
+class DictValues implements ValueSource {
+  buf: Uint8Array;
+  s = 0;
+  e = 0;
+  private i = 0;
+  readonly count: number;
+  readonly totalBytes: number;
+
+  constructor(private readonly d: ByteDict) {
+    // A plain Uint8Array view: its subarrays are cheaper than a Buffer's.
+    this.buf = new Uint8Array(d.arena.buffer, d.arena.byteOffset, d.arena.length);
+    this.count = d.n;
+    this.totalBytes = d.used;
+  }
+
+  rewind(): void {
+    this.i = 0;
+  }
+
+  next(): boolean {
+    if (this.i >= this.count) return false;
+    this.s = this.d.offs[this.i]!;
+    this.e = this.d.offs[++this.i]!;
+    return true;
+  }
+}
+
+class FileValues implements ValueSource {
+  buf: Uint8Array = new Uint8Array(0);
+  private raw: Buffer | null = null;
+  s = 0;
+  e = 0;
+  private r: BufReader | null = null;
+
+  constructor(
+    private readonly fd: number,
+    private readonly sec: Section,
+    readonly count: number,
+    readonly totalBytes: number,
+    private readonly bufSize: number,
+  ) {}
+
+  rewind(): void {
+    this.r = new BufReader(this.fd, this.sec.start, this.sec.end, this.bufSize);
+  }
+
+  next(): boolean {
+    const r = this.r!;
+    if (r.remaining() === 0) return false;
+    const len = r.readU32();
+    r.ensure(len);
+    if (r.buf !== this.raw) {
+      // A plain Uint8Array view: its subarrays are cheaper than a Buffer's.
+      this.raw = r.buf;
+      this.buf = new Uint8Array(r.buf.buffer, r.buf.byteOffset, r.buf.length);
+    }
+    this.s = r.p;
+    this.e = r.p + len;
+    r.p += len;
+    return true;
+  }
+}
+
+/** The id2value section (and codebook) at `pos`. Returns the end offset, flags and codebook offset. */
+function* writeValues(
+  src: ValueSource,
+  opts: ResolvedOptions,
+  sink: Sink,
+  pos: number,
+  bufSize: number,
+): Generator<Step, { end: number; flags: number; codebookOffset: number }, ChdBuildResult | undefined> {
+  const count = src.count;
+  let enc: HuffmanEncoder | null = null;
+  let i = 0;
+  if (shouldCompress(src.totalBytes, count, opts.disableCompression)) {
+    const counter = new FourGramCounter();
+    src.rewind();
+    while (src.next()) {
+      counter.add(src.buf.subarray(src.s, src.e));
+      if ((++i & 0x3fff) === 0) yield TICK;
+    }
+    enc = HuffmanEncoder.fromCounter(counter);
+  }
+  const toc = new BufWriter(sink, pos, Math.min(bufSize, 8 * (count + 1)));
+  const data = new BufWriter(sink, pos + 8 * (count + 1), Math.min(bufSize, Math.max(4096, src.totalBytes + 4)));
+  src.rewind();
+  while (src.next()) {
+    toc.u64(data.offset);
+    if (enc === null) {
+      data.write(src.buf, src.s, src.e);
+    } else {
+      const o = data.reserve(maxEncodedLength(src.e - src.s));
+      data.n += enc.encodeInto(src.buf.subarray(src.s, src.e), data.buf, o);
+    }
+    if ((++i & 0x3fff) === 0) yield TICK;
+  }
+  toc.u64(data.offset);
+  data.write(ZERO4, 0, 4);
+  toc.flush();
+  data.flush();
+  let end = data.offset;
+  let codebookOffset = 0;
+  if (enc !== null) {
+    codebookOffset = end;
+    sink.writeAt(enc.codebook(), 0, CODEBOOK_SIZE, end);
+    end += CODEBOOK_SIZE;
+  }
+  return { end, flags: enc === null ? 0 : F_COMPRESSED, codebookOffset };
+}
+
+const ZERO4 = new Uint8Array(4);
+
+function writeHeader(
+  sink: Sink,
+  stats: ImageStats,
+  k2v: number,
+  id2v: number,
+  codebookOffset: number,
+): void {
+  const h = serializeHeader({
+    size: stats.size,
+    numKeys: stats.numKeys,
+    numUniqueValues: stats.numUniqueValues,
+    numValues: stats.numValues,
+    flags: stats.flags,
+    key2valuesOffset: k2v,
+    id2valueOffset: id2v,
+    hashOffset: HEADER_SIZE,
+    codebookOffset,
+  });
+  sink.writeAt(h, 0, HEADER_SIZE, 0);
+}
+
+/** Exact image size without the hash, when values are stored raw. */
+function plainSize(nk: number, recordBytes: number, nv: number, valueBytes: number): number {
+  return HEADER_SIZE + 8 * (nk + 1) + recordBytes + 8 * (nv + 1) + valueBytes + 4;
+}
+
+/** Per-key facts gathered before writing: record sizes and header counts. */
+interface KeyMeasure {
+  recSize: Uint32Array;
+  recordBytes: number;
+  numValues: number;
+  multiset: boolean;
+}
+
+/** Measures every key record of the in-memory run (keys in insertion order). */
+function measureMemoryKeys(keys: ByteDict, start: Uint32Array, ids: Uint32Array, enc: ListEncoder): KeyMeasure {
+  const nk = keys.n;
+  const ko = keys.offs;
+  const recSize = new Uint32Array(nk);
+  let numValues = 0;
+  let multiset = false;
+  let recordBytes = 0;
+  for (let k = 0; k < nk; k++) {
+    enc.measure(ids, start[k]!, start[k + 1]!);
+    const size = 8 + (ko[k + 1]! - ko[k]!) + enc.bytes;
+    recSize[k] = size;
+    recordBytes += size;
+    numValues += enc.count;
+    if (enc.dup) multiset = true;
+  }
+  return { recSize, recordBytes, numValues, multiset };
+}
+
+/** recStart[s] = offset of the record in slot s from the first record; recStart[nk] = total. */
+function slotStarts(recSize: Uint32Array, slots: Uint32Array | null): Float64Array {
+  const nk = recSize.length;
+  const recStart = new Float64Array(nk + 1);
+  if (slots === null) for (let k = 0; k < nk; k++) recStart[k + 1] = recSize[k]!;
+  else for (let k = 0; k < nk; k++) recStart[slots[k]! + 1] = recSize[k]!;
+  for (let s = 0; s < nk; s++) recStart[s + 1]! += recStart[s]!;
+  return recStart;
+}
+
+/** The key TOC: nk + 1 absolute offsets. */
+function writeKeyToc(sink: Sink, k2v: number, recStart: Float64Array, bufSize: number): number {
+  const nk = recStart.length - 1;
+  const recBase = k2v + 8 * (nk + 1);
+  const w = new BufWriter(sink, k2v, Math.min(bufSize, 8 * (nk + 1)));
+  for (let s = 0; s <= nk; s++) w.u64(recBase + recStart[s]!);
+  w.flush();
+  return recBase;
+}
+
+/** The last slot (exclusive) of the window starting at slot s0: at most `window` bytes, at least one record. */
+function windowEnd(recStart: Float64Array, s0: number, window: number): number {
+  const nk = recStart.length - 1;
+  const limit = recStart[s0]! + window;
+  let lo = s0 + 1;
+  let hi = nk;
+  // Largest s1 in [s0 + 1, nk] with recStart[s1] ≤ limit.
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (recStart[mid]! <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * Encodes the records of keys [k0, k1) whose slot lies in [s0, s1) into `out`, at
+ * recStart[slot] − base. Keys are visited in insertion order: reads are sequential,
+ * writes scattered (measured faster than the other way round, or than grouping the
+ * keys by slot range first).
+ */
+function encodeMemoryRecords(
+  keys: ByteDict,
+  start: Uint32Array,
+  ids: Uint32Array,
+  enc: ListEncoder,
+  slots: Uint32Array | null,
+  recStart: Float64Array,
+  k0: number,
+  k1: number,
+  s0: number,
+  s1: number,
+  out: Uint8Array,
+): void {
+  const ka = keys.arena;
+  const ko = keys.offs;
+  const base = recStart[s0]!;
+  for (let k = k0; k < k1; k++) {
+    const p = slots === null ? k : slots[k]!;
+    if (p < s0 || p >= s1) continue;
+    const o = recStart[p]! - base;
+    const ks = ko[k]!;
+    const kl = ko[k + 1]! - ks;
+    putU32(out, o, kl);
+    copyBytes(ka, ks, ks + kl, out, o + 4);
+    enc.measure(ids, start[k]!, start[k + 1]!);
+    putU32(out, o + 4 + kl, enc.count);
+    enc.write(ids, start[k]!, start[k + 1]!, out, o + 8 + kl);
+  }
+}
+
+/**
+ * Writes the image of a build that never spilled: keys in first-insertion order
+ * (or CHD slot order), values in first-appearance order. `sinkFor(sizeHint)` is
+ * called once the size is (nearly) known.
+ */
+export function* writeMemoryImage(
+  run: RunBuffer,
+  opts: ResolvedOptions,
+  sinkFor: (sizeHint: number) => Sink,
+  buffers: ImageBuffers,
+): ImageGen {
+  const keys = run.keys;
+  const nk = keys.n;
+  const nv = run.values.n;
+  const valueBytes = run.values.used;
+  const { start, ids } = run.groupByKey(opts.uniqueItems);
+  run.releasePairs();
+  const enc = new ListEncoder(opts.uniqueItems);
+  const m = measureMemoryKeys(keys, start, ids, enc);
+  const ka = keys.arena;
+  const ko = keys.offs;
+  let hash: Uint8Array | null = null;
+  let slots: Uint32Array | null = null;
+  if (nk > HASH_MIN_KEYS) {
+    const view = new Uint8Array(ka.buffer, ka.byteOffset, ka.length);
+    const res = yield {
+      kind: 'chd',
+      numKeys: nk,
+      hashKeys: (seed: number, out: Uint32Array): void => {
+        const t = new Uint32Array(3);
+        for (let k = 0, o = 0; k < nk; k++, o += 3) {
+          jenkinsHash(seed, view.subarray(ko[k]!, ko[k + 1]!), t);
+          out[o] = t[0]!;
+          out[o + 1] = t[1]!;
+          out[o + 2] = t[2]!;
+        }
+      },
+    };
+    hash = res!.section;
+    slots = res!.slots;
+  }
+  const recStart = slotStarts(m.recSize, slots);
+  const hashLen = hash === null ? 0 : hash.length;
+  const compressing = shouldCompress(valueBytes, nv, opts.disableCompression);
+  const sink = sinkFor(plainSize(nk, m.recordBytes, nv, valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0));
+  if (hash !== null) sink.writeAt(hash, 0, hashLen, HEADER_SIZE);
+  const k2v = HEADER_SIZE + hashLen;
+  const recBase = k2v + 8 * (nk + 1);
+  const id2v = recBase + recStart[nk]!;
+  // Values first (their offset is known): then their memory can go before the key records are assembled.
+  const v = yield* writeValues(new DictValues(run.values), opts, sink, id2v, buffers.io);
+  run.values.release();
+  writeKeyToc(sink, k2v, recStart, buffers.io);
+  const direct = sink instanceof MemSink;
+  let win: Uint8Array | null = null;
+  for (let s0 = 0; s0 < nk; ) {
+    // The key dictionary and lists are still in memory here: half the spilled path's window.
+    const s1 = direct ? nk : windowEnd(recStart, s0, buffers.window / 2);
+    const base = recStart[s0]!;
+    const wlen = recStart[s1]! - base;
+    let out: Uint8Array;
+    if (direct) {
+      out = sink.region(recBase + base, wlen);
+    } else {
+      if (win === null || win.length < wlen) win = Buffer.allocUnsafe(Math.max(wlen, Math.min(buffers.window / 2, m.recordBytes)));
+      out = win;
+    }
+    for (let k0 = 0; k0 < nk; k0 += CHUNK) {
+      encodeMemoryRecords(keys, start, ids, enc, slots, recStart, k0, Math.min(nk, k0 + CHUNK), s0, s1, out);
+      yield TICK;
+    }
+    if (!direct) sink.writeAt(out, 0, wlen, recBase + base);
+    s0 = s1;
+  }
+  win = null;
+  const stats: ImageStats = {
+    size: v.end,
+    numKeys: nk,
+    numUniqueValues: nv,
+    numValues: m.numValues,
+    flags: (hash === null ? 0 : F_HASH) | (m.multiset ? F_MULTISET : 0) | v.flags,
+  };
+  writeHeader(sink, stats, k2v, id2v, v.codebookOffset);
+  return stats;
+}
+
+/** Keys (or values) handled between two ticks. */
+const CHUNK = 1 << 16;
+
+function putU32(b: Uint8Array, o: number, x: number): void {
+  b[o] = x;
+  b[o + 1] = x >>> 8;
+  b[o + 2] = x >>> 16;
+  b[o + 3] = x >>> 24;
+}
+
+/**
+ * Writes the image from the single run left after merging (or the only spilled
+ * run): its KS lists hold final value ids, its KSL the key order, its VF the
+ * values in id order. Key records are encoded into a temporary file in byte
+ * order, hashed from there, and copied into slot order window by window.
+ */
+export function* writeRunImage(
+  run: RunFile,
+  opts: ResolvedOptions,
+  sink: Sink,
+  tmp: TempDir,
+  buffers: ImageBuffers,
+): ImageGen {
+  const nk = run.nk;
+  const bufSize = buffers.io;
+  // order[b] = first-insertion rank of the b-th key in byte order; later its slot.
+  const order = readU32Section(run.fd, run.ksl.start, nk);
+  const recSize = new Uint32Array(nk);
+  const enc = new ListEncoder(opts.uniqueItems);
+  let numValues = 0;
+  let multiset = false;
+  const kf = tmp.create('records');
+  const kw = new BufWriter(new FileSink(kf.fd), 0, bufSize);
+  {
+    const rd = new BufReader(run.fd, run.ks.start, run.ks.end, bufSize);
+    let ids = new Uint32Array(1024);
+    for (let b = 0; b < nk; b++) {
+      rd.ensure(4);
+      const kl = peekU32(rd.buf, rd.p);
+      rd.ensure(8 + kl);
+      const count = peekU32(rd.buf, rd.p + 4 + kl);
+      rd.ensure(8 + kl + 4 * count);
+      const buf = rd.buf;
+      const ks = rd.p + 4;
+      if (ids.length < count) ids = new Uint32Array(Math.max(count, 2 * ids.length));
+      for (let i = 0, o = ks + kl + 4; i < count; i++, o += 4) ids[i] = peekU32(buf, o);
+      enc.measure(ids, 0, count);
+      const size = 8 + kl + enc.bytes;
+      recSize[b] = size;
+      numValues += enc.count;
+      if (enc.dup) multiset = true;
+      const o = kw.reserve(size);
+      putU32(kw.buf, o, kl);
+      copyBytes(buf, ks, ks + kl, kw.buf, o + 4);
+      putU32(kw.buf, o + 4 + kl, enc.count);
+      enc.write(ids, 0, count, kw.buf, o + 8 + kl);
+      kw.n += size;
+      rd.p += 8 + kl + 4 * count;
+      if ((b & 0xffff) === 0xffff) yield TICK;
+    }
+  }
+  kw.flush();
+  const kEnd = kw.offset;
+
+  let hash: Uint8Array | null = null;
+  if (nk > HASH_MIN_KEYS) {
+    const res = yield {
+      kind: 'chd',
+      numKeys: nk,
+      hashKeys: (seed: number, out: Uint32Array): void => {
+        const r = new BufReader(kf.fd, 0, kEnd, bufSize);
+        const t = new Uint32Array(3);
+        for (let b = 0; b < nk; b++) {
+          r.ensure(4);
+          const kl = peekU32(r.buf, r.p);
+          r.ensure(4 + kl);
+          jenkinsHash(seed, r.buf.subarray(r.p + 4, r.p + 4 + kl), t);
+          const o = 3 * order[b]!;
+          out[o] = t[0]!;
+          out[o + 1] = t[1]!;
+          out[o + 2] = t[2]!;
+          r.skip(recSize[b]!);
+        }
+      },
+    };
+    hash = res!.section;
+    const slots = res!.slots;
+    for (let b = 0; b < nk; b++) order[b] = slots[order[b]!]!;
+  }
+  const pos = order;
+  // start[s] = offset of the s-th record (in slot order) from the first record.
+  const start = new Float64Array(nk + 1);
+  for (let b = 0; b < nk; b++) start[pos[b]! + 1] = recSize[b]!;
+  for (let s = 0; s < nk; s++) start[s + 1]! += start[s]!;
+
+  const hashLen = hash === null ? 0 : hash.length;
+  if (hash !== null) sink.writeAt(hash, 0, hashLen, HEADER_SIZE);
+  const k2v = HEADER_SIZE + hashLen;
+  const recBase = k2v + 8 * (nk + 1);
+  {
+    const w = new BufWriter(sink, k2v, bufSize);
+    for (let s = 0; s <= nk; s++) w.u64(recBase + start[s]!);
+    w.flush();
+  }
+  // Copy the records into slot order, one window of consecutive slots per pass.
+  let s0 = 0;
+  while (s0 < nk) {
+    let s1 = s0 + 1;
+    while (s1 < nk && start[s1 + 1]! - start[s0]! <= buffers.window) s1++;
+    const base = start[s0]!;
+    const wlen = start[s1]! - base;
+    const win = Buffer.allocUnsafe(wlen);
+    const r = new BufReader(kf.fd, 0, kEnd, bufSize);
+    for (let b = 0; b < nk; b++) {
+      const size = recSize[b]!;
+      const p = pos[b]!;
+      if (p >= s0 && p < s1) {
+        r.ensure(size);
+        copyBytes(r.buf, r.p, r.p + size, win, start[p]! - base);
+        r.p += size;
+      } else {
+        r.skip(size);
+      }
+      if ((b & 0xffff) === 0xffff) yield TICK;
+    }
+    sink.writeAt(win, 0, wlen, recBase + base);
+    s0 = s1;
+  }
+  tmp.remove(kf.fd);
+  const id2v = recBase + start[nk]!;
+  const v = yield* writeValues(new FileValues(run.fd, run.vf, run.nv, run.valueBytes, bufSize), opts, sink, id2v, bufSize);
+  const stats: ImageStats = {
+    size: v.end,
+    numKeys: nk,
+    numUniqueValues: run.nv,
+    numValues,
+    flags: (hash === null ? 0 : F_HASH) | (multiset ? F_MULTISET : 0) | v.flags,
+  };
+  writeHeader(sink, stats, k2v, id2v, v.codebookOffset);
+  return stats;
+}
+
+function peekU32(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}

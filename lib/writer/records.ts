@@ -1,0 +1,225 @@
+/**
+ * Validating and normalising writer input. Accepted records (keys and values are
+ * `string` (stored as UTF-8) or `Uint8Array`/`Buffer`):
+ *
+ * - `{ key, value }` — one item; `value` null/undefined (or `{ key }`) adds the key with no value;
+ * - `{ key, values }` — `values` an array or other iterable of values (empty: the key
+ *   alone), a single string/bytes (one value), or null (the key alone);
+ * - `[key, value]` / `[key, values]` / `[key]` — the same as a tuple.
+ *
+ * Anything else fails with `ERR_DISCODB_INPUT` naming the 1-based record number.
+ */
+import { DiscoDBError } from '../errors.js';
+import type { RunBuffer } from './arena.js';
+
+/** A key or a value as the writer accepts it. */
+export type Bytes = string | Uint8Array;
+
+/** The record shapes the writer accepts (see the module comment). */
+export type WriterRecord =
+  | { key: Bytes; value?: Bytes | null }
+  | { key: Bytes; values: Iterable<Bytes> | Bytes | null }
+  | readonly [Bytes]
+  | readonly [Bytes, Bytes | Iterable<Bytes> | null | undefined];
+
+const U32_MAX = 0xffffffff;
+
+/** Short description of a bad input for error messages. */
+export function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return `an array of length ${x.length}`;
+  if (typeof x === 'object') return `an object (${(x as object).constructor?.name ?? 'Object'})`;
+  if (typeof x === 'string') return `a string`;
+  return `${typeof x} ${String(x).slice(0, 40)}`;
+}
+
+/** The `ERR_DISCODB_INPUT` error for record `no`. */
+export function inputError(no: number, what: string): DiscoDBError {
+  return new DiscoDBError('ERR_DISCODB_INPUT', `record ${no}: ${what}`, { record: no });
+}
+
+function isBytes(x: unknown): x is Bytes {
+  return typeof x === 'string' || x instanceof Uint8Array;
+}
+
+/**
+ * Feeds records into a {@link RunBuffer}, calling `onFull` (which must spill and
+ * clear the run) whenever the next item does not fit in the budget.
+ */
+export class RecordIngest {
+  /** Records seen (the number of the last record). */
+  records = 0;
+  /** (key, value) items and key-only adds seen. */
+  items = 0;
+  /** Key and value bytes seen (UTF-8 for strings). */
+  bytes = 0;
+  /**
+   * The previous item's key, when a string, and its entry: consecutive items often
+   * share the key. (Byte arrays are not cached: a caller may refill the same array.)
+   */
+  private lastKey: string | null = null;
+  private lastKeyId = 0;
+  private lastKeyLen = 0;
+  // The staged batch: n items; kn keys and vn values to look up (at kOff/vOff in the
+  // dictionaries' arenas, past `used`), kBytes/vBytes bytes of them.
+  private n = 0;
+  private kn = 0;
+  private vn = 0;
+  private kBytes = 0;
+  private vBytes = 0;
+  private readonly kSame = new Uint8Array(BATCH);
+  private readonly hasValue = new Uint8Array(BATCH);
+  private readonly kOff = new Uint32Array(BATCH);
+  private readonly kLen = new Uint32Array(BATCH);
+  private readonly kHash = new Int32Array(BATCH);
+  private readonly kIds = new Int32Array(BATCH);
+  private readonly vOff = new Uint32Array(BATCH);
+  private readonly vLen = new Uint32Array(BATCH);
+  private readonly vHash = new Int32Array(BATCH);
+  private readonly vIds = new Int32Array(BATCH);
+
+  constructor(
+    private readonly run: RunBuffer,
+    private readonly onFull: () => void,
+  ) {}
+
+  /** Validates and adds one record. Throws `ERR_DISCODB_INPUT` for a malformed one. */
+  add(rec: unknown): void {
+    const no = ++this.records;
+    if (typeof rec !== 'object' || rec === null) {
+      throw inputError(no, `expected { key, value }, { key, values } or [key, value], got ${describe(rec)}`);
+    }
+    if (Array.isArray(rec)) {
+      if (rec.length < 1 || rec.length > 2) {
+        throw inputError(no, `a tuple record must be [key] or [key, value(s)], got ${describe(rec)}`);
+      }
+      this.keyWithValues(no, rec[0], rec.length === 2 ? rec[1] : undefined);
+      return;
+    }
+    const r = rec as { key?: unknown; value?: unknown; values?: unknown };
+    const values = r.values;
+    if (values !== undefined) {
+      if (r.value !== undefined) throw inputError(no, 'a record cannot have both "value" and "values"');
+      this.keyWithValues(no, r.key, values);
+      return;
+    }
+    const key = r.key;
+    if (!isBytes(key)) throw badKey(no, key);
+    const value = r.value;
+    if (value === undefined || value === null) this.item(no, key, null);
+    else if (isBytes(value)) this.item(no, key, value);
+    else throw inputError(no, `value must be a string or a Uint8Array, got ${describe(value)} (use "values" for several)`);
+  }
+
+  /** A key with a "values" slot: one value, an iterable of values, or none. */
+  private keyWithValues(no: number, key: unknown, slot: unknown): void {
+    if (!isBytes(key)) throw badKey(no, key);
+    if (slot === undefined || slot === null) return this.item(no, key, null);
+    if (isBytes(slot)) return this.item(no, key, slot);
+    let list: unknown[];
+    if (Array.isArray(slot)) list = slot;
+    else if (typeof (slot as Iterable<unknown>)[Symbol.iterator] === 'function') list = Array.from(slot as Iterable<unknown>);
+    else throw inputError(no, `values must be an array or iterable of strings/Uint8Arrays, got ${describe(slot)}`);
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i];
+      if (!isBytes(v)) throw inputError(no, `values[${i}] must be a string or a Uint8Array, got ${describe(v)}`);
+      if (typeof v !== 'string' && v.length > U32_MAX) throw inputError(no, `values[${i}] is ${v.length} bytes (the limit is 2^32-1)`);
+    }
+    if (list.length === 0) return this.item(no, key, null);
+    for (let i = 0; i < list.length; i++) this.item(no, key, list[i] as Bytes);
+  }
+
+  /**
+   * Stages one item: `value` null means the key alone (the C `ddb_cons_add(key,
+   * NULL)`). Its bytes are copied into the dictionaries' staging areas at once (so
+   * the caller may reuse its buffers); the lookups happen in `flush`, a batch at a time.
+   */
+  private item(no: number, key: Bytes, value: Bytes | null): void {
+    const run = this.run;
+    const kMax = typeof key === 'string' ? 3 * key.length : key.length;
+    if (kMax > U32_MAX && typeof key !== 'string') throw inputError(no, `key is ${key.length} bytes (the limit is 2^32-1)`);
+    let vMax = -1;
+    if (value !== null) {
+      vMax = typeof value === 'string' ? 3 * value.length : value.length;
+      if (vMax > U32_MAX && typeof value !== 'string') throw inputError(no, `value is ${value.length} bytes (the limit is 2^32-1)`);
+    }
+    const keys = run.keys;
+    const values = run.values;
+    const sameKey = typeof key === 'string' && key === this.lastKey;
+    const vNew = value === null ? 0 : 1;
+    if (
+      !run.fits(
+        this.kBytes + (sameKey ? 0 : kMax),
+        this.kn + 1,
+        this.vBytes + (vMax < 0 ? 0 : vMax),
+        this.vn + vNew,
+      )
+    ) {
+      if (this.n > 0) this.flush();
+      if (!run.reserve(sameKey ? 0 : kMax, vMax)) {
+        this.onFull();
+        this.lastKey = null;
+        if (!run.reserve(kMax, vMax)) throw inputError(no, 'the record does not fit in memory');
+      }
+    }
+    const i = this.n++;
+    if (typeof key === 'string' && key === this.lastKey) {
+      this.kSame[i] = 1;
+      this.bytes += this.lastKeyLen;
+    } else {
+      const j = this.kn++;
+      const pos = keys.used + this.kBytes;
+      const len = typeof key === 'string' ? keys.stageString(key, pos) : keys.stageBytes(key, pos);
+      this.kOff[j] = pos;
+      this.kLen[j] = len;
+      this.kHash[j] = keys.stagedHash;
+      this.kBytes += len;
+      this.kSame[i] = 0;
+      this.lastKey = typeof key === 'string' ? key : null;
+      this.lastKeyLen = len;
+      this.bytes += len;
+    }
+    if (value !== null) {
+      const j = this.vn++;
+      const pos = values.used + this.vBytes;
+      const len = typeof value === 'string' ? values.stageString(value, pos) : values.stageBytes(value, pos);
+      this.vOff[j] = pos;
+      this.vLen[j] = len;
+      this.vHash[j] = values.stagedHash;
+      this.vBytes += len;
+      this.hasValue[i] = 1;
+      this.bytes += len;
+    } else {
+      this.hasValue[i] = 0;
+    }
+    this.items++;
+    if (i + 1 === BATCH) this.flush();
+  }
+
+  /** Resolves the staged items into the run: key and value entries, then the pairs. */
+  flush(): void {
+    const n = this.n;
+    if (n === 0) return;
+    const run = this.run;
+    run.keys.resolve(this.kOff, this.kLen, this.kHash, this.kn, this.kIds);
+    run.values.resolve(this.vOff, this.vLen, this.vHash, this.vn, this.vIds);
+    let k = this.lastKeyId;
+    for (let i = 0, j = 0, v = 0; i < n; i++) {
+      if (this.kSame[i] === 0) k = this.kIds[j++]!;
+      if (this.hasValue[i] === 1) run.pair(k, this.vIds[v++]!);
+    }
+    this.lastKeyId = k;
+    this.n = 0;
+    this.kn = 0;
+    this.vn = 0;
+    this.kBytes = 0;
+    this.vBytes = 0;
+  }
+}
+
+/** Items staged before their lookups are resolved together. */
+const BATCH = 1024;
+
+function badKey(no: number, key: unknown): DiscoDBError {
+  return inputError(no, `key must be a string or a Uint8Array, got ${key === undefined ? 'no key' : describe(key)}`);
+}

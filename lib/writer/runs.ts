@@ -1,0 +1,469 @@
+/**
+ * Spilled runs and their k-way merge.
+ *
+ * A run covers a contiguous stretch of the input. Inside it, distinct values are
+ * numbered by first appearance (local value number lv, 0-based; a list holds
+ * lv + 1), and so are distinct keys (lk). A run file holds, one after the other:
+ *
+ *   VS   distinct values in byte order:        u32 len, bytes
+ *   VSL  the lv of each VS entry:              u32 each
+ *   VF   distinct values in lv order:          u32 len, bytes
+ *   KS   distinct keys in byte order:          u32 len, key, u32 count, count × u32 (lv + 1, ascending)
+ *   KSL  the lk of each KS entry:              u32 each
+ *
+ * Merging consecutive runs yields a run of the same shape (multi-pass merges
+ * reuse it); for the last merge VS and VSL are skipped. Because input order is
+ * run order, then lv (or lk) order, "first appearance in the merged run" is "first
+ * run that has it, at its local number": the merge finds, per group of equal
+ * values, a byte-order rank p, then each run is replayed in lv order and claims
+ * the p it sees first. That gives every value its merged number with 4 bytes per
+ * distinct value (`lvPrime[p]`) plus one run's map at a time. Keys likewise.
+ */
+import { DiscoDBError } from '../errors.js';
+import { sortIds, type RunBuffer } from './arena.js';
+import { BufReader, BufWriter, FileSink, type TempDir } from './io.js';
+import { compareFrom, digitAt, sortEntries } from './sort.js';
+
+/** A byte range of a run file. */
+export interface Section {
+  start: number;
+  end: number;
+}
+
+/** A run on disk (see the module comment for the layout). */
+export interface RunFile {
+  /** The file; closed at rest (`fd` is -1) so that many runs need no descriptors. */
+  path: string;
+  fd: number;
+  /** Distinct values / keys. */
+  nv: number;
+  nk: number;
+  /** Total bytes of the distinct values. */
+  valueBytes: number;
+  /** Absent in the result of a final merge. */
+  vs: Section | null;
+  vsl: Section | null;
+  vf: Section;
+  ks: Section;
+  ksl: Section;
+  /** Number of the last input record in the run. */
+  lastRecord: number;
+}
+
+const U32_MAX = 0xffffffff;
+const UNSET = 0xffffffff;
+
+/** Hooks a long merge calls now and then: to yield to the event loop and honour an abort. */
+export interface MergeContext {
+  tmp: TempDir;
+  unique: boolean;
+  /** Read/write buffer size for a merge of `m` runs. */
+  bufferSize(m: number): number;
+  /** Called every few thousand entries. */
+  tick(): Promise<void>;
+}
+
+/**
+ * Writes the buffered run to a new temporary file (sorting keys and values by
+ * bytes) and returns its description. The run is left untouched.
+ */
+export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastRecord: number, bufSize: number): RunFile {
+  const f = tmp.create('run');
+  const w = new BufWriter(new FileSink(f.fd), 0, bufSize);
+  const vals = run.values;
+  const nv = vals.n;
+  const va = vals.arena;
+  const vo = vals.offs;
+  let order = sortEntries(vals);
+  const vs = { start: w.offset, end: 0 };
+  for (let b = 0; b < nv; b++) {
+    const e = order[b]!;
+    w.u32(vo[e + 1]! - vo[e]!);
+    w.write(va, vo[e]!, vo[e + 1]!);
+  }
+  vs.end = w.offset;
+  const vsl = { start: w.offset, end: 0 };
+  w.u32s(order);
+  vsl.end = w.offset;
+  const vf = { start: w.offset, end: 0 };
+  for (let e = 0; e < nv; e++) {
+    w.u32(vo[e + 1]! - vo[e]!);
+    w.write(va, vo[e]!, vo[e + 1]!);
+  }
+  vf.end = w.offset;
+
+  const keys = run.keys;
+  const nk = keys.n;
+  const ka = keys.arena;
+  const ko = keys.offs;
+  order = sortEntries(keys);
+  const { start, ids } = run.groupByKey(unique);
+  const ks = { start: w.offset, end: 0 };
+  for (let b = 0; b < nk; b++) {
+    const k = order[b]!;
+    w.u32(ko[k + 1]! - ko[k]!);
+    w.write(ka, ko[k]!, ko[k + 1]!);
+    const s = start[k]!;
+    const e = start[k + 1]!;
+    w.u32(e - s);
+    w.u32s(ids, s, e);
+  }
+  ks.end = w.offset;
+  const ksl = { start: w.offset, end: 0 };
+  w.u32s(order);
+  ksl.end = w.offset;
+  w.flush();
+  tmp.close(f.fd);
+  return { path: f.path, fd: -1, nv, nk, valueBytes: vals.used, vs, vsl, vf, ks, ksl, lastRecord };
+}
+
+/**
+ * Sequential reader of the entries of a VS or KS section. After `next()` the
+ * current entry's string is `buf[ks, ks + kl)` and, for KS, its list is `count`
+ * u32 at `buf[ls..]`; they stay valid until the following `next()`.
+ */
+export class EntryReader {
+  private readonly r: BufReader;
+  buf: Buffer;
+  ks = 0;
+  kl = 0;
+  /** Packed first 6 bytes (see `digitAt`). */
+  dg = 0;
+  ls = 0;
+  count = 0;
+
+  constructor(
+    fd: number,
+    sec: Section,
+    bufSize: number,
+    private readonly withList: boolean,
+    /** Position of the run among the merge's inputs (the tie-break). */
+    readonly id: number,
+  ) {
+    this.r = new BufReader(fd, sec.start, sec.end, bufSize);
+    this.buf = this.r.buf;
+  }
+
+  /** Loads the next entry; false at the end. */
+  next(): boolean {
+    const r = this.r;
+    if (r.remaining() === 0) return false;
+    r.ensure(4);
+    let b = r.buf;
+    const kl = (b[r.p]! | (b[r.p + 1]! << 8) | (b[r.p + 2]! << 16) | (b[r.p + 3]! << 24)) >>> 0;
+    if (this.withList) {
+      r.ensure(8 + kl);
+      b = r.buf;
+      const c = r.p + 4 + kl;
+      const count = (b[c]! | (b[c + 1]! << 8) | (b[c + 2]! << 16) | (b[c + 3]! << 24)) >>> 0;
+      const size = 8 + kl + 4 * count;
+      r.ensure(size);
+      this.count = count;
+      this.ls = r.p + 8 + kl;
+      this.ks = r.p + 4;
+      r.p += size;
+    } else {
+      r.ensure(4 + kl);
+      this.ks = r.p + 4;
+      r.p += 4 + kl;
+    }
+    this.buf = b = r.buf;
+    this.kl = kl;
+    this.dg = digitAt(b, this.ks, kl, 0);
+    return true;
+  }
+}
+
+/** a < b in (bytes, run position) order. */
+function entryLess(a: EntryReader, b: EntryReader): boolean {
+  if (a.dg !== b.dg) return a.dg < b.dg;
+  if (a.dg % 8 === 6) {
+    const c = compareFrom(a.buf, a.ks, a.kl, b.buf, b.ks, b.kl, 6);
+    if (c !== 0) return c < 0;
+  }
+  return a.id < b.id;
+}
+
+/** A binary min-heap of entry readers over an Int32Array. */
+class MergeHeap {
+  private readonly h: Int32Array;
+  size = 0;
+
+  constructor(private readonly rs: EntryReader[]) {
+    this.h = new Int32Array(rs.length);
+    for (let i = 0; i < rs.length; i++) if (rs[i]!.next()) this.h[this.size++] = i;
+    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  top(): EntryReader {
+    return this.rs[this.h[0]!]!;
+  }
+
+  /** Moves the top reader to its next entry (or drops it) and restores the heap. */
+  advance(): void {
+    if (!this.rs[this.h[0]!]!.next()) {
+      this.size--;
+      this.h[0] = this.h[this.size]!;
+    }
+    if (this.size > 1) this.down(0);
+  }
+
+  private down(i: number): void {
+    const h = this.h;
+    const rs = this.rs;
+    const n = this.size;
+    const x = h[i]!;
+    const rx = rs[x]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && entryLess(rs[h[c + 1]!]!, rs[h[c]!]!)) c++;
+      if (!entryLess(rs[h[c]!]!, rx)) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = x;
+  }
+}
+
+/** Remembers the string of the current group to recognise its other members. */
+class GroupKey {
+  buf = Buffer.allocUnsafe(256);
+  len = -1;
+  dg = -1;
+
+  set(e: EntryReader): void {
+    if (e.kl > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(e.kl, 2 * this.buf.length));
+    e.buf.copy(this.buf, 0, e.ks, e.ks + e.kl);
+    this.len = e.kl;
+    this.dg = e.dg;
+  }
+
+  matches(e: EntryReader): boolean {
+    if (e.dg !== this.dg) return false;
+    if (e.dg % 8 !== 6) return true;
+    return e.kl === this.len && compareFrom(e.buf, e.ks, e.kl, this.buf, 0, this.len, 6) === 0;
+  }
+}
+
+function limitError(what: string, record: number): DiscoDBError {
+  return new DiscoDBError('ERR_DISCODB_INPUT', `record ${record}: more than 2^32-1 distinct ${what} (the format's limit)`, { record });
+}
+
+/**
+ * Merges consecutive runs into one. With `final`, the VS/VSL sections are not
+ * written (only the image writer reads the result). The input runs are deleted.
+ */
+export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boolean): Promise<RunFile> {
+  const { tmp, unique } = ctx;
+  const m = inputs.length;
+  const bufSize = ctx.bufferSize(m);
+  const lastRecord = inputs[m - 1]!.lastRecord;
+  for (const r of inputs) r.fd = tmp.reopen(r.path);
+  const out = tmp.create('merged');
+  const ow = new BufWriter(new FileSink(out.fd), 0, bufSize);
+
+  // 1. Values in byte order: group rank p for every (run, VS entry), written per run.
+  const vmaps = inputs.map(() => tmp.create('vmap'));
+  const vmw = vmaps.map((f) => new BufWriter(new FileSink(f.fd), 0, bufSize));
+  const readers = inputs.map((r, j) => new EntryReader(r.fd, r.vs!, bufSize, false, j));
+  const heap = new MergeHeap(readers);
+  const group = new GroupKey();
+  const vs = { start: ow.offset, end: 0 };
+  let nv = 0;
+  let valueBytes = 0;
+  let ticks = 0;
+  while (heap.size > 0) {
+    const e = heap.top();
+    if (nv === 0 || !group.matches(e)) {
+      group.set(e);
+      nv++;
+      valueBytes += e.kl;
+      if (!final) {
+        ow.u32(e.kl);
+        ow.write(e.buf, e.ks, e.ks + e.kl);
+      }
+    }
+    vmw[e.id]!.u32(nv - 1);
+    heap.advance();
+    if ((++ticks & 0xfff) === 0) await ctx.tick();
+  }
+  vs.end = ow.offset;
+  if (nv > U32_MAX) throw limitError('values', lastRecord);
+  for (const w of vmw) w.flush();
+
+  // 2. Replay each run in lv order: claim merged numbers, copy the new values (VF),
+  //    and rewrite its key lists with merged numbers.
+  const lvPrime = new Uint32Array(nv).fill(UNSET);
+  let next = 0;
+  const vf = { start: ow.offset, end: 0 };
+  const keyFiles: { fd: number; sec: Section }[] = [];
+  let scratch = new Uint32Array(1024);
+  for (let j = 0; j < m; j++) {
+    const run = inputs[j]!;
+    const pl = new Uint32Array(run.nv);
+    {
+      const lvs = new BufReader(run.fd, run.vsl!.start, run.vsl!.end, bufSize);
+      const ps = new BufReader(vmaps[j]!.fd, 0, 4 * run.nv, bufSize);
+      for (let b = 0; b < run.nv; b++) pl[lvs.readU32()] = ps.readU32();
+    }
+    tmp.remove(vmaps[j]!.fd);
+    const isNew = new Uint8Array(run.nv);
+    for (let lv = 0; lv < run.nv; lv++) {
+      const p = pl[lv]!;
+      let g = lvPrime[p]!;
+      if (g === UNSET) {
+        g = next++;
+        lvPrime[p] = g;
+        isNew[lv] = 1;
+      }
+      pl[lv] = g;
+    }
+    const vr = new BufReader(run.fd, run.vf.start, run.vf.end, bufSize);
+    for (let lv = 0; lv < run.nv; lv++) {
+      const len = vr.readU32();
+      if (isNew[lv] === 1) {
+        vr.ensure(len);
+        ow.u32(len);
+        ow.write(vr.buf, vr.p, vr.p + len);
+        vr.p += len;
+      } else {
+        vr.skip(len);
+      }
+      if ((++ticks & 0xfff) === 0) await ctx.tick();
+    }
+    // Rewrite KS with merged value numbers (lists re-sorted).
+    const kf = tmp.create('keys');
+    const kw = new BufWriter(new FileSink(kf.fd), 0, bufSize);
+    const kr = new EntryReader(run.fd, run.ks, bufSize, true, j);
+    while (kr.next()) {
+      const count = kr.count;
+      if (scratch.length < count) scratch = new Uint32Array(Math.max(count, 2 * scratch.length));
+      const b = kr.buf;
+      for (let i = 0, o = kr.ls; i < count; i++, o += 4) {
+        const id = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+        scratch[i] = pl[id - 1]! + 1;
+      }
+      sortIds(scratch, 0, count);
+      kw.u32(kr.kl);
+      kw.write(b, kr.ks, kr.ks + kr.kl);
+      kw.u32(count);
+      kw.u32s(scratch, 0, count);
+      if ((++ticks & 0xfff) === 0) await ctx.tick();
+    }
+    kw.flush();
+    keyFiles.push({ fd: kf.fd, sec: { start: 0, end: kw.offset } });
+  }
+  vf.end = ow.offset;
+  if (next !== nv) throw new Error(`merge: ${next} values claimed, ${nv} expected`);
+  let vsl: Section | null = null;
+  if (!final) {
+    vsl = { start: ow.offset, end: 0 };
+    ow.u32s(lvPrime);
+    vsl.end = ow.offset;
+  }
+
+  // 3. Keys in byte order: concatenate the lists of equal keys; group rank q per (run, KS entry).
+  const kmaps = inputs.map(() => tmp.create('kmap'));
+  const kmw = kmaps.map((f) => new BufWriter(new FileSink(f.fd), 0, bufSize));
+  const kreaders = keyFiles.map((f, j) => new EntryReader(f.fd, f.sec, bufSize, true, j));
+  const kheap = new MergeHeap(kreaders);
+  const ks = { start: ow.offset, end: 0 };
+  let nk = 0;
+  let n = 0;
+  let members = 0;
+  const flushKey = (): void => {
+    if (members > 1) sortIds(scratch, 0, n);
+    if (unique && members > 1) {
+      let w = 0;
+      let prev = 0;
+      for (let i = 0; i < n; i++) {
+        const id = scratch[i]!;
+        if (id !== prev) scratch[w++] = id;
+        prev = id;
+      }
+      n = w;
+    }
+    ow.u32(group.len);
+    ow.write(group.buf, 0, group.len);
+    ow.u32(n);
+    ow.u32s(scratch, 0, n);
+  };
+  while (kheap.size > 0) {
+    const e = kheap.top();
+    if (nk === 0 || !group.matches(e)) {
+      if (nk > 0) flushKey();
+      group.set(e);
+      nk++;
+      n = 0;
+      members = 0;
+    }
+    kmw[e.id]!.u32(nk - 1);
+    const count = e.count;
+    if (scratch.length < n + count) {
+      const grown = new Uint32Array(Math.max(n + count, 2 * scratch.length));
+      grown.set(scratch.subarray(0, n));
+      scratch = grown;
+    }
+    const b = e.buf;
+    for (let i = 0, o = e.ls; i < count; i++, o += 4) {
+      scratch[n + i] = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+    }
+    n += count;
+    members++;
+    kheap.advance();
+    if ((++ticks & 0xfff) === 0) await ctx.tick();
+  }
+  if (nk > 0) flushKey();
+  ks.end = ow.offset;
+  if (nk > U32_MAX) throw limitError('keys', lastRecord);
+  for (const w of kmw) w.flush();
+  for (const f of keyFiles) tmp.remove(f.fd);
+
+  // 4. Replay each run in lk order to number the merged keys by first appearance.
+  const lkPrime = new Uint32Array(nk).fill(UNSET);
+  let nextK = 0;
+  for (let j = 0; j < m; j++) {
+    const run = inputs[j]!;
+    const ql = new Uint32Array(run.nk);
+    const lks = new BufReader(run.fd, run.ksl.start, run.ksl.end, bufSize);
+    const qs = new BufReader(kmaps[j]!.fd, 0, 4 * run.nk, bufSize);
+    for (let b = 0; b < run.nk; b++) ql[lks.readU32()] = qs.readU32();
+    tmp.remove(kmaps[j]!.fd);
+    for (let lk = 0; lk < run.nk; lk++) {
+      const q = ql[lk]!;
+      if (lkPrime[q] === UNSET) lkPrime[q] = nextK++;
+    }
+    await ctx.tick();
+  }
+  if (nextK !== nk) throw new Error(`merge: ${nextK} keys claimed, ${nk} expected`);
+  const ksl = { start: ow.offset, end: 0 };
+  ow.u32s(lkPrime);
+  ksl.end = ow.offset;
+  ow.flush();
+  for (const r of inputs) {
+    tmp.remove(r.fd);
+    r.fd = -1;
+  }
+  if (!final) tmp.close(out.fd);
+  return { path: out.path, fd: final ? out.fd : -1, nv, nk, valueBytes, vs: final ? null : vs, vsl, vf, ks, ksl, lastRecord };
+}
+
+/**
+ * Merges all runs into one: a single pass when they fit the fan-in, otherwise
+ * groups of consecutive runs first (the input order must be kept).
+ */
+export async function mergeAll(runs: RunFile[], ctx: MergeContext, fanIn: number): Promise<RunFile> {
+  let level = runs;
+  while (level.length > 1) {
+    if (level.length <= fanIn) return mergeRuns(level, ctx, true);
+    const next: RunFile[] = [];
+    for (let i = 0; i < level.length; i += fanIn) {
+      const group = level.slice(i, i + fanIn);
+      next.push(group.length === 1 ? group[0]! : await mergeRuns(group, ctx, false));
+    }
+    level = next;
+  }
+  return level[0]!;
+}
+

@@ -1,0 +1,161 @@
+/**
+ * `DiscoDBWriter`: an object-mode Writable that builds a discodb file.
+ *
+ * ```ts
+ * await pipeline(records, new DiscoDBWriter('out.ddb', { memoryLimit: '256M' }));
+ * ```
+ */
+import { Writable } from 'node:stream';
+import { DiscoDBError } from '../errors.js';
+import { asDiscoDBError, Builder, type WriterProgress } from './build.js';
+import { resolveOptions, type WriterOptions } from './options.js';
+
+/** Facts about the written file, available once the writer emitted `finish`. */
+export interface WriterStats {
+  /** Records written to the stream. */
+  records: number;
+  /** Items: (key, value) adds plus key-only adds. */
+  items: number;
+  /** Key and value bytes received. */
+  bytes: number;
+  /** Distinct keys. */
+  keys: number;
+  /** Distinct values. */
+  uniqueValues: number;
+  /** Stored (key, value) items (after `uniqueItems`). */
+  values: number;
+  /** Size of the file in bytes. */
+  size: number;
+  /** Runs spilled to disk during the build. */
+  runs: number;
+  hashed: boolean;
+  compressed: boolean;
+  multiset: boolean;
+}
+
+/** Progress is checked every this many records. */
+const PROGRESS_CHECK = 8192;
+/** ... and emitted at most this often (ms). */
+const PROGRESS_INTERVAL = 100;
+
+/**
+ * A Writable (object mode) that builds a discodb at `path`.
+ *
+ * Write records — `{ key, value }`, `{ key, values }`, `{ key }` or `[key, value]`,
+ * keys and values as strings (UTF-8) or `Uint8Array`s. The output has the same bytes
+ * the C library writes for the same adds and flags. Memory stays within
+ * `memoryLimit` (plus about 4 bytes per distinct value and ~40 per distinct key at
+ * the end): beyond it, sorted runs are spilled to `tmpDir` and merged.
+ *
+ * The file appears at `path` (atomically: written next to it, fsynced, renamed) just
+ * before `finish`. On an error or `destroy()`, nothing is left at `path` and all
+ * temporary files are removed; an existing file at `path` is replaced only on success.
+ *
+ * Emits `progress` ({@link WriterProgress}) during ingest (at most every 100 ms) and at
+ * every phase change (`ingest`, `spill`, `merge`, `write`, `hash`, `done`).
+ * Bad records fail the stream with `ERR_DISCODB_INPUT` (its `record` is the 1-based
+ * record number).
+ */
+export class DiscoDBWriter extends Writable {
+  /** The output path, as given. */
+  readonly path: string;
+  /** Facts about the written file; set when the build is done. */
+  stats: WriterStats | null = null;
+  private readonly builder: Builder;
+  private building: Promise<void> | null = null;
+  private nextCheck = PROGRESS_CHECK;
+  private lastProgress = 0;
+
+  constructor(path: string, options?: WriterOptions) {
+    if (typeof path !== 'string' || path === '') {
+      throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'DiscoDBWriter needs an output path');
+    }
+    const opts = resolveOptions(options);
+    super({ objectMode: true, highWaterMark: 1024 });
+    this.path = path;
+    this.builder = new Builder(opts, true);
+    this.builder.onProgress = (p) => this.emit('progress', p);
+  }
+
+  /** The current progress figures. */
+  progress(): WriterProgress {
+    return this.builder.progress();
+  }
+
+  private maybeProgress(): void {
+    const records = this.builder.ingest.records;
+    if (records < this.nextCheck) return;
+    this.nextCheck = records + PROGRESS_CHECK;
+    const now = Date.now();
+    if (now - this.lastProgress >= PROGRESS_INTERVAL) {
+      this.lastProgress = now;
+      this.emit('progress', this.builder.progress());
+    }
+  }
+
+  override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      this.builder.add(chunk);
+      this.maybeProgress();
+    } catch (err) {
+      callback(asDiscoDBError(err) as Error);
+      return;
+    }
+    callback();
+  }
+
+  override _writev(chunks: Array<{ chunk: unknown; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
+    try {
+      const b = this.builder;
+      for (let i = 0; i < chunks.length; i++) b.add(chunks[i]!.chunk);
+      this.maybeProgress();
+    } catch (err) {
+      callback(asDiscoDBError(err) as Error);
+      return;
+    }
+    callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.emit('progress', this.builder.progress());
+    this.building = this.builder.buildFile(this.path).then(
+      () => {
+        const s = this.builder.stats!;
+        const p = this.builder.progress();
+        this.stats = {
+          records: p.records,
+          items: p.items,
+          bytes: p.bytes,
+          keys: s.numKeys,
+          uniqueValues: s.numUniqueValues,
+          values: s.numValues,
+          size: s.size,
+          runs: this.builder.spilledTotal,
+          hashed: (s.flags & 1) !== 0,
+          multiset: (s.flags & 2) !== 0,
+          compressed: (s.flags & 4) !== 0,
+        };
+        callback();
+      },
+      (err: unknown) => callback(err as Error),
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.builder.abort();
+    const done = (): void => {
+      this.builder.dispose();
+      callback(error);
+    };
+    if (this.building === null) done();
+    else this.building.then(done, done);
+  }
+}
+
+/** Typed `progress` events (declaration merging with the class). */
+export interface DiscoDBWriter {
+  on(event: 'progress', listener: (progress: WriterProgress) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'progress', listener: (progress: WriterProgress) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
