@@ -5,15 +5,14 @@
  *
  *   npm run build && node dist/bench/query.js
  *
- * The image is built here (unhashed, uncompressed, spec §2–§4) so the bench
- * does not depend on lib/writer; the reader indexes unhashed keys in a Map on
- * the first lookup, which happens before timing starts.
+ * The db is built with the writer (DiscoDB.build), so keys go through the
+ * CHD perfect hash as in real use.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Bench } from 'tinybench';
-import { DiscoDB } from '../lib/reader/discodb.js';
-import { encodeDeltaList } from '../lib/format/deltalist.js';
-import type { IdCursor } from '../lib/reader/cursor.js';
-import { Q, queryIds, query } from '../lib/query/index.js';
+import { DiscoDB, Q, queryIds, type IdCursor } from '../lib/index.js';
 
 const U = 1_000_000;
 const N_KEYS = 1_000_000;
@@ -48,64 +47,23 @@ function listOf(i: number): number[] {
   return [...set].sort((a, b) => a - b);
 }
 
-function buildImage(): Buffer {
-  const records: Buffer[] = [];
-  let numValues = 0;
-  for (let i = 0; i < N_KEYS; i++) {
-    const key = Buffer.from(keyName(i), 'latin1');
-    const enc = encodeDeltaList(listOf(i), true);
-    numValues += enc.count;
-    const rec = Buffer.alloc(8 + key.length + enc.bytes.length);
-    rec.writeUInt32LE(key.length, 0);
-    key.copy(rec, 4);
-    rec.writeUInt32LE(enc.count, 4 + key.length);
-    rec.set(enc.bytes, 8 + key.length);
-    records.push(rec);
-  }
-  const values: Buffer[] = [];
-  for (let v = 1; v <= U; v++) values.push(Buffer.from(`v${String(v).padStart(7, '0')}`, 'latin1'));
-  const k2v = 72;
-  const recStart = k2v + 8 * (N_KEYS + 1);
-  let recBytes = 0;
-  for (const r of records) recBytes += r.length;
-  const i2v = recStart + recBytes;
-  const valStart = i2v + 8 * (U + 1);
-  let valBytes = 0;
-  for (const v of values) valBytes += v.length;
-  const size = valStart + valBytes + 4;
-  const img = Buffer.alloc(size);
-  Buffer.from([0x5b, 0xde, 0x14, 0x1d, 0xe6, 0x5b, 0xd8, 0x04]).copy(img, 0);
-  img.writeBigUInt64LE(BigInt(size), 8);
-  img.writeUInt32LE(N_KEYS, 16);
-  img.writeUInt32LE(U, 20);
-  img.writeBigUInt64LE(BigInt(numValues), 24);
-  img.writeBigUInt64LE(0n, 32);
-  img.writeBigUInt64LE(BigInt(k2v), 40);
-  img.writeBigUInt64LE(BigInt(i2v), 48);
-  img.writeBigUInt64LE(72n, 56);
-  let off = recStart;
-  for (let i = 0; i < N_KEYS; i++) {
-    img.writeBigUInt64LE(BigInt(off), k2v + 8 * i);
-    records[i]!.copy(img, off);
-    off += records[i]!.length;
-  }
-  img.writeBigUInt64LE(BigInt(off), k2v + 8 * N_KEYS);
-  off = valStart;
-  for (let v = 0; v < U; v++) {
-    img.writeBigUInt64LE(BigInt(off), i2v + 8 * v);
-    values[v]!.copy(img, off);
-    off += values[v]!.length;
-  }
-  img.writeBigUInt64LE(BigInt(off), i2v + 8 * U);
-  return img;
+/** The records of the bench db: every key with its list, values named by id. */
+function* records(): Generator<{ key: string; values: string[] }> {
+  for (let i = 0; i < N_KEYS; i++) yield { key: keyName(i), values: listOf(i).map(valueName) };
 }
 
-let t0 = Date.now();
-const db = DiscoDB.fromBuffer(buildImage());
-console.log(`built ${db.size} keys, ${db.numUniqueValues} values, ${(db.header.size / 2 ** 20).toFixed(1)} MiB in ${Date.now() - t0} ms`);
-t0 = Date.now();
-db.findKey(Buffer.from('F0')); // builds the unhashed key index
-console.log(`key index in ${Date.now() - t0} ms`);
+function valueName(id: number): string {
+  return `v${String(id).padStart(7, '0')}`;
+}
+
+const t0 = Date.now();
+const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-bench-query-')), 'bench.ddb');
+const db = await DiscoDB.build(records(), file);
+process.on('exit', () => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
+console.log(
+  `built ${db.size} keys, ${db.numUniqueValues} values, ${(db.header.size / 2 ** 20).toFixed(1)} MiB ` +
+    `(hashed: ${db.info().hashed}) with the writer in ${Date.now() - t0} ms`,
+);
 
 /** The naive peer: every term's list materialised as a Set, clauses combined with Set operations. */
 function naive(q: Q): number[] {
@@ -142,6 +100,8 @@ function engineCount(q: Q): number {
 const mids = Array.from({ length: 10 }, (_, i) => `M${i * 7}`).join(' | ');
 const cases: Array<[string, string]> = [
   ['rare & frequent', 'R500000 & F0'],
+  ['rare & frequent & frequent', 'R600000 & F0 & F1'],
+  ['10-term OR (mids)', mids],
   ['rare & ~frequent & ~frequent', 'R777777 & ~F0 & ~F1'],
   ['mid & frequent', 'M1 & F0'],
   ['(10 mids OR-ed) & frequent', `(${mids}) & F2`],
@@ -179,7 +139,7 @@ for (const [name, s] of cases) {
 }
 const decodeQ = Q.parse('M1 & F0');
 bench.add('engine mid & frequent, values decoded', () => {
-  for (const v of query(db, decodeQ)) sink += v.length;
+  for (const v of db.query(decodeQ)) sink += v.length;
 });
 
 await bench.run();

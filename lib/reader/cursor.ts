@@ -13,6 +13,48 @@ export interface IdCursor {
   seek(target: number): number;
 }
 
+/** Deltas between two samples of a {@link SkipIndex}. */
+export const SKIP_STEP = 128;
+/** Lists shorter than this are never sampled: decoding them is as cheap as searching. */
+export const SKIP_MIN_COUNT = 8 * SKIP_STEP;
+
+/**
+ * Sampled positions of one long delta list, so that a seek can jump instead of
+ * decoding every delta before its target (delta lists have no skip pointers on
+ * disk). Sample k is the state after (k + 1)·SKIP_STEP deltas: the id reached
+ * and the bit where the next delta starts. 12 bytes per 128 ids.
+ */
+export class SkipIndex {
+  constructor(
+    readonly ids: Uint32Array,
+    readonly bits: Float64Array,
+  ) {}
+
+  /** Memory held, for cache accounting. */
+  get bytes(): number {
+    return this.ids.byteLength + this.bits.byteLength;
+  }
+
+  /** Samples a list by decoding it once. */
+  static build(cursor: DeltaCursor): SkipIndex {
+    const n = Math.floor(cursor.remaining / SKIP_STEP);
+    const ids = new Uint32Array(n);
+    const bits = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      let id = 0;
+      for (let j = 0; j < SKIP_STEP; j++) id = cursor.next();
+      ids[k] = id;
+      bits[k] = cursor.position;
+    }
+    return new SkipIndex(ids, bits);
+  }
+}
+
+/** Who builds and caches skip indexes (the db), by record. */
+export interface SkipIndexSource {
+  skipIndex(record: number): SkipIndex;
+}
+
 /**
  * Decodes one key's delta list (spec §3.2) lazily. Duplicates (multisets)
  * are returned as they are stored, adjacent.
@@ -25,15 +67,52 @@ export class DeltaCursor implements IdCursor {
   private bit: number;
   private left: number;
   private id = 0;
+  private readonly count: number;
+  private readonly skipSource: SkipIndexSource | null;
+  private readonly record: number;
+  private skip: SkipIndex | null = null;
 
-  /** `start` is the byte where the stream begins, `end` the byte just past it; `count` deltas follow. */
-  constructor(buf: Uint8Array, start: number, end: number, count: number, width: number) {
+  /**
+   * `start` is the byte where the stream begins, `end` the byte just past it;
+   * `count` deltas follow. With a `skipSource`, long seeks jump through the
+   * record's (cached) {@link SkipIndex}.
+   */
+  constructor(buf: Uint8Array, start: number, end: number, count: number, width: number, skipSource: SkipIndexSource | null = null, record = -1) {
     this.buf = buf;
     this.end = end;
     this.width = width;
     this.mask = width >= 32 ? 0 : (1 << width) - 1;
     this.bit = start * 8 + 5;
     this.left = count;
+    this.count = count;
+    this.skipSource = count >= SKIP_MIN_COUNT ? skipSource : null;
+    this.record = record;
+  }
+
+  /** Bit where the next delta starts (for {@link SkipIndex.build}). */
+  get position(): number {
+    return this.bit;
+  }
+
+  /** Jumps to the last sample whose id is below `target`, when that is ahead of us. */
+  private jump(target: number): void {
+    const skip = (this.skip ??= this.skipSource!.skipIndex(this.record));
+    const ids = skip.ids;
+    // Largest k with ids[k] < target (binary search).
+    let lo = 0;
+    let hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ids[mid]! < target) lo = mid + 1;
+      else hi = mid;
+    }
+    const k = lo - 1;
+    if (k < 0) return;
+    const left = this.count - (k + 1) * SKIP_STEP;
+    if (left >= this.left) return; // that sample is behind us
+    this.id = ids[k]!;
+    this.bit = skip.bits[k]!;
+    this.left = left;
   }
 
   next(): number {
@@ -59,8 +138,10 @@ export class DeltaCursor implements IdCursor {
   }
 
   seek(target: number): number {
+    if (this.id >= target && this.id !== 0) return this.id;
+    // Far targets: jump through the skip index instead of decoding everything before them.
+    if (this.skipSource !== null && this.left > SKIP_STEP && target - this.id > SKIP_STEP) this.jump(target);
     let id = this.id;
-    if (id >= target && id !== 0) return id;
     // Decode inline (no call per delta): without skip pointers a seek must read every delta before the target.
     const buf = this.buf;
     const width = this.width;

@@ -8,7 +8,7 @@ import { ChdHash } from '../format/chd.js';
 import { Codebook } from '../format/huffman.js';
 import { F_COMPRESSED, F_HASH, F_MULTISET, HEADER_SIZE, CODEBOOK_SIZE, parseHeader, type Header } from '../format/header.js';
 import { hasHighByte } from '../format/jenkins.js';
-import { DeltaCursor, EMPTY_CURSOR, type IdCursor } from './cursor.js';
+import { DeltaCursor, EMPTY_CURSOR, SkipIndex, type IdCursor, type SkipIndexSource } from './cursor.js';
 import { Inquiry, emptyInquiry } from './inquiry.js';
 import { openSource, type SourceOptions } from './open.js';
 import { ImageSource, type SourceKind } from './source.js';
@@ -69,13 +69,15 @@ function hook<K extends keyof ReaderExtensions>(name: K): NonNullable<ReaderExte
 export const extensions: ReaderExtensions = {};
 
 const UNHASHED_SCAN_MAX = 32;
+/** Memory for cached skip indexes (12 bytes per 128 ids of each long list sought in). */
+const SKIP_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
  * An immutable discodb opened from a file or a buffer.
  *
  * @typeParam V - the type keys and values come back as (`string` or `Buffer`)
  */
-export class DiscoDB<V extends string | Buffer = string> {
+export class DiscoDB<V extends string | Buffer = string> implements SkipIndexSource {
   /** @internal */ src: ImageSource;
   /** The parsed header. */
   readonly header: Readonly<Header>;
@@ -92,6 +94,9 @@ export class DiscoDB<V extends string | Buffer = string> {
   private chd: ChdHash | null = null;
   private codebook: Codebook | null = null;
   private unhashedIndex: Map<string, number> | null = null;
+  /** Skip indexes of long lists, least recently built first; bounded by SKIP_CACHE_BYTES. */
+  private skipCache = new Map<number, SkipIndex>();
+  private skipCacheBytes = 0;
   private closed = false;
 
   private constructor(src: ImageSource, encoding: Encoding) {
@@ -284,8 +289,28 @@ export class DiscoDB<V extends string | Buffer = string> {
     if (needed > streamLen) {
       throw corrupt(`key record ${record}: ${count} ids of ${width} bits need ${needed} bytes, the record has ${streamLen}`, countAt);
     }
-    if (src.whole) return new DeltaCursor(src.whole, streamStart, streamStart + needed, count, width);
-    return new DeltaCursor(src.bytes(streamStart, needed), 0, needed, count, width);
+    if (src.whole) return new DeltaCursor(src.whole, streamStart, streamStart + needed, count, width, this, record);
+    return new DeltaCursor(src.bytes(streamStart, needed), 0, needed, count, width, this, record);
+  }
+
+  /**
+   * @internal The skip index of a long list, built on its first long seek and
+   * cached (at most SKIP_CACHE_BYTES for the whole db, oldest dropped first).
+   */
+  skipIndex(record: number): SkipIndex {
+    let index = this.skipCache.get(record);
+    if (index === undefined) {
+      const sampler = this.idCursor(record) as DeltaCursor;
+      index = SkipIndex.build(sampler);
+      this.skipCache.set(record, index);
+      this.skipCacheBytes += index.bytes;
+      for (const [old, dropped] of this.skipCache) {
+        if (this.skipCacheBytes <= SKIP_CACHE_BYTES || old === record) break;
+        this.skipCache.delete(old);
+        this.skipCacheBytes -= dropped.bytes;
+      }
+    }
+    return index;
   }
 
   /** Record index of `key`, or -1 when it is absent. */
@@ -487,6 +512,7 @@ export class DiscoDB<V extends string | Buffer = string> {
     this.src.close();
     this.codebook = null;
     this.unhashedIndex = null;
+    this.skipCache.clear();
   }
 
   /** True after {@link close}. */
