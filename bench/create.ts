@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { rng as prng } from '../examples/random.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const DATA = fileURLToPath(new URL('../../bench/data/', import.meta.url));
@@ -84,18 +85,6 @@ async function child(task: Task, file: string, memory: string): Promise<void> {
   }
   const seconds = (performance.now() - start) / 1000;
   console.log(JSON.stringify({ seconds, records, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
-}
-
-/** mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Writes users → items rows until the file reaches `mb` MB (skipped if it already does). */

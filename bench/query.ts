@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Bench } from 'tinybench';
 import { DiscoDB, Q, queryIds, type IdCursor } from '../lib/index.js';
+import { rng } from '../examples/random.js';
 
 const U = 1_000_000;
 const N_KEYS = 1_000_000;
@@ -20,14 +21,7 @@ const N_FREQUENT = 4; // F0..F3: each id with probability 1/2
 const N_MID = 1000; // M0..M999: ~1000 ids each
 // The rest, R<i>: 1–8 ids each.
 
-let seed = 2024;
-const rand = (): number => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rand = rng(2024);
 
 function keyName(i: number): string {
   if (i < N_FREQUENT) return `F${i}`;

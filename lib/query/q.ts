@@ -319,7 +319,6 @@ function notQ(q: Q, position?: number): Q {
 // ---------------------------------------------------------------------------
 // Formatting
 
-const OPERATORS = '&|~+*()';
 
 function isWs(c: number): boolean {
   // Python 2's \s and str.strip(): ASCII space, \t \n \v \f \r.

@@ -50,7 +50,6 @@ export interface CheckReport {
   bytes: number;
 }
 
-type Out<E extends Encoding> = E extends 'buffer' ? Buffer : string;
 
 /** Hooks installed by lib/query and lib/writer, so the reader does not import them eagerly. */
 export interface ReaderExtensions {

@@ -3,9 +3,7 @@
  * through the line stage. Both share one mapping from a parsed element to a record.
  */
 import type { Duplex } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
-import { asStream } from 'stream-chain';
-import { flushable, getManyValues, isMany, many, none } from 'stream-chain/defs.js';
+import { getManyValues, isMany, none } from 'stream-chain/defs.js';
 import { jsonParser } from 'stream-json/core/parser.js';
 import { streamArray } from 'stream-json/core/streamers/stream-array.js';
 import {
@@ -20,7 +18,7 @@ import {
   type RecordField,
   type RecordParserOptions,
 } from './fields.js';
-import { lineRecordStream } from './lines.js';
+import { lineRecordStream, textRecordStream } from './lines.js';
 
 /** Options of {@link jsonRecords} and {@link jsonlRecords}. */
 export interface JsonRecordOptions extends RecordParserOptions {
@@ -137,7 +135,6 @@ export function jsonRecords(options: JsonRecordOptions = {}): Duplex {
   const build = jsonRecordBuilder(options);
   const tokenize = jsonParser({ streamValues: false });
   const elements = streamArray();
-  const decoder = new StringDecoder('utf8');
   let line = 1;
   let atStart = true;
 
@@ -178,14 +175,5 @@ export function jsonRecords(options: JsonRecordOptions = {}): Duplex {
     return out;
   };
 
-  const stage = flushable((chunk: Uint8Array | string | typeof none) => {
-    const out =
-      chunk === none ? run(decoder.end(), true) : run(typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer), false);
-    return out.length === 0 ? none : out.length === 1 ? out[0] : many(out);
-  });
-  return asStream(stage, {
-    writableObjectMode: false,
-    readableObjectMode: true,
-    ...(options.highWaterMark === undefined ? {} : { readableHighWaterMark: options.highWaterMark }),
-  });
+  return textRecordStream(run, options.highWaterMark);
 }

@@ -17,7 +17,6 @@ export type LineParser = (line: string, lineNumber: number) => DiscoDBRecord | u
 
 /** Makes a Duplex that frames its bytes into lines and maps each through `parseLine`. */
 export function lineRecordStream(parseLine: LineParser, highWaterMark?: number): Duplex {
-  const decoder = new StringDecoder('utf8');
   let rest = '';
   let lineNumber = 0;
   let atStart = true;
@@ -46,6 +45,15 @@ export function lineRecordStream(parseLine: LineParser, highWaterMark?: number):
     return out;
   };
 
+  return textRecordStream(run, highWaterMark);
+}
+
+/**
+ * A Duplex from bytes to records around `run(text, final)`, which turns each piece of
+ * decoded text (UTF-8, split characters joined) into records; `final` marks the end.
+ */
+export function textRecordStream(run: (text: string, final: boolean) => DiscoDBRecord[], highWaterMark?: number): Duplex {
+  const decoder = new StringDecoder('utf8');
   const stage = flushable((chunk: Uint8Array | string | typeof none) => {
     const out =
       chunk === none ? run(decoder.end(), true) : run(typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer), false);

@@ -1,16 +1,2 @@
-/** A small seeded PRNG (mulberry32) so that random tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** An integer in [0, n). */
-export function randInt(r: () => number, n: number): number {
-  return Math.floor(r() * n);
-}
+/** Seeded randomness for tests: the one PRNG of the repository. */
+export { rng, randInt } from '../../examples/random.js';
