@@ -72,11 +72,16 @@ export class FourGramCounter {
    * library's finalize fails.
    */
   add(value: Uint8Array): void {
-    const len = value.length;
+    this.addRange(value, 0, value.length);
+  }
+
+  /** {@link add} for the value `buf[s, e)`, without a view of it. */
+  addRange(value: Uint8Array, s: number, e: number): void {
+    const len = e - s;
     if (len < 5) return;
     // Rolling little-endian window: the byte at p + 3 enters at the top.
-    let word = (value[0]! | (value[1]! << 8) | (value[2]! << 16)) << 8;
-    for (let p = 0; p < len - 4; p++) {
+    let word = (value[s]! | (value[s + 1]! << 8) | (value[s + 2]! << 16)) << 8;
+    for (let p = s; p < e - 4; p++) {
       word = (word >>> 8) | (value[p + 3]! << 24);
       this.bump(word);
     }
@@ -233,14 +238,19 @@ export class HuffmanEncoder {
    * Every byte of the result is written (no need to zero `out`). Allocation-free.
    */
   encodeInto(value: Uint8Array, out: Uint8Array, offset: number): number {
-    const len = value.length;
+    return this.encodeRangeInto(value, 0, value.length, out, offset);
+  }
+
+  /** {@link encodeInto} for the value `value[s, e)`, without a view of it. */
+  encodeRangeInto(value: Uint8Array, s: number, e: number, out: Uint8Array, offset: number): number {
+    const len = e - s;
     // 3 bits reserved for the pad count; tokens are at most 17 bits, so 24 + 7 bits never overflow.
     let acc = 0;
     let accBits = 3;
     let pos = offset;
-    let i = 0;
+    let i = s;
     if (len >= 4) {
-      for (; i < len - 4; i++) {
+      for (; i < e - 4; i++) {
         const symbol = (value[i]! | (value[i + 1]! << 8) | (value[i + 2]! << 16) | (value[i + 3]! << 24)) >>> 0;
         const entry = this.lookup(symbol);
         if (entry !== 0) {
@@ -259,7 +269,7 @@ export class HuffmanEncoder {
         }
       }
     }
-    for (; i < len; i++) {
+    for (; i < e; i++) {
       acc |= value[i]! << (accBits + 1);
       accBits += 9;
       while (accBits >= 8) {

@@ -6,11 +6,19 @@
 
 /** Writes (h0, h1, h2) for `key` under `seed` into `out[0..2]`. Allocation-free. */
 export function jenkinsHash(seed: number, key: Uint8Array, out: Uint32Array, legacy = false): void {
+  jenkinsHashAt(seed, key, 0, key.length, out, legacy);
+}
+
+/**
+ * {@link jenkinsHash} of the key `buf[start, start + len)`, without a view of it.
+ * Allocation-free.
+ */
+export function jenkinsHashAt(seed: number, key: Uint8Array, start: number, len: number, out: Uint32Array, legacy = false): void {
   let a = 0x9e3779b9 | 0;
   let b = 0x9e3779b9 | 0;
   let c = seed | 0;
-  let p = 0;
-  let rem = key.length;
+  let p = start;
+  let rem = len;
   const byteAt = legacy ? signedByte : unsignedByte;
   while (rem >= 12) {
     a = (a + (byteAt(key, p) + (byteAt(key, p + 1) << 8) + (byteAt(key, p + 2) << 16) + (byteAt(key, p + 3) << 24))) | 0;
@@ -29,7 +37,7 @@ export function jenkinsHash(seed: number, key: Uint8Array, out: Uint32Array, leg
     p += 12;
     rem -= 12;
   }
-  c = (c + key.length) | 0;
+  c = (c + len) | 0;
   // The tail: k[0] and k[4] were always zero-extended, even in the legacy variant.
   if (rem >= 11) c = (c + (byteAt(key, p + 10) << 24)) | 0;
   if (rem >= 10) c = (c + (byteAt(key, p + 9) << 16)) | 0;

@@ -19,7 +19,7 @@ import {
   serializeHeader,
 } from '../format/header.js';
 import { FourGramCounter, HuffmanEncoder, maxEncodedLength, shouldCompress } from '../format/huffman-build.js';
-import { jenkinsHash } from '../format/jenkins.js';
+import { jenkinsHashAt } from '../format/jenkins.js';
 import type { ByteDict, RunBuffer } from './arena.js';
 import { BufReader, BufWriter, copyBytes, FileSink, MemSink, readU32Section, type Sink, type TempDir } from './io.js';
 import { ListEncoder } from './lists.js';
@@ -191,7 +191,7 @@ function* writeValues(
     const counter = new FourGramCounter();
     src.rewind();
     while (src.next()) {
-      counter.add(src.buf.subarray(src.s, src.e));
+      counter.addRange(src.buf, src.s, src.e);
       if ((++i & 0x3fff) === 0) yield TICK;
     }
     enc = HuffmanEncoder.fromCounter(counter);
@@ -205,7 +205,7 @@ function* writeValues(
       data.write(src.buf, src.s, src.e);
     } else {
       const o = data.reserve(maxEncodedLength(src.e - src.s));
-      data.n += enc.encodeInto(src.buf.subarray(src.s, src.e), data.buf, o);
+      data.n += enc.encodeRangeInto(src.buf, src.s, src.e, data.buf, o);
     }
     if ((++i & 0x3fff) === 0) yield TICK;
   }
@@ -335,19 +335,43 @@ function encodeMemoryRecords(
   const ka = keys.arena;
   const ko = keys.offs;
   const base = recStart[s0]!;
-  for (let k = k0; k < k1; k++) {
-    const p = slots === null ? k : slots[k]!;
-    if (p < s0 || p >= s1) continue;
-    const o = recStart[p]! - base;
-    const ks = ko[k]!;
-    const kl = ko[k + 1]! - ks;
-    putU32(out, o, kl);
-    copyBytes(ka, ks, ks + kl, out, o + 4);
-    enc.measure(ids, start[k]!, start[k + 1]!);
-    putU32(out, o + 4 + kl, enc.count);
-    enc.write(ids, start[k]!, start[k + 1]!, out, o + 8 + kl);
+  const at = RECORD_AT;
+  let touch = 0;
+  for (let b0 = k0; b0 < k1; b0 += RECORD_BATCH) {
+    const b1 = Math.min(k1, b0 + RECORD_BATCH);
+    // In passes over a batch, so that the cache misses of different records overlap:
+    // 1. each record's place (a scattered read of recStart) …
+    for (let k = b0; k < b1; k++) {
+      const p = slots === null ? k : slots[k]!;
+      at[k - b0] = p < s0 || p >= s1 ? -1 : recStart[p]! - base;
+    }
+    // 2. … bring the destination lines in (scattered reads) …
+    for (let k = b0; k < b1; k++) {
+      const o = at[k - b0]!;
+      if (o >= 0) touch ^= out[o]!;
+    }
+    // 3. … then write the records.
+    for (let k = b0; k < b1; k++) {
+      const o = at[k - b0]!;
+      if (o < 0) continue;
+      const ks = ko[k]!;
+      const kl = ko[k + 1]! - ks;
+      putU32(out, o, kl);
+      copyBytes(ka, ks, ks + kl, out, o + 4);
+      enc.measure(ids, start[k]!, start[k + 1]!);
+      putU32(out, o + 4 + kl, enc.count);
+      enc.write(ids, start[k]!, start[k + 1]!, out, o + 8 + kl);
+    }
   }
+  touchSink ^= touch;
 }
+
+/** Records placed per pass of {@link encodeMemoryRecords}. */
+const RECORD_BATCH = 256;
+/** Scratch: the place of each record of a batch in the window (−1: outside). */
+const RECORD_AT = new Float64Array(RECORD_BATCH);
+/** Sink for the touch loop (keeps it from being optimised away). */
+let touchSink = 0;
 
 /**
  * Writes the image of a build that never spilled: keys in first-insertion order
@@ -380,7 +404,8 @@ export function* writeMemoryImage(
       hashKeys: (seed: number, out: Uint32Array): void => {
         const t = new Uint32Array(3);
         for (let k = 0, o = 0; k < nk; k++, o += 3) {
-          jenkinsHash(seed, view.subarray(ko[k]!, ko[k + 1]!), t);
+          const ks = ko[k]!;
+          jenkinsHashAt(seed, view, ks, ko[k + 1]! - ks, t);
           out[o] = t[0]!;
           out[o + 1] = t[1]!;
           out[o + 2] = t[2]!;
@@ -511,7 +536,7 @@ export function* writeRunImage(
           r.ensure(4);
           const kl = peekU32(r.buf, r.p);
           r.ensure(4 + kl);
-          jenkinsHash(seed, r.buf.subarray(r.p + 4, r.p + 4 + kl), t);
+          jenkinsHashAt(seed, r.buf, r.p + 4, kl, t);
           const o = 3 * order[b]!;
           out[o] = t[0]!;
           out[o + 1] = t[1]!;

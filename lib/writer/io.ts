@@ -138,8 +138,14 @@ export class BufWriter {
     if (this.n + 8 > this.buf.length) this.flush();
     const b = this.buf;
     const n = this.n;
-    const lo = x % 4294967296;
-    const hi = (x - lo) / 4294967296;
+    let lo: number;
+    let hi = 0;
+    if (x <= 0xffffffff) {
+      lo = x >>> 0;
+    } else {
+      lo = x % 4294967296;
+      hi = (x - lo) / 4294967296;
+    }
     b[n] = lo;
     b[n + 1] = lo >>> 8;
     b[n + 2] = lo >>> 16;

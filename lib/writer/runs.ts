@@ -76,10 +76,25 @@ export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastReco
   const vo = vals.offs;
   let order = sortEntries(vals);
   const vs = { start: w.offset, end: 0 };
-  for (let b = 0; b < nv; b++) {
-    const e = order[b]!;
-    w.u32(vo[e + 1]! - vo[e]!);
-    w.write(va, vo[e]!, vo[e + 1]!);
+  const bs = SPILL_S;
+  const be = SPILL_E;
+  let touch = 0;
+  for (let b0 = 0; b0 < nv; b0 += SPILL_BATCH) {
+    const b1 = Math.min(nv, b0 + SPILL_BATCH);
+    // In passes over a batch, so that the cache misses of different entries overlap:
+    // their offsets, then their first bytes, then the copy.
+    for (let b = b0; b < b1; b++) {
+      const e = order[b]!;
+      bs[b - b0] = vo[e]!;
+      be[b - b0] = vo[e + 1]!;
+    }
+    for (let i = 0; i < b1 - b0; i++) if (bs[i]! < be[i]!) touch ^= va[bs[i]!]!;
+    for (let i = 0; i < b1 - b0; i++) {
+      const st = bs[i]!;
+      const en = be[i]!;
+      w.u32(en - st);
+      w.write(va, st, en);
+    }
   }
   vs.end = w.offset;
   const vsl = { start: w.offset, end: 0 };
@@ -99,15 +114,35 @@ export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastReco
   order = sortEntries(keys);
   const { start, ids } = run.groupByKey(unique);
   const ks = { start: w.offset, end: 0 };
-  for (let b = 0; b < nk; b++) {
-    const k = order[b]!;
-    w.u32(ko[k + 1]! - ko[k]!);
-    w.write(ka, ko[k]!, ko[k + 1]!);
-    const s = start[k]!;
-    const e = start[k + 1]!;
-    w.u32(e - s);
-    w.u32s(ids, s, e);
+  const ls = SPILL_LS;
+  const le = SPILL_LE;
+  for (let b0 = 0; b0 < nk; b0 += SPILL_BATCH) {
+    const b1 = Math.min(nk, b0 + SPILL_BATCH);
+    // Batched passes as for the values: offsets, first bytes (key and list), then the copy.
+    for (let b = b0; b < b1; b++) {
+      const k = order[b]!;
+      const i = b - b0;
+      bs[i] = ko[k]!;
+      be[i] = ko[k + 1]!;
+      ls[i] = start[k]!;
+      le[i] = start[k + 1]!;
+    }
+    for (let i = 0; i < b1 - b0; i++) {
+      if (bs[i]! < be[i]!) touch ^= ka[bs[i]!]!;
+      if (ls[i]! < le[i]!) touch ^= ids[ls[i]!]!;
+    }
+    for (let i = 0; i < b1 - b0; i++) {
+      const st = bs[i]!;
+      const en = be[i]!;
+      w.u32(en - st);
+      w.write(ka, st, en);
+      const s = ls[i]!;
+      const e = le[i]!;
+      w.u32(e - s);
+      w.u32s(ids, s, e);
+    }
   }
+  touchSink ^= touch;
   ks.end = w.offset;
   const ksl = { start: w.offset, end: 0 };
   w.u32s(order);
@@ -116,6 +151,16 @@ export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastReco
   tmp.close(f.fd);
   return { path: f.path, fd: -1, nv, nk, valueBytes: vals.used, vs, vsl, vf, ks, ksl, lastRecord };
 }
+
+/** Entries copied per pass of the batched loops of {@link spillRun}. */
+const SPILL_BATCH = 256;
+/** Scratch for those passes: arena start/end and list start/end of each entry of a batch. */
+const SPILL_S = new Uint32Array(SPILL_BATCH);
+const SPILL_E = new Uint32Array(SPILL_BATCH);
+const SPILL_LS = new Uint32Array(SPILL_BATCH);
+const SPILL_LE = new Uint32Array(SPILL_BATCH);
+/** Sink for the touch loops (keeps them from being optimised away). */
+let touchSink = 0;
 
 /**
  * Sequential reader of the entries of a VS or KS section. After `next()` the
