@@ -242,41 +242,56 @@ export class DiscoDB<V extends string | Buffer = string> implements SkipIndexSou
 
   // ---------------------------------------------------------------- records
 
-  /** Byte range [start, end) of record `i`, validated. @internal */
-  recordRange(i: number): [number, number] {
+  /** The last record located by {@link locateRecord}: validated extent and key length. */
+  private recStart = 0;
+  private recEnd = 0;
+  private recKeyLength = 0;
+
+  /**
+   * Validates record `i` (its extent inside the key section, its key length
+   * inside the record) into recStart/recEnd/recKeyLength, without allocating.
+   */
+  private locateRecord(i: number): void {
     const src = this.live();
     const start = src.u64(this.keyToc + 8 * i);
     const end = src.u64(this.keyToc + 8 * i + 8);
     if (start < this.keyTocEnd || end < start + 8 || end > this.header.size) {
       throw corrupt(`key record ${i} has an invalid extent [${start}, ${end})`, this.keyToc + 8 * i);
     }
-    return [start, end];
+    const len = src.u32(start);
+    if (len > end - start - 8) throw corrupt(`key record ${i}: key length ${len} overruns the record`, start);
+    this.recStart = start;
+    this.recEnd = end;
+    this.recKeyLength = len;
+  }
+
+  /** Byte range [start, end) of record `i`, validated. @internal */
+  recordRange(i: number): [number, number] {
+    this.locateRecord(i);
+    return [this.recStart, this.recEnd];
   }
 
   /** Key bytes of record `i`. @internal */
   keyBytes(i: number): Uint8Array {
-    const [start, end] = this.recordRange(i);
-    const len = this.src.u32(start);
-    if (len > end - start - 8) throw corrupt(`key record ${i}: key length ${len} overruns the record`, start);
-    return this.src.bytes(start + 4, len);
+    this.locateRecord(i);
+    return this.src.bytes(this.recStart + 4, this.recKeyLength);
   }
 
   /** Number of ids stored in record `i` (duplicates included, as the C resultset size). */
   listCount(record: number): number {
     if (record < 0) return 0;
-    const [start, end] = this.recordRange(record);
-    const len = this.src.u32(start);
-    if (len > end - start - 8) throw corrupt(`key record ${record}: key length ${len} overruns the record`, start);
-    return this.src.u32(start + 4 + len);
+    this.locateRecord(record);
+    return this.src.u32(this.recStart + 4 + this.recKeyLength);
   }
 
   /** A fresh cursor over the ascending value ids of record `record` (empty for -1). */
   idCursor(record: number): IdCursor {
     if (record < 0) return EMPTY_CURSOR;
     const src = this.src;
-    const [start, end] = this.recordRange(record);
-    const len = src.u32(start);
-    if (len > end - start - 8) throw corrupt(`key record ${record}: key length ${len} overruns the record`, start);
+    this.locateRecord(record);
+    const end = this.recEnd;
+    const len = this.recKeyLength;
+    const start = this.recStart;
     const countAt = start + 4 + len;
     const count = src.u32(countAt);
     if (count === 0) return EMPTY_CURSOR;
@@ -343,12 +358,10 @@ export class DiscoDB<V extends string | Buffer = string> implements SkipIndexSou
   }
 
   private recordKeyEquals(i: number, key: Uint8Array): boolean {
-    const src = this.src;
-    const [start, end] = this.recordRange(i);
-    const len = src.u32(start);
+    this.locateRecord(i);
+    const len = this.recKeyLength;
     if (len !== key.length) return false;
-    if (len > end - start - 8) throw corrupt(`key record ${i}: key length ${len} overruns the record`, start);
-    const stored = src.bytes(start + 4, len);
+    const stored = this.src.bytes(this.recStart + 4, len);
     for (let j = 0; j < len; j++) if (stored[j] !== key[j]) return false;
     return true;
   }
