@@ -15,7 +15,7 @@ import { ImageSource, type SourceKind } from './source.js';
 import type { Q } from '../query/q.js';
 import { buildBuffer, buildFile, type BuildInput } from '../writer/from.js';
 import type { WriterOptions } from '../writer/options.js';
-import type { DiscoDBView, QueryOptions } from '../query/engine.js';
+import { makeView, metaquery, query, type DiscoDBView, type QueryOptions } from '../query/engine.js';
 
 /** A key or value given to the API: a string (UTF-8) or raw bytes. */
 export type Bytes = string | Uint8Array;
@@ -50,22 +50,6 @@ export interface CheckReport {
   bytes: number;
 }
 
-
-/** Hooks installed by lib/query and lib/writer, so the reader does not import them eagerly. */
-export interface ReaderExtensions {
-  query?: (db: DiscoDB<any>, q: unknown, options?: unknown) => Inquiry<unknown>;
-  metaquery?: (db: DiscoDB<any>, q: unknown) => Iterable<[unknown, Inquiry<unknown>]>;
-  makeView?: (db: DiscoDB<any>, values: Iterable<Bytes>) => unknown;
-}
-
-function hook<K extends keyof ReaderExtensions>(name: K): NonNullable<ReaderExtensions[K]> {
-  const fn = extensions[name];
-  // lib/index.ts loads lib/query; only deep imports of lib/reader alone can get here.
-  if (!fn) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `db.${name}() needs the query engine: import from 'discodb'`);
-  return fn;
-}
-/** @internal */
-export const extensions: ReaderExtensions = {};
 
 const UNHASHED_SCAN_MAX = 32;
 /** Memory for cached skip indexes (12 bytes per 128 ids of each long list sought in). */
@@ -550,17 +534,17 @@ export class DiscoDB<V extends string | Buffer = string> implements SkipIndexSou
    * With `{ view }`, only values in the view (or in an iterable of values).
    */
   query(q: Q | string, options?: QueryOptions): Inquiry<V> {
-    return hook('query')(this, q, options) as Inquiry<V>;
+    return query(this, q, options);
   }
 
   /** Expands dereferences into one `[Q, values]` pair per combination, like the Python binding's metaquery. */
   metaquery(q: Q | string): Iterable<[Q, Inquiry<V>]> {
-    return hook('metaquery')(this, q) as Iterable<[Q, Inquiry<V>]>;
+    return metaquery(this, q);
   }
 
   /** A view: the ids of the given values found in this db (`view.size`); values absent from the db are ignored. */
   makeView(values: Iterable<Bytes>): DiscoDBView {
-    return hook('makeView')(this, values) as DiscoDBView;
+    return makeView(this, values);
   }
 
   /** Allows `for (const [key, values] of db)`. */

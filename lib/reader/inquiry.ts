@@ -3,24 +3,10 @@
  * it is iterated; each iteration starts afresh (like the C library's cursors).
  */
 import type { Readable } from 'node:stream';
+import { iterableStream, type IterableStreamOptions } from '../streams/readable.js';
 
-/** Options for {@link Inquiry.stream}. */
-export interface InquiryStreamOptions<T> {
-  /** `'object'` (default) emits items; `'lines'` emits newline-framed bytes. */
-  mode?: 'object' | 'lines';
-  /** Readable highWaterMark (items in object mode, bytes in line mode). */
-  highWaterMark?: number;
-  /** Formats an item for line mode (default: strings and bytes as they are). */
-  format?: (item: T) => string | Uint8Array;
-}
-
-type StreamFactory = <T>(iterable: Iterable<T>, options?: InquiryStreamOptions<T>) => Readable;
-let streamFactory: StreamFactory | undefined;
-
-/** @internal Installed by lib/streams so that the reader does not depend on it. */
-export function setInquiryStreamFactory(factory: StreamFactory): void {
-  streamFactory = factory;
-}
+/** Options for {@link Inquiry.stream}: those of `iterableStream` (mode, highWaterMark, format, signal). */
+export type InquiryStreamOptions<T> = IterableStreamOptions<T>;
 
 /** A lazy, re-iterable sequence of results. */
 export class Inquiry<T> implements Iterable<T> {
@@ -72,8 +58,7 @@ export class Inquiry<T> implements Iterable<T> {
 
   /** A Readable of the items with backpressure (see lib/streams). */
   stream(options?: InquiryStreamOptions<T>): Readable {
-    if (!streamFactory) throw new Error('discodb streams are not loaded: import "discodb" rather than deep paths');
-    return streamFactory(this, options);
+    return iterableStream(this, options);
   }
 
   /** A new Inquiry of `fn` applied to each item (lazy). */
