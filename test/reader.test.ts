@@ -402,3 +402,43 @@ t.test('seeks in long lists jump through the skip index and agree with a plain s
     t.equal(db.query('long').count(), new Set(ids).size);
   }
 });
+
+t.test('value lists stored past 512 MiB decode right (bit offsets beyond 2^32)', async (t) => {
+  // Regression: the list decoder once took `bit >>> 3` of an absolute bit offset, which wraps
+  // past 2^32 bits (512 MiB). A 600 MiB key (a sparse hole) pushes the next record past that.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ddb-512m-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const bigKey = 600 * 2 ** 20;
+  const u64s = (xs: number[]) => Buffer.concat(xs.map((x) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(x)); return b; }));
+  const keyToc = 72;
+  const rec0 = keyToc + 8 * 3;
+  const rec0Tail = Buffer.concat([u32(1), Buffer.from([0x20])]); // count 1, w=1, id 1
+  const rec1 = rec0 + 4 + bigKey + rec0Tail.length;
+  const rec1Bytes = Buffer.concat([u32(1), Buffer.from('x'), u32(2), Buffer.from([0x60])]); // w=1, ids 1, 2
+  const valToc = rec1 + rec1Bytes.length;
+  const vals = valToc + 8 * 3;
+  const size = vals + 2 + 4;
+  const header = Buffer.alloc(72);
+  Buffer.from([0x5b, 0xde, 0x14, 0x1d, 0xe6, 0x5b, 0xd8, 0x04]).copy(header);
+  header.writeBigUInt64LE(BigInt(size), 8);
+  header.writeUInt32LE(2, 16);
+  header.writeUInt32LE(2, 20);
+  header.writeBigUInt64LE(3n, 24);
+  header.writeBigUInt64LE(BigInt(keyToc), 40);
+  header.writeBigUInt64LE(BigInt(valToc), 48);
+  header.writeBigUInt64LE(72n, 56);
+  const file = path.join(tmp, 'big-key.ddb');
+  const fd = fs.openSync(file, 'w');
+  const head = Buffer.concat([header, u64s([rec0, rec1, valToc]), u32(bigKey)]);
+  fs.writeSync(fd, head, 0, head.length, 0);
+  const tail = Buffer.concat([rec0Tail, rec1Bytes, u64s([vals, vals + 1, vals + 2]), Buffer.from('ab'), Buffer.alloc(4)]);
+  fs.writeSync(fd, tail, 0, tail.length, rec0 + 4 + bigKey);
+  fs.closeSync(fd);
+  const db = DiscoDB.open(file);
+  t.equal(db.route, 'mmap');
+  t.ok(rec1 * 8 > 2 ** 32, 'the second list starts past bit 2^32');
+  t.same(db.get('x').toArray(), ['a', 'b']);
+  t.equal(db.query('x').count(), 2);
+  t.same(db.query('x & ~x').toArray(), []);
+  db.close();
+});

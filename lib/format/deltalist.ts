@@ -44,7 +44,7 @@ export function encodeDeltaList(ids: ArrayLike<number>, uniqueItems: boolean): E
     let v = value;
     let left = w;
     while (left > 0) {
-      const byte = bit >> 3;
+      const byte = Math.floor(bit / 8); // not `>> 3`: a long list passes 2^31 bits
       const shift = bit & 7;
       const take = Math.min(8 - shift, left);
       bytes[byte]! |= (v & ((1 << take) - 1)) << shift;

@@ -63,7 +63,6 @@ export class DeltaCursor implements IdCursor {
   private readonly buf: Uint8Array;
   private readonly end: number;
   private readonly width: number;
-  private readonly mask: number;
   private bit: number;
   private left: number;
   private id = 0;
@@ -81,7 +80,6 @@ export class DeltaCursor implements IdCursor {
     this.buf = buf;
     this.end = end;
     this.width = width;
-    this.mask = width >= 32 ? 0 : (1 << width) - 1;
     this.bit = start * 8 + 5;
     this.left = count;
     this.count = count;
@@ -122,18 +120,8 @@ export class DeltaCursor implements IdCursor {
     }
     this.left--;
     const bit = this.bit;
-    const byte = bit >>> 3;
-    const shift = bit & 7;
-    const buf = this.buf;
-    let delta: number;
-    if (this.width <= 24 && byte + 3 < this.end) {
-      // Fast path: 4 whole bytes hold shift + width ≤ 31 bits.
-      delta = ((buf[byte]! | (buf[byte + 1]! << 8) | (buf[byte + 2]! << 16) | (buf[byte + 3]! << 24)) >>> shift) & this.mask;
-    } else {
-      delta = readBits(buf, this.end, bit, this.width);
-    }
     this.bit = bit + this.width;
-    this.id += delta;
+    this.id += readBits(this.buf, this.end, bit, this.width);
     return this.id;
   }
 
@@ -141,40 +129,28 @@ export class DeltaCursor implements IdCursor {
     if (this.id >= target && this.id !== 0) return this.id;
     // Far targets: jump through the skip index instead of decoding everything before them.
     if (this.skipSource !== null && this.left > SKIP_STEP && target - this.id > SKIP_STEP) this.jump(target);
-    let id = this.id;
-    // Decode inline (no call per delta): without skip pointers a seek must read every delta before the target.
+    // Decode in locals (no call to next() per delta): the ids between here and the target must all be read.
     const buf = this.buf;
+    const end = this.end;
     const width = this.width;
-    const mask = this.mask;
-    const fastEnd = this.end - 3;
+    let id = this.id;
     let bit = this.bit;
     let left = this.left;
-    if (width <= 24) {
-      while (left > 0) {
-        const byte = bit >>> 3;
-        const delta =
-          byte < fastEnd
-            ? ((buf[byte]! | (buf[byte + 1]! << 8) | (buf[byte + 2]! << 16) | (buf[byte + 3]! << 24)) >>> (bit & 7)) & mask
-            : readBits(buf, this.end, bit, width);
-        bit += width;
-        left--;
-        id += delta;
-        if (id >= target) {
-          this.bit = bit;
-          this.left = left;
-          this.id = id;
-          return id;
-        }
+    while (left > 0) {
+      id += readBits(buf, end, bit, width);
+      bit += width;
+      left--;
+      if (id >= target) {
+        this.bit = bit;
+        this.left = left;
+        this.id = id;
+        return id;
       }
-      this.bit = bit;
-      this.left = 0;
-      this.id = 0;
-      return 0;
     }
-    do {
-      id = this.next();
-    } while (id !== 0 && id < target);
-    return id;
+    this.bit = bit;
+    this.left = 0;
+    this.id = 0;
+    return 0;
   }
 
   /** Deltas not yet returned. */
