@@ -63,6 +63,7 @@ export class DeltaCursor implements IdCursor {
   private readonly buf: Uint8Array;
   private readonly end: number;
   private readonly width: number;
+  private readonly mask: number;
   private bit: number;
   private left: number;
   private id = 0;
@@ -80,6 +81,7 @@ export class DeltaCursor implements IdCursor {
     this.buf = buf;
     this.end = end;
     this.width = width;
+    this.mask = width >= 32 ? 0 : (1 << width) - 1;
     this.bit = start * 8 + 5;
     this.left = count;
     this.count = count;
@@ -121,8 +123,18 @@ export class DeltaCursor implements IdCursor {
     this.left--;
     const bit = this.bit;
     this.bit = bit + this.width;
-    this.id += readBits(this.buf, this.end, bit, this.width);
+    this.id += this.delta(bit);
     return this.id;
+  }
+
+  /** The delta at stream bit `bit`: one 32-bit load when it fits, else the generic reader. */
+  private delta(bit: number): number {
+    const byte = Math.floor(bit / 8); // not `bit >>> 3`: past 512 MiB of image, bit offsets pass 2^32
+    if (this.width <= 24 && byte + 3 < this.end) {
+      const buf = this.buf;
+      return ((buf[byte]! | (buf[byte + 1]! << 8) | (buf[byte + 2]! << 16) | (buf[byte + 3]! << 24)) >>> (bit & 7)) & this.mask;
+    }
+    return readBits(this.buf, this.end, bit, this.width);
   }
 
   seek(target: number): number {
@@ -130,14 +142,12 @@ export class DeltaCursor implements IdCursor {
     // Far targets: jump through the skip index instead of decoding everything before them.
     if (this.skipSource !== null && this.left > SKIP_STEP && target - this.id > SKIP_STEP) this.jump(target);
     // Decode in locals (no call to next() per delta): the ids between here and the target must all be read.
-    const buf = this.buf;
-    const end = this.end;
     const width = this.width;
     let id = this.id;
     let bit = this.bit;
     let left = this.left;
     while (left > 0) {
-      id += readBits(buf, end, bit, width);
+      id += this.delta(bit);
       bit += width;
       left--;
       if (id >= target) {
