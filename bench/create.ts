@@ -75,7 +75,7 @@ async function child(task: Task, file: string, memory: string): Promise<void> {
       const out = path.join(os.tmpdir(), `discodb-bench-${process.pid}.ddb`);
       const code = await runCli(['create', out, file, '--quiet', '--memory', memory]);
       if (code !== 0) throw new Error(`discodb create exited ${code}`);
-      const { DiscoDB } = await import('../lib/reader/discodb.js');
+      const { DiscoDB } = await import('../lib/discodb.js');
       const db = DiscoDB.open(out);
       records = db.info().numValues;
       db.close();

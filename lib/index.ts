@@ -4,8 +4,9 @@
  */
 export { DiscoDBError } from './errors.js';
 export type { DiscoDBErrorCode, DiscoDBErrorDetails } from './errors.js';
-export { DiscoDB } from './reader/discodb.js';
-export type { Bytes, Encoding, OpenOptions, DiscoDBInfo, CheckReport } from './reader/discodb.js';
+export { DiscoDB } from './discodb.js';
+export type { Bytes, Encoding, OpenOptions, DiscoDBInfo, CheckReport } from './discodb.js';
+export { mmapAvailable } from './reader/mmap.js';
 export { Inquiry } from './reader/inquiry.js';
 export type { InquiryStreamOptions } from './reader/inquiry.js';
 export type { IdCursor } from './reader/cursor.js';

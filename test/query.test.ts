@@ -1,6 +1,6 @@
 import t from 'tap';
 import * as fs from 'node:fs';
-import { DiscoDB } from '../lib/reader/discodb.js';
+import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBError } from '../lib/errors.js';
 import { encodeDeltaList } from '../lib/format/deltalist.js';
 import type { IdCursor } from '../lib/reader/cursor.js';

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import t from 'tap';
 import through2 from 'through2';
 import { DiscoDBError } from '../lib/errors.js';
-import { DiscoDB } from '../lib/reader/discodb.js';
+import { DiscoDB } from '../lib/discodb.js';
 import '../lib/query/index.js';
 import {
   csvRecords,

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import t from 'tap';
-import { DiscoDB } from '../lib/reader/discodb.js';
+import { DiscoDB } from '../lib/discodb.js';
 import { encodeDeltaList } from '../lib/format/deltalist.js';
 import { ByteDict } from '../lib/writer/arena.js';
 import { ListEncoder } from '../lib/writer/lists.js';

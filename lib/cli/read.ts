@@ -1,6 +1,6 @@
 /** The reading subcommands: get, query, metaquery, keys, values, unique-values, items, info, check. */
 import * as fs from 'node:fs';
-import { DiscoDB, type DiscoDBInfo } from '../reader/discodb.js';
+import { DiscoDB, type DiscoDBInfo } from '../discodb.js';
 import type { Inquiry } from '../reader/inquiry.js';
 import { Clause, Literal, Q } from '../query/index.js';
 import { checkEncoding, type FieldEncoding } from '../streams/fields.js';

@@ -6,7 +6,7 @@
  */
 import { corrupt } from '../errors.js';
 import { readBits } from './bits.js';
-import { jenkinsHash } from './jenkins.js';
+import { jenkinsHashAt } from './jenkins.js';
 import { mulMod } from './arith.js';
 
 const CMPH_CHD = 8;
@@ -104,8 +104,13 @@ export class ChdHash {
 
   /** Record index for `key` (only meaningful when the key is stored; callers compare). */
   lookup(key: Uint8Array, legacy = false): number {
+    return this.lookupAt(key, key.length, legacy);
+  }
+
+  /** {@link lookup} of the key `key[0, len)` (a prefix of a scratch buffer). Allocation-free. */
+  lookupAt(key: Uint8Array, len: number, legacy: boolean): number {
     const t = this.triple;
-    jenkinsHash(this.seed, key, t, legacy);
+    jenkinsHashAt(this.seed, key, 0, len, t, legacy);
     const n = this.n;
     const g = t[0]! % this.nbuckets;
     const f = t[1]! % n;

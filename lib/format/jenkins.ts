@@ -74,6 +74,11 @@ function signedByte(key: Uint8Array, i: number): number {
 
 /** True when the legacy and modern hashes can differ for this key (it has a byte ≥ 0x80). */
 export function hasHighByte(key: Uint8Array): boolean {
-  for (let i = 0; i < key.length; i++) if (key[i]! >= 0x80) return true;
+  return hasHighByteAt(key, key.length);
+}
+
+/** {@link hasHighByte} of `key[0, len)`. */
+export function hasHighByteAt(key: Uint8Array, len: number): boolean {
+  for (let i = 0; i < len; i++) if (key[i]! >= 0x80) return true;
   return false;
 }

@@ -127,14 +127,9 @@ export class DeltaCursor implements IdCursor {
     return this.id;
   }
 
-  /** The delta at stream bit `bit`: one 32-bit load when it fits, else the generic reader. */
+  /** The delta at stream bit `bit`. */
   private delta(bit: number): number {
-    const byte = Math.floor(bit / 8); // not `bit >>> 3`: past 512 MiB of image, bit offsets pass 2^32
-    if (this.width <= 24 && byte + 3 < this.end) {
-      const buf = this.buf;
-      return ((buf[byte]! | (buf[byte + 1]! << 8) | (buf[byte + 2]! << 16) | (buf[byte + 3]! << 24)) >>> (bit & 7)) & this.mask;
-    }
-    return readBits(this.buf, this.end, bit, this.width);
+    return deltaAt(this.buf, this.end, bit, this.width, this.mask);
   }
 
   seek(target: number): number {
@@ -167,6 +162,19 @@ export class DeltaCursor implements IdCursor {
   get remaining(): number {
     return this.left;
   }
+}
+
+/**
+ * The `width`-bit delta at absolute bit `bit` of `buf` (bytes at or past `end`
+ * read as zero): one 32-bit load when it fits, else the generic reader.
+ * `mask` is `(1 << width) - 1` (0 for width 32).
+ */
+export function deltaAt(buf: Uint8Array, end: number, bit: number, width: number, mask: number): number {
+  const byte = Math.floor(bit / 8); // not `bit >>> 3`: past 512 MiB of image, bit offsets pass 2^32
+  if (width <= 24 && byte + 3 < end) {
+    return ((buf[byte]! | (buf[byte + 1]! << 8) | (buf[byte + 2]! << 16) | (buf[byte + 3]! << 24)) >>> (bit & 7)) & mask;
+  }
+  return readBits(buf, end, bit, width);
 }
 
 /** A cursor with nothing in it. */

@@ -1,46 +1,27 @@
 /**
- * Opening an image from a file: memory-mapped when the addon can map it,
- * otherwise by positioned reads.
+ * Opening an image from a file: memory-mapped when a shared mapping can be
+ * had (see mmap.ts), otherwise by positioned reads.
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { DiscoDBError } from '../errors.js';
-import { ImageSource } from './source.js';
+import { mapFile } from './mmap.js';
+import { MemorySource, PreadSource, type FileIdentity, type ImageSource } from './source.js';
+import type { SourceOptions } from './types.js';
 
-interface MmapAddon {
-  map(size: number, protection: number, flags: number, fd: number, offset?: number, advise?: number): Buffer;
-  PROT_READ: number;
-  PROT_WRITE: number;
-  MAP_PRIVATE: number;
-  MADV_RANDOM: number;
-  PAGESIZE: number;
-}
+export type { SourceOptions } from './types.js';
 
-let addon: MmapAddon | null | undefined;
-
-/** Loads the mmap addon once; null when it is not installed or did not build. */
-function mmapAddon(): MmapAddon | null {
-  if (addon === undefined) {
+/** A path given as a string or a `file:` URL, as a string. */
+export function toPath(path: string | URL): string {
+  if (typeof path === 'string') return path;
+  if (path instanceof URL) {
     try {
-      // The package's .d.ts says `export default`, but module.exports is the API.
-      const mod = createRequire(import.meta.url)('@riaskov/mmap-io') as MmapAddon & { default?: MmapAddon };
-      addon = typeof mod.map === 'function' ? mod : (mod.default ?? null);
-    } catch {
-      addon = null;
+      return fileURLToPath(path);
+    } catch (err) {
+      throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `not a file: URL: ${path.href}`, { cause: err });
     }
   }
-  return addon;
-}
-
-/** The addon reads sizes and offsets as int32: anything at or past 2 GiB cannot be mapped. */
-const MMAP_LIMIT = 2 ** 31 - 1;
-
-/** How to open a file. */
-export interface SourceOptions {
-  /** Byte offset of the image inside the file (a db embedded in a larger file). */
-  offset?: number;
-  /** Set false to force positioned reads instead of a memory map. */
-  mmap?: boolean;
+  throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `a path must be a string or a file: URL, got ${path === null ? 'null' : typeof path}`);
 }
 
 /** Opens `path` and returns a source positioned at the image start. */
@@ -56,36 +37,21 @@ export function openSource(path: string, options: SourceOptions = {}): ImageSour
     const e = err as NodeJS.ErrnoException;
     throw new DiscoDBError('ERR_DISCODB_IO', `cannot open ${path}: ${e.code ?? e.message}`, { path, cause: err });
   }
+  let keepFd = false;
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new DiscoDBError('ERR_DISCODB_IO', `${path} is not a regular file`, { path });
     if (offset > st.size) {
       throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `offset ${offset} is past the end of ${path} (${st.size} bytes)`, { path });
     }
+    const file: FileIdentity = { path, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
     const length = st.size - offset;
-    const mm = options.mmap === false ? null : mmapAddon();
-    if (length === 0) {
-      fs.closeSync(fd);
-      return ImageSource.fromBuffer(Buffer.alloc(0), 'buffer');
-    }
-    if (mm) {
-      const aligned = offset - (offset % mm.PAGESIZE);
-      const mapLen = length + (offset - aligned);
-      if (mapLen <= MMAP_LIMIT && aligned <= MMAP_LIMIT) {
-        // MAP_PRIVATE + PROT_WRITE: a caller writing into a zero-copy value gets
-        // a private page instead of a SIGSEGV, and the file is never changed.
-        const mapped = mm.map(mapLen, mm.PROT_READ | mm.PROT_WRITE, mm.MAP_PRIVATE, fd, aligned, mm.MADV_RANDOM);
-        fs.closeSync(fd); // the mapping outlives the descriptor
-        return ImageSource.fromBuffer(mapped.subarray(offset - aligned), 'mmap');
-      }
-    }
-    return ImageSource.fromFd(fd, offset, length);
-  } catch (err) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed after mapping
-    }
-    throw err;
+    if (length === 0) return new MemorySource(Buffer.alloc(0), 'buffer', file);
+    const lease = options.mmap === false ? null : mapFile(fd, st, offset);
+    if (lease !== null) return new MemorySource(lease.buf, 'mmap', file, lease.release); // the mapping outlives the descriptor
+    keepFd = true;
+    return new PreadSource(fd, offset, length, file);
+  } finally {
+    if (!keepFd) fs.closeSync(fd);
   }
 }

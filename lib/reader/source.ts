@@ -1,105 +1,210 @@
 /**
- * Where the bytes of an image come from: one Buffer (a memory map or a caller's
- * buffer), or positioned reads on a file descriptor for images the mmap addon
- * cannot map (2 GiB and larger: its sizes and offsets are int32).
+ * Where the bytes of an image come from. The route is chosen once at open:
+ * {@link MemorySource} when the image is one Buffer (a memory map or a
+ * caller's buffer), {@link PreadSource} (positioned reads through a small
+ * block cache) otherwise. Both answer the same small interface, so the reader
+ * parts above see one monomorphic source per db.
  *
  * Every read is bounds-checked against the image, so a corrupt offset can
  * never reach outside it.
  */
 import * as fs from 'node:fs';
 import { DiscoDBError, corrupt } from '../errors.js';
+import type { SourceKind } from './types.js';
 
-/** Which route an opened image uses (see README, "How files are opened"). */
-export type SourceKind = 'mmap' | 'buffer' | 'pread';
+export type { SourceKind } from './types.js';
 
-const BLOCK = 4096;
-const BLOCKS = 2048; // direct-mapped (block id mod BLOCKS): an 8 MiB cache of 4 KiB pages
+/** The file behind a source, so that `check()` can tell whether it changed since open. */
+export interface FileIdentity {
+  path: string;
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
 
-export class ImageSource {
-  /** Bytes available from the image start (the image may be shorter; see header size). */
-  readonly length: number;
+/** Bytes of one image. */
+export interface ImageSource {
   readonly kind: SourceKind;
-  /** The whole image when it is in one buffer; null on the pread route. */
-  readonly whole: Uint8Array | null;
-  private readonly view: DataView | null;
-  private fd: number;
-  private readonly base: number;
-  // A small cache of aligned blocks for the pread route (TOC entries, small records).
-  private readonly blockIds: Float64Array;
-  private readonly blocks: (Buffer | null)[];
+  /** Bytes available from the image start (the image may be shorter; see the header's size). */
+  readonly length: number;
+  /** The whole image when it is one buffer; null on the pread route. */
+  readonly whole: Buffer | null;
+  /** The file it was opened from (null for buffers). */
+  readonly file: FileIdentity | null;
+  /** Offset in the buffer last returned by {@link window}. */
+  at: number;
+  u8(off: number): number;
+  u32(off: number): number;
+  /** u64 as a number; corrupt past 2^53. */
+  u64(off: number): number;
+  /** A buffer holding [off, off + len) at offset {@link at}: no copy on memory routes. */
+  window(off: number, len: number): Uint8Array;
+  /** `len` bytes at `off`: a zero-copy view of a memory image, a fresh copy on the pread route. */
+  bytes(off: number, len: number): Buffer;
+  /** Drops the memory or file descriptor. Idempotent. */
+  close(): void;
+}
 
-  private constructor(kind: SourceKind, length: number, whole: Uint8Array | null, fd: number, base: number) {
+const EMPTY = Buffer.alloc(0);
+
+function outside(off: number, len: number, length: number): DiscoDBError {
+  return corrupt(`read of ${len} bytes outside the image of ${length} bytes`, off);
+}
+
+/** An image held in one Buffer: a memory map or a caller's buffer. */
+export class MemorySource implements ImageSource {
+  readonly kind: SourceKind;
+  length: number;
+  whole: Buffer;
+  readonly file: FileIdentity | null;
+  at = 0;
+  private view: DataView;
+  private release: (() => void) | null;
+
+  constructor(buf: Buffer, kind: SourceKind, file: FileIdentity | null = null, release: (() => void) | null = null) {
     this.kind = kind;
-    this.length = length;
-    this.whole = whole;
-    this.view = whole ? new DataView(whole.buffer, whole.byteOffset, whole.byteLength) : null;
-    this.fd = fd;
-    this.base = base;
-    this.blockIds = new Float64Array(whole ? 0 : BLOCKS).fill(-1);
-    this.blocks = whole ? [] : new Array<Buffer | null>(BLOCKS).fill(null);
+    this.whole = buf;
+    this.length = buf.byteLength;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.file = file;
+    this.release = release;
   }
 
-  /** An image held in memory (the caller keeps `buf` alive and unchanged). */
-  static fromBuffer(buf: Uint8Array, kind: SourceKind = 'buffer'): ImageSource {
-    return new ImageSource(kind, buf.byteLength, buf, -1, 0);
+  u8(off: number): number {
+    if (!(off >= 0 && off < this.length)) throw outside(off, 1, this.length);
+    return this.whole[off]!;
   }
 
-  /** An image read with positioned reads from `fd`, starting at byte `base` of the file. */
-  static fromFd(fd: number, base: number, length: number): ImageSource {
-    return new ImageSource('pread', length, null, fd, base);
-  }
-
-  /** Releases the file descriptor (pread route). Idempotent. */
-  close(): void {
-    if (this.fd >= 0) {
-      fs.closeSync(this.fd);
-      this.fd = -1;
-    }
-  }
-
-  private check(off: number, len: number): void {
-    if (off < 0 || len < 0 || off + len > this.length) {
-      throw corrupt(`read of ${len} bytes outside the image of ${this.length} bytes`, off);
-    }
-  }
-
-  /** u32 at `off`. */
   u32(off: number): number {
-    this.check(off, 4);
-    if (this.view) return this.view.getUint32(off, true);
-    const b = this.readSmall(off, 4);
-    return b.readUInt32LE(this.smallAt);
+    if (!(off >= 0 && off + 4 <= this.length)) throw outside(off, 4, this.length);
+    return this.view.getUint32(off, true);
   }
 
-  /** u64 at `off` as a number; corrupt past 2^53. */
   u64(off: number): number {
-    this.check(off, 8);
-    let lo: number;
-    let hi: number;
-    if (this.view) {
-      lo = this.view.getUint32(off, true);
-      hi = this.view.getUint32(off + 4, true);
-    } else {
-      const b = this.readSmall(off, 8);
-      lo = b.readUInt32LE(this.smallAt);
-      hi = b.readUInt32LE(this.smallAt + 4);
-    }
+    if (!(off >= 0 && off + 8 <= this.length)) throw outside(off, 8, this.length);
+    const lo = this.view.getUint32(off, true);
+    const hi = this.view.getUint32(off + 4, true);
+    if (hi === 0) return lo;
     if (hi >= 0x200000) throw corrupt('offset does not fit in 53 bits', off);
     return hi * 4294967296 + lo;
   }
 
-  /**
-   * `len` bytes at `off`: a zero-copy view when the image is one buffer, a
-   * fresh copy on the pread route.
-   */
-  bytes(off: number, len: number): Uint8Array {
+  window(off: number, len: number): Uint8Array {
+    if (!(off >= 0 && len >= 0 && off + len <= this.length)) throw outside(off, len, this.length);
+    this.at = off;
+    return this.whole;
+  }
+
+  bytes(off: number, len: number): Buffer {
+    if (!(off >= 0 && len >= 0 && off + len <= this.length)) throw outside(off, len, this.length);
+    return this.whole.subarray(off, off + len);
+  }
+
+  close(): void {
+    // Drop our reference: the mapping is unmapped once nothing (no value slice a caller kept) refers to it.
+    this.whole = EMPTY;
+    this.view = new DataView(EMPTY.buffer, 0, 0);
+    this.length = 0;
+    const release = this.release;
+    this.release = null;
+    release?.();
+  }
+}
+
+const BLOCK = 4096;
+const BLOCKS = 2048; // direct-mapped (block id mod BLOCKS): an 8 MiB cache of 4 KiB pages
+
+/** An image read with positioned reads from a file descriptor, through a small block cache. */
+export class PreadSource implements ImageSource {
+  readonly kind: SourceKind = 'pread';
+  readonly length: number;
+  readonly whole: null = null;
+  readonly file: FileIdentity | null;
+  at = 0;
+  private fd: number;
+  private readonly base: number;
+  private readonly blockIds = new Float64Array(BLOCKS).fill(-1);
+  private readonly blocks: (Buffer | null)[] = new Array<Buffer | null>(BLOCKS).fill(null);
+
+  /** `base` is the byte of the file where the image starts. */
+  constructor(fd: number, base: number, length: number, file: FileIdentity | null) {
+    this.fd = fd;
+    this.base = base;
+    this.length = length;
+    this.file = file;
+  }
+
+  /** The descriptor, for `fstat` in `check()` (-1 once closed). */
+  get descriptor(): number {
+    return this.fd;
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+      this.blocks.fill(null);
+      this.blockIds.fill(-1);
+    }
+  }
+
+  private check(off: number, len: number): void {
+    if (!(off >= 0 && len >= 0 && off + len <= this.length)) throw outside(off, len, this.length);
+  }
+
+  u8(off: number): number {
+    this.check(off, 1);
+    const b = this.window(off, 1);
+    return b[this.at]!;
+  }
+
+  u32(off: number): number {
+    const b = this.window(off, 4);
+    const at = this.at;
+    return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+  }
+
+  u64(off: number): number {
+    const b = this.window(off, 8);
+    const at = this.at;
+    const lo = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+    const hi = (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16) | (b[at + 7]! << 24)) >>> 0;
+    if (hi >= 0x200000) throw corrupt('offset does not fit in 53 bits', off);
+    return hi * 4294967296 + lo;
+  }
+
+  bytes(off: number, len: number): Buffer {
     this.check(off, len);
-    if (this.whole) return this.whole.subarray(off, off + len);
     if (len <= 256) {
-      const b = this.readSmall(off, len);
-      return Buffer.from(b.subarray(this.smallAt, this.smallAt + len)); // a copy: blocks get evicted
+      const b = this.window(off, len);
+      return Buffer.from(b.subarray(this.at, this.at + len)); // a copy: blocks get evicted
     }
     return this.pread(off, len);
+  }
+
+  /**
+   * A cached block when the range lies in one (TOC entries and small records
+   * are tiny and hot), else a fresh read of just the range.
+   */
+  window(off: number, len: number): Uint8Array {
+    this.check(off, len);
+    const id = Math.floor(off / BLOCK);
+    const inBlock = off - id * BLOCK;
+    if (inBlock + len > BLOCK) {
+      this.at = 0;
+      return this.pread(off, len);
+    }
+    const slot = id % BLOCKS;
+    let block = this.blocks[slot];
+    if (this.blockIds[slot] !== id || block === null || block === undefined) {
+      const start = id * BLOCK;
+      block = this.pread(start, Math.min(BLOCK, this.length - start));
+      this.blocks[slot] = block;
+      this.blockIds[slot] = id;
+    }
+    this.at = inBlock;
+    return block;
   }
 
   private pread(off: number, len: number): Buffer {
@@ -107,36 +212,16 @@ export class ImageSource {
     const out = Buffer.allocUnsafe(len);
     let done = 0;
     while (done < len) {
-      const n = fs.readSync(this.fd, out, done, len - done, this.base + off + done);
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, out, done, len - done, this.base + off + done);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new DiscoDBError('ERR_DISCODB_IO', `read failed at byte offset ${off + done}: ${e.code ?? e.message}`, { offset: off + done, cause: err, ...(this.file ? { path: this.file.path } : {}) });
+      }
       if (n === 0) throw corrupt('file ended before the image did (was it truncated while open?)', off + done);
       done += n;
     }
     return out;
-  }
-
-  /** Offset inside the buffer last returned by readSmall. */
-  private smallAt = 0;
-
-  /**
-   * Returns a buffer holding [off, off + len) at `this.smallAt`: a cached
-   * block when the range lies in one (TOC entries and small records are tiny
-   * and hot), else a fresh read.
-   */
-  private readSmall(off: number, len: number): Buffer {
-    const id = Math.floor(off / BLOCK);
-    const inBlock = off - id * BLOCK;
-    if (inBlock + len > BLOCK) {
-      this.smallAt = 0;
-      return this.pread(off, len);
-    }
-    const slot = id % BLOCKS;
-    if (this.blockIds[slot] !== id) {
-      const start = id * BLOCK;
-      const blockLen = Math.min(BLOCK, this.length - start);
-      this.blocks[slot] = this.pread(start, blockLen);
-      this.blockIds[slot] = id;
-    }
-    this.smallAt = inBlock;
-    return this.blocks[slot]!;
   }
 }

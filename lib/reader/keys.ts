@@ -1,0 +1,107 @@
+/**
+ * Key lookup: from key bytes to a record index, through the CHD perfect hash
+ * (hashed dbs) or a scan / in-memory index (unhashed ones, ≤ 25 keys by the C
+ * writer's rule, more from other writers). String keys are encoded into a
+ * reused scratch buffer, so a lookup allocates nothing.
+ */
+import { DiscoDBError } from '../errors.js';
+import type { ChdHash } from '../format/chd.js';
+import { hasHighByteAt } from '../format/jenkins.js';
+import type { RecordLocator } from './records.js';
+import { describe, type Bytes } from './types.js';
+
+const UNHASHED_SCAN_MAX = 32;
+/** Strings up to this many UTF-16 units always fit the scratch (3 bytes per unit at most). */
+const SCRATCH_CHARS = 1024;
+
+/**
+ * Encodes keys given as strings into one reused buffer. The bytes are valid
+ * until the next `encode`: lookups are synchronous and never keep them.
+ */
+export class KeyEncoder {
+  private scratch = Buffer.allocUnsafe(3 * SCRATCH_CHARS);
+  /** Length of the key last encoded. */
+  length = 0;
+
+  /** The bytes of `key` (the scratch buffer for strings, `key` itself for bytes); see {@link length}. */
+  encode(key: Bytes): Uint8Array {
+    if (typeof key === 'string') {
+      const n = key.length;
+      let buf = this.scratch;
+      // ASCII is written by hand (cheaper than a call into C++ for short keys); anything else by Buffer#write.
+      let i = 0;
+      if (n <= 64) {
+        for (; i < n; i++) {
+          const c = key.charCodeAt(i);
+          if (c >= 0x80) break;
+          buf[i] = c;
+        }
+        if (i === n) {
+          this.length = n;
+          return buf;
+        }
+      }
+      if (n > SCRATCH_CHARS) {
+        const need = Buffer.byteLength(key, 'utf8');
+        if (need > buf.length) buf = this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * buf.length));
+      }
+      this.length = buf.write(key, 0, 'utf8');
+      return buf;
+    }
+    if (key instanceof Uint8Array) {
+      this.length = key.length;
+      return key;
+    }
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `a key must be a string or a Uint8Array, got ${describe(key)}`);
+  }
+}
+
+/** Finds records by key bytes. */
+export class KeyFinder {
+  private readonly records: RecordLocator;
+  private readonly chd: ChdHash | null;
+  private readonly n: number;
+  private unhashedIndex: Map<string, number> | null = null;
+
+  constructor(records: RecordLocator, chd: ChdHash | null) {
+    this.records = records;
+    this.chd = chd;
+    this.n = records.numKeys;
+  }
+
+  /** Record index of the key `key[0, len)`, or -1 when it is absent. */
+  find(key: Uint8Array, len: number): number {
+    const n = this.n;
+    if (n === 0) return -1;
+    const chd = this.chd;
+    if (chd !== null) {
+      const i = chd.lookupAt(key, len, false);
+      if (i < n && this.records.keyEquals(i, key, len)) return i;
+      // Files hashed by CMPH < 2.0 with bytes ≥ 0x80 in keys: retry the legacy Jenkins (spec §6.4).
+      if (hasHighByteAt(key, len)) {
+        const j = chd.lookupAt(key, len, true);
+        if (j < n && j !== i && this.records.keyEquals(j, key, len)) return j;
+      }
+      return -1;
+    }
+    if (n <= UNHASHED_SCAN_MAX) {
+      for (let i = n - 1; i >= 0; i--) if (this.records.keyEquals(i, key, len)) return i;
+      return -1;
+    }
+    const index = (this.unhashedIndex ??= this.buildIndex());
+    return index.get(latin1(key, len)) ?? -1;
+  }
+
+  private buildIndex(): Map<string, number> {
+    const index = new Map<string, number>();
+    for (let i = 0; i < this.n; i++) {
+      const k = this.records.keyBytes(i).toString('latin1');
+      if (!index.has(k)) index.set(k, i);
+    }
+    return index;
+  }
+}
+
+function latin1(bytes: Uint8Array, len: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, len).toString('latin1');
+}

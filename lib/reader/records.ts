@@ -1,0 +1,135 @@
+/**
+ * The key records (spec §3.1): the key TOC and, for record i, its extent,
+ * key bytes and value-id list. One locator validates a record in place
+ * (extent inside the key section, key length inside the record) without
+ * allocating; everything that reads a record goes through it.
+ */
+import { corrupt } from '../errors.js';
+import type { Header } from '../format/header.js';
+import { DeltaCursor, EMPTY_CURSOR, type IdCursor, type SkipIndexSource } from './cursor.js';
+import type { ImageSource } from './source.js';
+
+/** Where record i's list lies, for decoders that keep their own state. */
+export interface ListExtent {
+  /** Buffer holding the stream (the image, or a copy on the pread route). */
+  buf: Uint8Array;
+  /** First byte of the stream in `buf`. */
+  start: number;
+  /** Byte just past the bytes the list needs. */
+  end: number;
+  count: number;
+  width: number;
+}
+
+export class RecordLocator {
+  private readonly src: ImageSource;
+  private readonly toc: number;
+  private readonly tocEnd: number;
+  private readonly size: number;
+  readonly numKeys: number;
+  /** The record last located: validated [start, end) and key length. */
+  start = 0;
+  end = 0;
+  keyLength = 0;
+
+  constructor(src: ImageSource, header: Header) {
+    this.src = src;
+    this.toc = header.key2valuesOffset;
+    this.tocEnd = header.key2valuesOffset + 8 * (header.numKeys + 1);
+    this.size = header.size;
+    this.numKeys = header.numKeys;
+  }
+
+  /** Validates record `i` into start/end/keyLength. */
+  locate(i: number): void {
+    const src = this.src;
+    const at = this.toc + 8 * i;
+    const start = src.u64(at);
+    const end = src.u64(at + 8);
+    if (start < this.tocEnd || end < start + 8 || end > this.size) {
+      throw corrupt(`key record ${i} has an invalid extent [${start}, ${end})`, at);
+    }
+    const len = src.u32(start);
+    if (len > end - start - 8) throw corrupt(`key record ${i}: key length ${len} overruns the record`, start);
+    this.start = start;
+    this.end = end;
+    this.keyLength = len;
+  }
+
+  /** True when record `i`'s key is `key[0, len)`, compared in place. */
+  keyEquals(i: number, key: Uint8Array, len: number): boolean {
+    this.locate(i);
+    if (this.keyLength !== len) return false;
+    const stored = this.src.window(this.start + 4, len);
+    const at = this.src.at;
+    for (let j = 0; j < len; j++) if (stored[at + j] !== key[j]) return false;
+    return true;
+  }
+
+  /** Key bytes of record `i` (a view of a memory image, a copy on pread). */
+  keyBytes(i: number): Buffer {
+    this.locate(i);
+    return this.src.bytes(this.start + 4, this.keyLength);
+  }
+
+  /** Key of record `i` as a string, made once from the bytes. */
+  keyString(i: number): string {
+    this.locate(i);
+    const whole = this.src.whole;
+    if (whole !== null) return whole.toString('utf8', this.start + 4, this.start + 4 + this.keyLength);
+    return this.src.bytes(this.start + 4, this.keyLength).toString('utf8');
+  }
+
+  /** Number of ids stored in record `i` (duplicates included, as the C resultset size). */
+  listCount(i: number): number {
+    this.locate(i);
+    return this.src.u32(this.start + 4 + this.keyLength);
+  }
+
+  /**
+   * Validates record `i`'s list and fills `out` with where it lies; false for
+   * an empty list. The bit stream must hold `count` deltas of its width.
+   */
+  list(i: number, out: ListExtent): boolean {
+    this.locate(i);
+    const src = this.src;
+    const countAt = this.start + 4 + this.keyLength;
+    const count = src.u32(countAt);
+    if (count === 0) return false;
+    const streamStart = countAt + 4;
+    const streamLen = this.end - streamStart;
+    if (streamLen < 1) throw corrupt(`key record ${i}: ${count} ids but no bit stream`, countAt);
+    const width = (src.u8(streamStart) & 31) + 1;
+    const needed = Math.ceil((5 + count * width) / 8);
+    if (needed > streamLen) {
+      throw corrupt(`key record ${i}: ${count} ids of ${width} bits need ${needed} bytes, the record has ${streamLen}`, countAt);
+    }
+    out.count = count;
+    out.width = width;
+    const whole = src.whole;
+    if (whole !== null) {
+      out.buf = whole;
+      out.start = streamStart;
+      out.end = streamStart + needed;
+    } else {
+      out.buf = src.bytes(streamStart, needed);
+      out.start = 0;
+      out.end = needed;
+    }
+    return true;
+  }
+
+  private readonly scratch: ListExtent = { buf: new Uint8Array(0), start: 0, end: 0, count: 0, width: 1 };
+
+  /** A fresh cursor over record `i`'s ascending value ids (empty for -1). */
+  idCursor(i: number, skipSource: SkipIndexSource | null): IdCursor {
+    if (i < 0) return EMPTY_CURSOR;
+    const l = this.scratch;
+    if (!this.list(i, l)) return EMPTY_CURSOR;
+    const c = new DeltaCursor(l.buf, l.start, l.end, l.count, l.width, skipSource, i);
+    l.buf = EMPTY;
+    return c;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

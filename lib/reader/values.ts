@@ -1,0 +1,120 @@
+/**
+ * Values by id (spec §4, §5): the value TOC, extents checked against the
+ * image, Huffman decoding for compressed images, and the value made once
+ * from the bytes — a string straight from the mapping or the decoder's
+ * output, or a zero-copy slice of the image for uncompressed Buffers.
+ */
+import { constants } from 'node:buffer';
+import { DiscoDBError, corrupt } from '../errors.js';
+import { CODEBOOK_SIZE, F_COMPRESSED, type Header } from '../format/header.js';
+import { Codebook } from '../format/huffman.js';
+import type { ImageSource } from './source.js';
+import type { Encoding } from './types.js';
+
+export class ValueReader<V extends string | Buffer> {
+  private readonly src: ImageSource;
+  private readonly toc: number;
+  private readonly tocEnd: number;
+  /** Number of values (ids are 1..u). */
+  readonly u: number;
+  /** Values end here (TOC[U]) when that entry is sane, else at the image end. */
+  private readonly limit: number;
+  readonly compressed: boolean;
+  private readonly asBuffer: boolean;
+  private readonly codebookOffset: number;
+  private codebook: Codebook | null = null;
+  /** The extent last validated by {@link extent}. */
+  start = 0;
+  end = 0;
+
+  constructor(src: ImageSource, header: Header, encoding: Encoding) {
+    this.src = src;
+    this.toc = header.id2valueOffset;
+    this.tocEnd = header.id2valueOffset + 8 * (header.numUniqueValues + 1);
+    this.u = header.numUniqueValues;
+    this.compressed = (header.flags & F_COMPRESSED) !== 0;
+    this.asBuffer = encoding === 'buffer';
+    this.codebookOffset = header.codebookOffset;
+    let limit = header.size;
+    try {
+      const last = src.u64(header.id2valueOffset + 8 * header.numUniqueValues);
+      if (last >= this.tocEnd && last <= header.size) limit = last;
+    } catch {
+      // a corrupt entry: extents are then checked against the image only (check() reports it)
+    }
+    this.limit = limit;
+  }
+
+  /** Validates value `id`'s extent into start/end. */
+  extent(id: number): void {
+    const u = this.u;
+    if (!(id >= 1 && id <= u)) throw corrupt(`value id ${id} is outside 1..${u}`, this.toc);
+    const at = this.toc + 8 * (id - 1);
+    const start = this.src.u64(at);
+    const end = this.src.u64(at + 8);
+    if (start < this.tocEnd || end < start || end > this.limit) {
+      throw corrupt(`value ${id} has an invalid extent [${start}, ${end})`, at);
+    }
+    this.start = start;
+    this.end = end;
+  }
+
+  /** The codebook, unpacked on first use. */
+  private book(): Codebook {
+    const off = this.codebookOffset;
+    const whole = this.src.whole;
+    this.codebook = whole !== null ? new Codebook(whole, off) : new Codebook(this.src.bytes(off, CODEBOOK_SIZE), 0);
+    return this.codebook;
+  }
+
+  /** Decodes the compressed extent [start, end) into the codebook's output; returns its length. */
+  private inflate(start: number, end: number): number {
+    const cb = this.codebook ?? this.book();
+    const whole = this.src.whole;
+    if (whole !== null) return cb.decodeInto(whole, start, end);
+    cb.bound(start, end); // before reading (and allocating) the extent
+    return cb.decodeInto(this.src.bytes(start, end - start), 0, end - start);
+  }
+
+  /** The codebook's output buffer after {@link inflate}. */
+  private get inflated(): Buffer {
+    return this.codebook!.out;
+  }
+
+  /** Raw (decompressed) bytes of value `id`: a fresh Buffer, or a view of a memory image when uncompressed. */
+  bytes(id: number): Buffer {
+    this.extent(id);
+    if (this.compressed) {
+      const n = this.inflate(this.start, this.end);
+      return Buffer.from(this.inflated.subarray(0, n));
+    }
+    return this.src.bytes(this.start, this.end - this.start);
+  }
+
+  /** Value `id` in the db's encoding. */
+  value(id: number): V {
+    this.extent(id);
+    const start = this.start;
+    const end = this.end;
+    if (this.compressed) {
+      const n = this.inflate(start, end);
+      const out = this.inflated;
+      if (this.asBuffer) return Buffer.from(out.subarray(0, n)) as V;
+      return text(out, 0, n) as V;
+    }
+    const whole = this.src.whole;
+    if (whole !== null) return (this.asBuffer ? whole.subarray(start, end) : text(whole, start, end)) as V;
+    const bytes = this.src.bytes(start, end - start);
+    return (this.asBuffer ? bytes : text(bytes, 0, bytes.length)) as V;
+  }
+}
+
+const MAX_STRING = constants.MAX_STRING_LENGTH;
+
+/** UTF-8 bytes [start, end) as a string, made once from the bytes. */
+function text(buf: Buffer, start: number, end: number): string {
+  if (end - start > MAX_STRING) {
+    throw new DiscoDBError('ERR_DISCODB_LIMIT', `a value of ${end - start} bytes is longer than a JavaScript string can be: open with { encoding: 'buffer' }`);
+  }
+  return buf.toString('utf8', start, end);
+}
