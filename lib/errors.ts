@@ -18,7 +18,9 @@ export type DiscoDBErrorCode =
   /** Data exceeds a limit of the format (u32 counts, 2^24 4-grams, ...). */
   | 'ERR_DISCODB_LIMIT'
   /** The command line was used wrongly (the CLI exits 2 on these). */
-  | 'ERR_DISCODB_USAGE';
+  | 'ERR_DISCODB_USAGE'
+  /** A build was stopped before it finished (`writer.destroy()`); nothing was written. */
+  | 'ERR_DISCODB_ABORTED';
 
 /** Extra facts attached to an error, so that callers need not parse messages. */
 export interface DiscoDBErrorDetails {

@@ -178,25 +178,26 @@ t.test('bad records fail with ERR_DISCODB_INPUT naming the record', async (tt) =
     [42, /expected/],
     ['key', /expected/],
     [{ value: 'v' }, /key must be/],
-    [{ key: 5, value: 'v' }, /key must be/],
-    [{ key: 'k', value: 5 }, /value must be/],
+    [{ key: NaN, value: 'v' }, /key must be/],
+    [{ key: 'k', value: Infinity }, /value must be/],
+    [{ key: 'k', value: Symbol('v') }, /value must be/],
     [{ key: 'k', value: ['a'] }, /use "values"/],
     [{ key: 'k', value: 'a', values: ['b'] }, /both/],
-    [{ key: 'k', values: ['a', 7] }, /values\[1\]/],
-    [{ key: 'k', values: 7 }, /values must be/],
+    [{ key: 'k', values: ['a', {}] }, /values\[1\]/],
+    [{ key: 'k', values: NaN }, /values must be/],
     [[], /tuple/],
     [['k', 'v', 'w'], /tuple/],
     [[{}, 'v'], /key must be/],
   ];
   for (const [rec, msg] of bad) {
-    tt.throws(() => buildBuffer([{ key: 'a', value: 'b' }, ['c', 'd'], rec]), { code: 'ERR_DISCODB_INPUT', record: 3, message: msg }, JSON.stringify(rec));
+    tt.throws(() => buildBuffer([{ key: 'a', value: 'b' }, ['c', 'd'], rec]), { code: 'ERR_DISCODB_INPUT', record: 3, message: msg }, String(JSON.stringify(rec, (_k, v: unknown) => (typeof v === 'symbol' ? String(v) : v))));
   }
   const { dir, tmp } = scratch(tt);
   const out = path.join(dir, 'bad.ddb');
   fs.writeFileSync(out, 'previous contents');
   const recs: unknown[] = [];
   for (let i = 0; i < 5000; i++) recs.push({ key: `k${i % 300}`, value: `v${i}` });
-  recs.push({ key: 'x', value: 123 });
+  recs.push({ key: 'x', value: { not: 'a value' } });
   const w = new DiscoDBWriter(out, { memoryLimit: '16k', tmpDir: tmp });
   await tt.rejects(pipeline(Readable.from(recs), w), { code: 'ERR_DISCODB_INPUT', record: 5001 });
   tt.equal(fs.readFileSync(out, 'utf8'), 'previous contents', 'an existing file is untouched on failure');
@@ -223,8 +224,10 @@ t.test('destroy() leaves nothing behind', async (tt) => {
     await new Promise((resolve) => setImmediate(resolve));
     tt.ok(w.progress().runs > 0, 'runs were spilled');
     tt.ok(fs.readdirSync(tmp).length > 0, 'temporary files exist meanwhile');
+    const failed = new Promise((resolve) => w.once('error', resolve));
     w.destroy();
-    await new Promise((resolve) => w.once('close', resolve));
+    tt.match(await failed, { code: 'ERR_DISCODB_ABORTED' });
+    await new Promise((resolve) => (w.closed ? resolve(undefined) : w.once('close', resolve)));
     tt.same(fs.readdirSync(tmp), []);
     tt.notOk(fs.existsSync(out));
   }
@@ -232,8 +235,8 @@ t.test('destroy() leaves nothing behind', async (tt) => {
   {
     const w = new DiscoDBWriter(out, { memoryLimit: '64k', tmpDir: tmp });
     const phases: string[] = [];
-    let errored = false;
-    w.on('error', () => (errored = true));
+    let errored: unknown = null;
+    w.on('error', (err) => (errored = err));
     w.on('progress', (p: WriterProgress) => {
       phases.push(p.phase);
       if (p.phase === 'merge') w.destroy();
@@ -243,7 +246,7 @@ t.test('destroy() leaves nothing behind', async (tt) => {
     await new Promise((resolve) => w.once('close', resolve));
     tt.ok(phases.includes('merge'));
     tt.notOk(phases.includes('done'));
-    tt.notOk(errored, 'destroy() without an error emits none');
+    tt.match(errored, { code: 'ERR_DISCODB_ABORTED' }, 'destroy() before the end fails the stream with ERR_DISCODB_ABORTED');
     tt.same(fs.readdirSync(tmp), []);
     tt.same(fs.readdirSync(dir).sort(), ['tmp'], 'no output, no temp output');
   }

@@ -3,15 +3,13 @@
  * bounded in-memory run, spill sorted runs when it is full, merge them, write the
  * image into a temporary file next to the target, fsync, rename.
  */
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { buildChdSync, type ChdBuildResult } from '../format/chd-build.js';
 import { GlibcRandom } from '../format/glibc-rand.js';
 import { DiscoDBError } from '../errors.js';
 import { RunBuffer } from './arena.js';
 import { driveAsync, driveSync, writeMemoryImage, writeRunImage, type ChdRequest, type ImageBuffers, type ImageStats } from './image.js';
-import { FileSink, MemSink, TempDir, type Sink } from './io.js';
+import { AtomicFile } from './atomic-file.js';
+import { MemSink, TempDir } from './io.js';
 import type { ResolvedOptions } from './options.js';
 import { RecordIngest } from './records.js';
 import { mergeAll, spillRun, type MergeContext, type RunFile } from './runs.js';
@@ -42,7 +40,7 @@ const MIN_FAN_IN = 8;
 const MIN_MERGE_BUFFER = 4 * 1024;
 const MAX_MERGE_BUFFER = 4 * 1024 * 1024;
 
-const ABORTED = (): DiscoDBError => new DiscoDBError('ERR_DISCODB_IO', 'the build was aborted');
+const ABORTED = (): DiscoDBError => new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (destroy() before it finished): nothing was written');
 
 /** Turns fs failures into `ERR_DISCODB_IO`; other errors pass through. */
 export function asDiscoDBError(err: unknown, file?: string): unknown {
@@ -80,8 +78,7 @@ export class Builder {
   private aborted = false;
   private lastYield = 0;
   private spillCount = 0;
-  private outTmp: string | null = null;
-  private outFd = -1;
+  private out: AtomicFile | null = null;
 
   constructor(
     readonly opts: ResolvedOptions,
@@ -95,7 +92,12 @@ export class Builder {
   /** Adds one record (see records.ts for the accepted shapes). */
   add(rec: unknown): void {
     if (this.aborted) throw ABORTED();
-    this.ingest.add(rec);
+    try {
+      this.ingest.add(rec);
+    } catch (err) {
+      // A spill that failed (disk full, ...) is an ERR_DISCODB_IO.
+      throw asDiscoDBError(err);
+    }
   }
 
   /** Number of runs spilled so far. */
@@ -125,6 +127,7 @@ export class Builder {
   private spill(): void {
     if (this.tmp === null) throw new Error('spill in an in-memory build');
     this.setPhase('spill');
+    if (this.aborted) throw ABORTED();
     const run = spillRun(this.run, this.tmp, this.opts.uniqueItems, this.ingest.records, this.buffers().io);
     this.runs.push(run);
     this.spillCount++;
@@ -174,21 +177,23 @@ export class Builder {
    */
   async buildFile(target: string): Promise<void> {
     const tmp = this.tmp!;
-    const abs = path.resolve(target);
-    const dir = path.dirname(abs);
-    const outTmp = path.join(dir, `.${path.basename(abs)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
     try {
       this.ingest.flush();
-      this.outFd = fs.openSync(outTmp, 'wx', 0o644);
-      this.outTmp = outTmp;
-      const sink: Sink = new FileSink(this.outFd);
+      if (this.aborted) throw ABORTED();
+      tmp.sweep();
+      const out = AtomicFile.open(target);
+      this.out = out;
       const buffers = this.buffers();
       const tick = this.tick;
-      const onHash = (hashing: boolean): void => this.setPhase(hashing ? 'hash' : 'write');
+      const onHash = (hashing: boolean): void => {
+        this.setPhase(hashing ? 'hash' : 'write');
+        if (this.aborted) throw ABORTED();
+      };
       if (this.runs.length === 0) {
         this.setPhase('write');
+        if (this.aborted) throw ABORTED();
         this.stats = await driveAsync(
-          writeMemoryImage(this.run, this.opts, () => sink, buffers),
+          writeMemoryImage(this.run, this.opts, () => out, buffers),
           tick,
           onHash,
         );
@@ -196,6 +201,7 @@ export class Builder {
         if (!this.run.isEmpty()) this.spill();
         this.run.release();
         this.setPhase('merge');
+        if (this.aborted) throw ABORTED();
         const limit = this.opts.memoryLimit;
         const ctx: MergeContext = {
           tmp,
@@ -207,19 +213,18 @@ export class Builder {
         const final = await mergeAll(this.runs.splice(0), ctx, fanIn);
         if (final.fd < 0) final.fd = tmp.reopen(final.path);
         this.setPhase('write');
-        this.stats = await driveAsync(writeRunImage(final, this.opts, sink, tmp, buffers), tick, onHash);
+        if (this.aborted) throw ABORTED();
+        this.stats = await driveAsync(writeRunImage(final, this.opts, out, tmp, buffers), tick, onHash);
         tmp.remove(final.fd);
       }
       if (this.aborted) throw ABORTED();
-      fs.fsyncSync(this.outFd);
-      fs.closeSync(this.outFd);
-      this.outFd = -1;
-      fs.renameSync(outTmp, abs);
-      this.outTmp = null;
-      syncDir(dir);
+      await out.syncAsync();
+      if (this.aborted) throw ABORTED();
+      out.commit(this.stats.size);
+      this.out = null;
       this.setPhase('done');
     } catch (err) {
-      throw asDiscoDBError(err, outTmp);
+      throw asDiscoDBError(err, target);
     } finally {
       this.dispose();
     }
@@ -232,36 +237,9 @@ export class Builder {
 
   /** Removes every temporary file (and the unfinished output). Idempotent, never throws. */
   dispose(): void {
-    if (this.outFd >= 0) {
-      try {
-        fs.closeSync(this.outFd);
-      } catch {
-        /* already closed */
-      }
-      this.outFd = -1;
-    }
-    if (this.outTmp !== null) {
-      try {
-        fs.rmSync(this.outTmp, { force: true });
-      } catch {
-        /* best effort */
-      }
-      this.outTmp = null;
-    }
+    this.out?.discard();
+    this.out = null;
     this.tmp?.cleanup();
     this.runs.length = 0;
-  }
-}
-
-/** fsync a directory so that a rename in it is durable (best effort: not every platform allows it). */
-function syncDir(dir: string): void {
-  let fd = -1;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    /* not supported here */
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
   }
 }

@@ -6,7 +6,7 @@
 import { DiscoDBError } from '../errors.js';
 import { Builder } from './build.js';
 import { resolveOptions, type WriterOptions } from './options.js';
-import type { Bytes, WriterRecord } from './records.js';
+import type { Bytes, Scalar, WriterRecord } from './records.js';
 
 /**
  * What `buildBuffer` accepts: an iterable of records (see {@link WriterRecord}; a
@@ -15,8 +15,14 @@ import type { Bytes, WriterRecord } from './records.js';
  */
 export type BuildInput =
   | Iterable<WriterRecord | unknown>
-  | Map<Bytes, Bytes | Iterable<Bytes> | null | undefined>
-  | { [key: string]: Bytes | Iterable<Bytes> | null | undefined };
+  | Map<Bytes, Scalar | Iterable<Scalar> | null | undefined>
+  | { [key: string]: Scalar | Iterable<Scalar> | null | undefined };
+
+/**
+ * Options of the reader's `DiscoDB.from` / `DiscoDB.build` that arrive in the same
+ * object as the writer options (`OpenOptions`): allowed here, used by the reader.
+ */
+export const OPEN_OPTION_NAMES: readonly string[] = ['encoding', 'mmap', 'offset'];
 
 function recordsOf(data: BuildInput): Iterable<unknown> {
   if (data === null || data === undefined || typeof data !== 'object') {
@@ -33,7 +39,7 @@ function recordsOf(data: BuildInput): Iterable<unknown> {
  * everything stays in memory. Throws `ERR_DISCODB_INPUT` for a bad record.
  */
 export function buildBuffer(data: BuildInput, options?: WriterOptions): Buffer {
-  const b = new Builder(resolveOptions(options), false);
+  const b = new Builder(resolveOptions(options, OPEN_OPTION_NAMES), false);
   for (const rec of recordsOf(data)) b.add(rec);
   return b.buildBuffer();
 }
@@ -51,7 +57,7 @@ export async function buildFile(
   options?: WriterOptions,
 ): Promise<void> {
   if (typeof path !== 'string' || path === '') throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildFile needs an output path');
-  const b = new Builder(resolveOptions(options), true);
+  const b = new Builder(resolveOptions(options, OPEN_OPTION_NAMES), true);
   try {
     if (records !== null && typeof records === 'object' && typeof (records as Iterable<unknown>)[Symbol.iterator] === 'function') {
       for (const rec of records as Iterable<unknown>) b.add(rec);

@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DiscoDBError } from '../errors.js';
+import { trackTemps, untrackTemps, type TempHolder } from './exit-cleanup.js';
+import { spillDirPrefix, sweepLeftovers } from './leftovers.js';
 
 /** Where bytes go: positional writes. */
 export interface Sink {
@@ -22,13 +24,18 @@ export function copyBytes(src: Uint8Array, s: number, e: number, dst: Uint8Array
   }
 }
 
-/** A sink over an open file descriptor. */
+/**
+ * A sink over an open temporary file: loops over short writes and fails with
+ * `ERR_DISCODB_IO` on a write that makes no progress (the output file itself goes
+ * through `AtomicFile`, which checks the same way).
+ */
 export class FileSink implements Sink {
   constructor(readonly fd: number) {}
 
   writeAt(src: Uint8Array, start: number, end: number, pos: number): void {
     while (start < end) {
       const n = fs.writeSync(this.fd, src, start, end - start, pos);
+      if (!(n > 0)) throw new DiscoDBError('ERR_DISCODB_IO', `a write of ${end - start} bytes to a temporary file wrote nothing (is the disk full?)`);
       start += n;
       pos += n;
     }
@@ -307,39 +314,40 @@ export function readU32Section(fd: number, start: number, count: number): Uint32
   return out;
 }
 
-const liveDirs = new Set<TempDir>();
-let exitHooked = false;
-
 /**
- * A private directory (created on first use under `parent`) holding every temporary
- * file of one build. `cleanup()` closes and removes everything; it also runs at
- * process exit for builds that never got to clean up.
+ * A private directory (`discodb-<pid>-<host>-XXXXXX`, created on first use under
+ * `parent`) holding every temporary file of one build. `cleanup()` closes and removes
+ * everything; it also runs at process exit and on fatal signals (see exit-cleanup.ts)
+ * for builds that never got to clean up. Creating its directory first removes the
+ * spill directories of dead builds (see leftovers.ts).
  */
-export class TempDir {
+export class TempDir implements TempHolder {
   private dir: string | null = null;
   private count = 0;
+  private closed = false;
   private readonly open = new Map<number, string>();
 
   constructor(private readonly parent: string) {}
 
+  /** Removes, in the parent directory, the spill directories of builds whose process died. */
+  sweep(): void {
+    sweepLeftovers(this.parent, { spills: true });
+  }
+
   /** Creates and opens (read/write) a new temporary file. */
   create(tag: string): { fd: number; path: string } {
+    if (this.closed) throw new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (its temporary files are gone)');
     if (this.dir === null) {
+      this.sweep();
       try {
-        this.dir = fs.mkdtempSync(path.join(this.parent, 'discodb-'));
+        this.dir = fs.mkdtempSync(spillDirPrefix(this.parent));
       } catch (err) {
         throw new DiscoDBError('ERR_DISCODB_IO', `cannot create a temporary directory in ${this.parent}: ${(err as Error).message}`, {
           path: this.parent,
           cause: err,
         });
       }
-      liveDirs.add(this);
-      if (!exitHooked) {
-        exitHooked = true;
-        process.on('exit', () => {
-          for (const t of liveDirs) t.cleanup();
-        });
-      }
+      trackTemps(this);
     }
     const p = path.join(this.dir, `${++this.count}-${tag}`);
     const fd = fs.openSync(p, 'w+', 0o600);
@@ -388,8 +396,9 @@ export class TempDir {
     return this.dir;
   }
 
-  /** Closes every file and removes the directory. Never throws. */
+  /** Closes every file and removes the directory; later `create` calls fail. Never throws. */
   cleanup(): void {
+    this.closed = true;
     for (const fd of this.open.keys()) {
       try {
         fs.closeSync(fd);
@@ -406,6 +415,10 @@ export class TempDir {
       }
       this.dir = null;
     }
-    liveDirs.delete(this);
+    untrackTemps(this);
+  }
+
+  removeTempsSync(): void {
+    this.cleanup();
   }
 }

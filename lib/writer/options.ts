@@ -64,12 +64,72 @@ export function parseMemoryLimit(limit: number | string | undefined): number {
   return Math.floor(bytes);
 }
 
-/** Validates `options` and fills in the defaults. Throws `ERR_DISCODB_ARGUMENT`. */
-export function resolveOptions(options: WriterOptions | undefined): ResolvedOptions {
-  if (options === undefined || options === null) options = {};
-  if (typeof options !== 'object') {
-    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `writer options must be an object, not ${typeof options}`);
+/** The names of {@link WriterOptions}. */
+export const WRITER_OPTION_NAMES: readonly string[] = ['uniqueItems', 'disableCompression', 'memoryLimit', 'tmpDir'];
+
+/** Levenshtein distance (small strings: option names). */
+function editDistance(a: string, b: string): number {
+  const prev = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
   }
+  return prev[b.length]!;
+}
+
+/**
+ * The known name closest to `name`: case-insensitive edit distance ≤ max(2, a third of
+ * its length), or a known name that starts with it (3+ characters); else null.
+ */
+export function closestName(name: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  const lower = name.toLowerCase();
+  for (const k of known) {
+    const kl = k.toLowerCase();
+    const d = lower.length >= 3 && kl.startsWith(lower) ? 1 : editDistance(lower, kl);
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
+}
+
+/**
+ * Throws `ERR_DISCODB_ARGUMENT` for the first own enumerable property of `options`
+ * whose name is not in `known`, naming the closest valid one:
+ * "unknown option memoryLimt (did you mean memoryLimit?)".
+ */
+export function checkOptionNames(options: object, known: readonly string[], what = 'writer'): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue;
+    const near = closestName(name, known);
+    throw new DiscoDBError(
+      'ERR_DISCODB_ARGUMENT',
+      `unknown option ${name}${near === null ? '' : ` (did you mean ${near}?)`}; the ${what} options are ${known.join(', ')}`,
+    );
+  }
+}
+
+/**
+ * Validates `options` and fills in the defaults. Throws `ERR_DISCODB_ARGUMENT` for
+ * an unknown option (naming the closest valid one) or a known one of the wrong type.
+ * `alsoKnown` names options of another layer that arrive in the same object (the
+ * open options of `DiscoDB.from`/`DiscoDB.build`): they are allowed and ignored.
+ */
+export function resolveOptions(options: WriterOptions | undefined, alsoKnown: readonly string[] = []): ResolvedOptions {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `writer options must be an object, not ${Array.isArray(options) ? 'an array' : typeof options}`);
+  }
+  checkOptionNames(options, alsoKnown.length === 0 ? WRITER_OPTION_NAMES : [...WRITER_OPTION_NAMES, ...alsoKnown]);
   for (const k of ['uniqueItems', 'disableCompression'] as const) {
     const v = options[k];
     if (v !== undefined && typeof v !== 'boolean') {
@@ -77,7 +137,7 @@ export function resolveOptions(options: WriterOptions | undefined): ResolvedOpti
     }
   }
   if (options.tmpDir !== undefined && (typeof options.tmpDir !== 'string' || options.tmpDir === '')) {
-    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'tmpDir must be a non-empty string');
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `tmpDir must be a non-empty string, not ${typeof options.tmpDir === 'string' ? 'an empty one' : typeof options.tmpDir}`);
   }
   return {
     uniqueItems: options.uniqueItems === true,

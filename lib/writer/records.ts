@@ -1,6 +1,11 @@
 /**
- * Validating and normalising writer input. Accepted records (keys and values are
- * `string` (stored as UTF-8) or `Uint8Array`/`Buffer`):
+ * Validating and normalising writer input. Keys and values are strings (stored as
+ * UTF-8; a string that is not well-formed UTF-16, i.e. holds a lone surrogate, has no
+ * UTF-8 form and is refused rather than silently turned into U+FFFD) or
+ * `Uint8Array`/`Buffer`s (stored as is). Finite numbers, bigints and booleans are
+ * accepted too and stored as their JSON text (`String(x)`: `5` → "5", `true` → "true");
+ * anything else (objects, null as a key, NaN, Infinity, symbols, ...) is refused.
+ * Accepted records:
  *
  * - `{ key, value }` — one item; `value` null/undefined (or `{ key }`) adds the key with no value;
  * - `{ key, values }` — `values` an array or other iterable of values (empty: the key
@@ -12,15 +17,18 @@
 import { DiscoDBError } from '../errors.js';
 import type { RunBuffer } from './arena.js';
 
-/** A key or a value as the writer accepts it. */
+/** A key or a value as the writer stores it. */
 export type Bytes = string | Uint8Array;
+
+/** A key or a value as the writer accepts it: numbers, bigints and booleans are stored as their JSON text. */
+export type Scalar = Bytes | number | bigint | boolean;
 
 /** The record shapes the writer accepts (see the module comment). */
 export type WriterRecord =
-  | { key: Bytes; value?: Bytes | null }
-  | { key: Bytes; values: Iterable<Bytes> | Bytes | null }
-  | readonly [Bytes]
-  | readonly [Bytes, Bytes | Iterable<Bytes> | null | undefined];
+  | { key: Scalar; value?: Scalar | null }
+  | { key: Scalar; values: Iterable<Scalar> | Scalar | null }
+  | readonly [Scalar]
+  | readonly [Scalar, Scalar | Iterable<Scalar> | null | undefined];
 
 const U32_MAX = 0xffffffff;
 
@@ -38,8 +46,46 @@ export function inputError(no: number, what: string): DiscoDBError {
   return new DiscoDBError('ERR_DISCODB_INPUT', `record ${no}: ${what}`, { record: no });
 }
 
-function isBytes(x: unknown): x is Bytes {
-  return typeof x === 'string' || x instanceof Uint8Array;
+/**
+ * `x` as a string or bytes, or null when its type is not accepted: finite numbers,
+ * bigints and booleans become their JSON text.
+ */
+function coerce(x: unknown): Bytes | null {
+  if (typeof x === 'string' || x instanceof Uint8Array) return x;
+  if (typeof x === 'number') return Number.isFinite(x) ? String(x) : null;
+  if (typeof x === 'bigint' || typeof x === 'boolean') return String(x);
+  return null;
+}
+
+const ACCEPTED = 'a string, a Uint8Array, a finite number, a bigint or a boolean';
+
+/** `String.prototype.isWellFormed` (Node 20; not in the ES2022 lib typings). O(1) for one-byte strings. */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/** Index of the first lone surrogate of `s` (which is known not to be well-formed). */
+function loneSurrogateAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        continue;
+      }
+    }
+    return i;
+  }
+  return -1;
+}
+
+function malformed(no: number, what: string, s: string): DiscoDBError {
+  const at = loneSurrogateAt(s);
+  const unit = s.charCodeAt(at).toString(16).toUpperCase();
+  return inputError(
+    no,
+    `${what} is not well-formed UTF-16: a lone surrogate \\u${unit} at index ${at} has no UTF-8 form (pass a Uint8Array for binary data)`,
+  );
 }
 
 /**
@@ -103,30 +149,34 @@ export class RecordIngest {
       this.keyWithValues(no, r.key, values);
       return;
     }
-    const key = r.key;
-    if (!isBytes(key)) throw badKey(no, key);
+    const key = coerce(r.key);
+    if (key === null) throw badKey(no, r.key);
     const value = r.value;
-    if (value === undefined || value === null) this.item(no, key, null);
-    else if (isBytes(value)) this.item(no, key, value);
-    else throw inputError(no, `value must be a string or a Uint8Array, got ${describe(value)} (use "values" for several)`);
+    if (value === undefined || value === null) return this.item(no, key, null);
+    const v = coerce(value);
+    if (v === null) throw inputError(no, `value must be ${ACCEPTED}, got ${describe(value)}${typeof value === 'object' ? ' (use "values" for several)' : ''}`);
+    this.item(no, key, v);
   }
 
   /** A key with a "values" slot: one value, an iterable of values, or none. */
-  private keyWithValues(no: number, key: unknown, slot: unknown): void {
-    if (!isBytes(key)) throw badKey(no, key);
+  private keyWithValues(no: number, rawKey: unknown, slot: unknown): void {
+    const key = coerce(rawKey);
+    if (key === null) throw badKey(no, rawKey);
     if (slot === undefined || slot === null) return this.item(no, key, null);
-    if (isBytes(slot)) return this.item(no, key, slot);
+    const one = coerce(slot);
+    if (one !== null) return this.item(no, key, one);
     let list: unknown[];
     if (Array.isArray(slot)) list = slot;
-    else if (typeof (slot as Iterable<unknown>)[Symbol.iterator] === 'function') list = Array.from(slot as Iterable<unknown>);
-    else throw inputError(no, `values must be an array or iterable of strings/Uint8Arrays, got ${describe(slot)}`);
+    else if (typeof slot === 'object' && typeof (slot as Iterable<unknown>)[Symbol.iterator] === 'function') list = Array.from(slot as Iterable<unknown>);
+    else throw inputError(no, `values must be an array or iterable of values (${ACCEPTED}), got ${describe(slot)}`);
     for (let i = 0; i < list.length; i++) {
-      const v = list[i];
-      if (!isBytes(v)) throw inputError(no, `values[${i}] must be a string or a Uint8Array, got ${describe(v)}`);
+      const v = coerce(list[i]);
+      if (v === null) throw inputError(no, `values[${i}] must be ${ACCEPTED}, got ${describe(list[i])}`);
       if (typeof v !== 'string' && v.length > U32_MAX) throw inputError(no, `values[${i}] is ${v.length} bytes (the limit is 2^32-1)`);
+      if (typeof v === 'string' && !isWellFormed(v)) throw malformed(no, `values[${i}]`, v);
     }
     if (list.length === 0) return this.item(no, key, null);
-    for (let i = 0; i < list.length; i++) this.item(no, key, list[i] as Bytes);
+    for (let i = 0; i < list.length; i++) this.item(no, key, coerce(list[i])!);
   }
 
   /**
@@ -135,6 +185,8 @@ export class RecordIngest {
    * the caller may reuse its buffers); the lookups happen in `flush`, a batch at a time.
    */
   private item(no: number, key: Bytes, value: Bytes | null): void {
+    if (typeof key === 'string' && key !== this.lastKey && !isWellFormed(key)) throw malformed(no, 'key', key);
+    if (typeof value === 'string' && !isWellFormed(value)) throw malformed(no, 'value', value);
     const run = this.run;
     const kMax = typeof key === 'string' ? 3 * key.length : key.length;
     if (kMax > U32_MAX && typeof key !== 'string') throw inputError(no, `key is ${key.length} bytes (the limit is 2^32-1)`);
@@ -221,5 +273,5 @@ export class RecordIngest {
 const BATCH = 1024;
 
 function badKey(no: number, key: unknown): DiscoDBError {
-  return inputError(no, `key must be a string or a Uint8Array, got ${key === undefined ? 'no key' : describe(key)}`);
+  return inputError(no, `key must be ${ACCEPTED}, got ${key === undefined ? 'no key' : describe(key)}`);
 }

@@ -141,11 +141,16 @@ export class DiscoDBWriter extends Writable {
     );
   }
 
+  /**
+   * Stops the build and removes every temporary file. Destroying the writer before it
+   * finished always fails the stream: with `error` if given, else with an
+   * `ERR_DISCODB_ABORTED` DiscoDBError (so `pipeline()` rejects; nothing is written).
+   */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.builder.abort();
     const done = (): void => {
       this.builder.dispose();
-      callback(error);
+      callback(error ?? (this.stats === null ? new DiscoDBError('ERR_DISCODB_ABORTED', `the build of ${this.path} was aborted (destroy() before it finished): nothing was written`, { path: this.path }) : null));
     };
     if (this.building === null) done();
     else this.building.then(done, done);
