@@ -1,16 +1,21 @@
 /**
- * CSV and TSV records through fast-csv.
+ * CSV and TSV records: a streaming RFC 4180 state machine over bytes.
  *
- * fast-csv reports neither line numbers nor where a parse error happened, and it may emit
- * rows of one chunk only after the whole chunk parsed. So this stream subclasses fast-csv's
- * own `CsvParserStream` and keeps two facts of its own: the physical lines consumed by the
- * rows seen so far (rows that contain quoted line breaks span several lines), and the text
- * fed since the last row boundary, which is re-scanned only when fast-csv fails, to say on
- * which line.
+ * Rows without a quote character (all of TSV, most of CSV) take a fast path: the row is found
+ * with one `indexOf('\n')` and split with `indexOf(delimiter)`, both over bytes of the current
+ * chunk only. A row with quotes, or one that spans chunks, goes through the byte-at-a-time
+ * machine, which keeps a cell's bytes as pieces and joins them once. Either way each byte is
+ * looked at a constant number of times: time is linear, memory a small multiple of the longest
+ * row (an unclosed quote makes the rest of the input one cell: it is reported, with the line
+ * where the quote opened, at the end).
+ *
+ * Syntax as fast-csv read it before (kept so that no existing input changes meaning): a row
+ * ends at LF, CRLF or a lone CR; blanks before an opening quote and after a closing quote are
+ * ignored; a quote inside an unquoted cell is an ordinary character; `""` inside quotes is one
+ * quote; a line that is empty (or only blanks) is skipped.
  */
-import { StringDecoder } from 'node:string_decoder';
-import type { TransformCallback } from 'node:stream';
-import { CsvParserStream, ParserOptions } from 'fast-csv';
+import type { Duplex } from 'node:stream';
+import { byteRecordStream, countLineFeeds, firstInvalidUtf8, invalidUtf8Message, isValidUtf8, Pieces } from './bytes.js';
 import { DiscoDBError } from '../errors.js';
 import {
   checkEncoding,
@@ -44,136 +49,55 @@ export interface CsvRecordOptions extends RecordParserOptions {
    * column, `false` otherwise. With a header, every row must have as many cells as it.
    */
   headers?: boolean;
-  /** Cell separator. Default `,` for CSV, a tab for TSV. */
+  /** Cell separator, one ASCII character. Default `,` for CSV, a tab for TSV. */
   delimiter?: string;
-  /** Quote character, or `null` for none. Default `"` for CSV, none for TSV. */
+  /** Quote character (one ASCII character), or `null` for none. Default `"` for CSV, none for TSV. */
   quote?: string | null;
 }
 
-const BREAK = /\r\n|\n|\r/g;
-
-/** Characters handed to fast-csv at a time (see `#feedPieces`). */
-const PIECE = 8192;
-
-/** Counts line breaks the way fast-csv splits rows (CRLF, LF or CR each count once). */
-function countBreaks(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 10) n++;
-    else if (c === 13) {
-      n++;
-      if (s.charCodeAt(i + 1) === 10) i++;
-    }
-  }
-  return n;
+/** Where the machine is within a row. */
+enum State {
+  /** At the start of a cell (the row's first cell included). */
+  CellStart,
+  /** In an unquoted cell. */
+  Unquoted,
+  /** In a quoted cell. */
+  Quoted,
+  /** Just after a quote inside a quoted cell: a second quote (`""`) or the closing one. */
+  QuoteInQuoted,
+  /** After the closing quote: blanks, then a delimiter or a line break. */
+  AfterQuote,
 }
 
-/** Drops the first `k` lines (with their breaks) of `s`; '' when it has fewer. */
-function dropLines(s: string, k: number): string {
-  if (k === 0) return s;
-  BREAK.lastIndex = 0;
-  for (let m = BREAK.exec(s); m !== null; m = BREAK.exec(s)) {
-    if (--k === 0) return s.slice(m.index + m[0].length);
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const TAB = 9;
+
+/** Checks a delimiter or quote option: one ASCII character other than a line break. */
+function singleByte(value: string, what: string): number {
+  const c = value.charCodeAt(0);
+  if (value.length !== 1 || c > 127 || c === LF || c === CR) {
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `the ${what} must be one ASCII character other than a line break, got ${JSON.stringify(value)}`);
   }
-  return '';
+  return c;
 }
 
-/**
- * Finds the 0-based line (within `text`) of the first CSV syntax error, mirroring the two
- * errors fast-csv raises: a closing quote followed by something other than a delimiter or
- * a line break, and a quote never closed (reported where it opened). `undefined` if none.
- */
-function locateSyntaxError(text: string, delimiter: string, quote: string): number | undefined {
-  let line = 0;
-  let i = 0;
-  const n = text.length;
-  const isBreak = (c: string | undefined): boolean => c === '\n' || c === '\r';
-  const skipBreak = (): void => {
-    if (text[i] === '\r' && text[i + 1] === '\n') i++;
-    i++;
-    line++;
-  };
-  while (i < n) {
-    // At the start of a cell: fast-csv allows blanks before an opening quote.
-    let j = i;
-    while (j < n && text[j] === ' ' && delimiter !== ' ') j++;
-    if (text[j] === quote) {
-      const openLine = line;
-      j++;
-      for (;;) {
-        if (j >= n) return openLine;
-        const c = text[j];
-        if (c === quote) {
-          if (text[j + 1] === quote) {
-            j += 2;
-            continue;
-          }
-          j++;
-          break;
-        }
-        if (c === '\r') {
-          if (text[j + 1] === '\n') j++;
-          line++;
-        } else if (c === '\n') line++;
-        j++;
-      }
-      while (j < n && text[j] === ' ' && delimiter !== ' ') j++;
-      i = j;
-      if (i >= n) return undefined;
-      if (text.startsWith(delimiter, i)) i += delimiter.length;
-      else if (isBreak(text[i])) skipBreak();
-      else return line;
-    } else {
-      // Unquoted cell: up to the next delimiter or line break.
-      while (i < n && !text.startsWith(delimiter, i) && !isBreak(text[i])) i++;
-      if (i >= n) return undefined;
-      if (isBreak(text[i])) skipBreak();
-      else i += delimiter.length;
-    }
-  }
-  return undefined;
-}
-
-/** The fast-csv parser stream, turning rows into records and keeping line numbers. */
-class CsvRecordStream extends CsvParserStream<string[], DiscoDBRecord> {
+/** Turns rows (lists of cell text) into records: header, column selection, field decoding. */
+class RowMapper {
   readonly #path: string | undefined;
   readonly #encoding: FieldEncoding;
-  readonly #delimiter: string;
-  readonly #quote: string | null;
   readonly #keySel: FieldSelector;
   readonly #valueSel: readonly FieldSelector[] | null | undefined;
-  readonly #decoder = new StringDecoder('utf8');
   /** Expect a header row still to come. */
   #wantHeader: boolean;
   #columns = -1;
   #keyIdx = 0;
   #valueIdx: number[] | null | undefined;
-  /** Physical lines consumed by the rows seen so far. */
-  #line = 0;
-  /** Text fed to fast-csv since the last row boundary. */
-  #pending = '';
-  /** A trailing CR held back so that a CRLF split across chunks counts once. */
-  #heldCR = false;
-  /** Continues feeding the current chunk once the reader has taken rows. */
-  #resume: (() => void) | undefined;
 
-  constructor(options: CsvRecordOptions, defaults: { delimiter: string; quote: string | null }) {
-    const delimiter = options.delimiter ?? defaults.delimiter;
-    const quote = options.quote === undefined ? defaults.quote : options.quote;
-    super(
-      new ParserOptions({
-        objectMode: true,
-        headers: false,
-        ignoreEmpty: false,
-        delimiter,
-        quote,
-      }),
-    );
+  constructor(options: CsvRecordOptions) {
     this.#path = options.path;
     this.#encoding = checkEncoding(options.encoding);
-    this.#delimiter = delimiter;
-    this.#quote = quote;
     this.#keySel = options.key ?? 0;
     checkSelector(this.#keySel, 'key');
     this.#valueSel = valueSelectors(options.value);
@@ -183,18 +107,16 @@ class CsvRecordStream extends CsvParserStream<string[], DiscoDBRecord> {
       throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'columns are selected by name, so the input needs a header row (headers: true)');
     }
     this.#wantHeader = options.headers ?? named;
-    if (!this.#wantHeader) this.#resolveColumns(undefined);
-    // Returning null drops a row (header, blank line): fast-csv then pushes nothing.
-    this.transform((row: string[]) => this.#toRecord(row) as DiscoDBRecord);
+    if (!this.#wantHeader) this.#resolveColumns(undefined, 0);
   }
 
   /** Maps selectors to column indexes, using the header names when there are any. */
-  #resolveColumns(header: string[] | undefined): void {
+  #resolveColumns(header: string[] | undefined, line: number): void {
     const index = (sel: FieldSelector, what: string): number => {
       if (typeof sel === 'number') return sel;
       const i = header?.indexOf(sel) ?? -1;
       if (i < 0) {
-        throw inputError(this.#path, this.#line, `no ${what} column named '${sel}' in the header (${(header ?? []).join(', ')})`);
+        throw inputError(this.#path, line, `no ${what} column named '${sel}' in the header (${(header ?? []).join(', ')})`);
       }
       return i;
     };
@@ -209,16 +131,12 @@ class CsvRecordStream extends CsvParserStream<string[], DiscoDBRecord> {
     return field;
   }
 
-  #toRecord(row: string[]): DiscoDBRecord | null {
-    const line = this.#line + 1;
-    let breaks = 1;
-    for (const cell of row) if (cell.length !== 0 && (cell.includes('\n') || cell.includes('\r'))) breaks += countBreaks(cell);
-    this.#line += breaks;
-    if (row.length === 0) return null; // an empty (or blank) line
+  /** The record of a row that starts on `line`, or `undefined` for the header. */
+  map(row: string[], line: number): DiscoDBRecord | undefined {
     if (this.#wantHeader) {
       this.#wantHeader = false;
-      this.#resolveColumns(row);
-      return null;
+      this.#resolveColumns(row, line);
+      return undefined;
     }
     if (this.#columns >= 0 && row.length !== this.#columns) {
       throw inputError(this.#path, line, `expected ${this.#columns} columns as in the header, got ${row.length}`);
@@ -241,83 +159,292 @@ class CsvRecordStream extends CsvParserStream<string[], DiscoDBRecord> {
     }
     return makeRecord(key, values);
   }
+}
 
-  /** Turns a fast-csv failure into an input error on the right line. */
-  #fail(err: unknown): Error {
-    if (err instanceof DiscoDBError) return err;
-    const message = err instanceof Error ? err.message : String(err);
-    const at = this.#quote === null ? undefined : locateSyntaxError(this.#pending, this.#delimiter, this.#quote);
-    return inputError(this.#path, this.#line + 1 + (at ?? 0), `malformed CSV: ${message.replace(/ at '[\s\S]*$/, '')}`, err);
-  }
+/** A cell of only blanks: a row of one such cell is a blank line, skipped. */
+const BLANK_CELL = /^[ \t]*$/;
 
-  #feed(text: string, last: boolean, done: TransformCallback): void {
-    const before = this.#line;
-    this.#pending += text;
-    const cb: TransformCallback = (err) => {
-      if (err) return done(this.#fail(err));
-      // Whatever fast-csv turned into rows is gone from its buffer: keep only the rest.
-      this.#pending = dropLines(this.#pending, this.#line - before);
-      done();
-    };
-    if (last) super._flush(cb);
-    else super._transform(text as unknown as Buffer, 'utf8', cb);
-  }
+/** Makes the bytes → records parser (see the module comment). */
+function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: string; quote: string | null }): Duplex {
+  const path = options.path;
+  const delim = singleByte(options.delimiter ?? defaults.delimiter, 'delimiter');
+  const quoteText = options.quote === undefined ? defaults.quote : options.quote;
+  const quote = quoteText === null ? -1 : singleByte(quoteText, 'quote');
+  if (quote === delim) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'the quote and the delimiter must differ');
+  const isBlank = (c: number): boolean => (c === SPACE || c === TAB) && c !== delim; // skipped around quotes
+  /** A line of only blanks (no quote, no delimiter) is skipped. */
+  const isBlankRow = (row: string[]): boolean => row.length === 1 && BLANK_CELL.test(row[0] as string);
+  const quoteByte = Buffer.from(quote >= 0 ? [quote] : []); // appended for each `""`
+  const mapper = new RowMapper(options);
 
-  override _transform(data: Buffer | string, _encoding: string, done: TransformCallback): void {
-    let text = (this.#heldCR ? '\r' : '') + (typeof data === 'string' ? data : this.#decoder.write(data));
-    this.#heldCR = text.endsWith('\r');
-    if (this.#heldCR) text = text.slice(0, -1);
-    this.#feedPieces(text, 0, done);
-  }
+  // Machine state, kept across chunks.
+  let state = State.CellStart;
+  let line = 1; // physical line of the byte being read
+  let rowLine = 1; // line where the current row started
+  let quoteLine = 1; // line where the current quoted cell opened
+  let rowBytes = 0; // bytes of the current row read so far (0: nothing yet)
+  let skipLF = false; // a CR just ended a row: a following LF belongs to it
+  let quotedCR = false; // the last byte of a quoted cell was a CR (a following LF is the same line break)
+  let blanksOnly = false; // the unquoted cell so far is only spaces (which may precede an opening quote)
+  let rowQuoted = false; // a quoted cell in the row (so it is not a blank line)
+  const cells: string[] = [];
+  const cell = new Pieces();
 
-  /**
-   * fast-csv pushes every row of a chunk whatever `push()` says. Feeding it small pieces and
-   * waiting for the reader whenever the readable side is full keeps the buffer near its
-   * high-water mark however large the written chunks are.
-   */
-  #feedPieces(text: string, start: number, done: TransformCallback): void {
-    if (start >= text.length) return done();
-    const end = Math.min(text.length, start + PIECE);
-    this.#feed(start === 0 && end === text.length ? text : text.slice(start, end), false, (err) => {
-      if (err) return done(err);
-      const next = (): void => this.#feedPieces(text, end, done);
-      if (end < text.length && this.readableLength >= this.readableHighWaterMark) this.#resume = next;
-      else next();
-    });
-  }
+  /** A cell's text; `startLine` is where its bytes start (for the line of a bad byte). */
+  const cellText = (bytes: Buffer, startLine: number): string => {
+    if (!isValidUtf8(bytes)) {
+      const bad = firstInvalidUtf8(bytes);
+      throw inputError(path, startLine + countLineFeeds(bytes, 0, Math.max(bad, 0)), invalidUtf8Message(bytes, 'cell'));
+    }
+    return bytes.toString('utf8');
+  };
 
-  override _read(size: number): void {
-    const resume = this.#resume;
-    this.#resume = undefined;
-    resume?.();
-    super._read(size);
-  }
+  const endRow = (out: DiscoDBRecord[]): void => {
+    const row = cells.splice(0);
+    const startLine = rowLine;
+    const blank = !rowQuoted && isBlankRow(row);
+    if (rowBytes > 0 && !blank) {
+      const record = mapper.map(row, startLine);
+      if (record !== undefined) out.push(record);
+    }
+    state = State.CellStart;
+    rowBytes = 0;
+    rowQuoted = false;
+  };
 
-  override _flush(done: TransformCallback): void {
-    const rest = (this.#heldCR ? '\r' : '') + this.#decoder.end();
-    this.#heldCR = false;
-    if (rest === '') return this.#feed('', true, done);
-    // fast-csv's flush parses its own buffer: hand it the tail first as a normal chunk.
-    this.#feed(rest, false, (err) => (err ? done(err) : this.#feed('', true, done)));
-  }
+  /** The slow path: reads bytes from `i` until the current row ends or the chunk does. */
+  const slow = (chunk: Buffer, i: number, out: DiscoDBRecord[]): number => {
+    const n = chunk.length;
+    let from = i; // start of the cell bytes not yet in `cell`
+    while (i < n) {
+      const c = chunk[i] as number;
+      if (skipLF) {
+        skipLF = false;
+        if (c === LF) {
+          i++;
+          from = i;
+          continue;
+        }
+      }
+      switch (state) {
+        case State.CellStart:
+          if (c === quote) {
+            state = State.Quoted;
+            rowQuoted = true;
+            quoteLine = line;
+            rowBytes++;
+            from = ++i;
+            continue;
+          }
+          from = i;
+          state = State.Unquoted;
+          blanksOnly = true;
+          continue; // this byte is read in the Unquoted state
+        case State.Unquoted:
+          if (c === delim || c === LF || c === CR) {
+            const bytes = cell.take(chunk.subarray(from, i));
+            if (c === delim) {
+              cells.push(cellText(bytes, line));
+              rowBytes++;
+              state = State.CellStart;
+              from = ++i;
+              continue;
+            }
+            cells.push(cellText(bytes, line));
+            endRow(out);
+            line++;
+            rowLine = line;
+            skipLF = c === CR;
+            return i + 1;
+          }
+          if (c === quote && blanksOnly) {
+            // only blanks so far: they precede an opening quote and are dropped
+            cell.take();
+            state = State.Quoted;
+            rowQuoted = true;
+            quoteLine = line;
+            rowBytes++;
+            from = ++i;
+            continue;
+          }
+          if (!isBlank(c)) blanksOnly = false;
+          rowBytes++;
+          i++;
+          continue;
+        case State.Quoted: {
+          // Jump to the next quote, counting the line breaks passed over.
+          let q = chunk.indexOf(quote, i);
+          if (q < 0) q = n;
+          for (let k = i; k < q; k++) {
+            const b = chunk[k];
+            if (b === LF) {
+              if (!quotedCR) line++;
+              quotedCR = false;
+            } else if (b === CR) {
+              line++;
+              quotedCR = true;
+            } else quotedCR = false;
+          }
+          rowBytes += q - i;
+          i = q;
+          if (q < n) {
+            cell.push(chunk.subarray(from, q));
+            quotedCR = false;
+            state = State.QuoteInQuoted;
+            i++;
+            from = i;
+          }
+          continue;
+        }
+        case State.QuoteInQuoted:
+          if (c === quote) {
+            cell.push(quoteByte as Buffer);
+            state = State.Quoted;
+            rowBytes++;
+            from = ++i;
+            continue;
+          }
+          cells.push(cellText(cell.take(), quoteLine));
+          state = State.AfterQuote;
+          continue;
+        case State.AfterQuote:
+          if (isBlank(c)) {
+            i++;
+            continue;
+          }
+          if (c === delim) {
+            rowBytes++;
+            state = State.CellStart;
+            from = ++i;
+            continue;
+          }
+          if (c === LF || c === CR) {
+            endRow(out);
+            line++;
+            rowLine = line;
+            skipLF = c === CR;
+            return i + 1;
+          }
+          throw inputError(path, line, `malformed CSV: expected '${String.fromCharCode(delim)}' or a line break after a closing quote, got '${String.fromCharCode(c)}'`);
+      }
+    }
+    // The chunk ends inside the row: keep the open cell's bytes.
+    if (state === State.Unquoted || state === State.Quoted) cell.push(chunk.subarray(from, n));
+    return n;
+  };
+
+  // Positions of the next quote / CR / delimiter at or after the fast path's position (n: none).
+  let nextQuote = -1;
+  let nextCR = -1;
+  let nextDelim = -1;
+  let validUpTo = 0; // the chunk's bytes before this are known to be well-formed UTF-8
+
+  /** The fast path: whole rows of `chunk` from `i` that hold no quote and no lone CR. */
+  const fast = (chunk: Buffer, i: number, out: DiscoDBRecord[]): number => {
+    const n = chunk.length;
+    for (;;) {
+      const nl = chunk.indexOf(LF, i);
+      if (nl < 0) return i;
+      if (quote >= 0) {
+        if (nextQuote < i) {
+          const q = chunk.indexOf(quote, i);
+          nextQuote = q < 0 ? n : q;
+        }
+        if (nextQuote < nl) return i;
+      }
+      if (nextCR < i) {
+        const r = chunk.indexOf(CR, i);
+        nextCR = r < 0 ? n : r;
+      }
+      let end = nl;
+      if (nextCR < nl) {
+        if (nextCR !== nl - 1) return i; // a lone CR ends a row: the slow path knows
+        end = nl - 1;
+      }
+      if (end > validUpTo && !isValidUtf8(chunk.subarray(i, end))) throw inputError(path, line, invalidUtf8Message(chunk.subarray(i, end), 'line'));
+      if (end > i) {
+        const row: string[] = [];
+        let s = i;
+        for (;;) {
+          if (nextDelim < s) {
+            const d = chunk.indexOf(delim, s);
+            nextDelim = d < 0 ? n : d;
+          }
+          if (nextDelim >= end) break;
+          row.push(chunk.toString('utf8', s, nextDelim));
+          s = nextDelim + 1;
+        }
+        row.push(chunk.toString('utf8', s, end));
+        if (!((chunk[i] === SPACE || chunk[i] === TAB) && isBlankRow(row))) {
+          const record = mapper.map(row, line);
+          if (record !== undefined) out.push(record);
+        }
+      }
+      line++;
+      rowLine = line;
+      i = nl + 1;
+    }
+  };
+
+  /** Whether the fast path may look at a row starting here. */
+  const atRowStart = (): boolean => state === State.CellStart && rowBytes === 0 && cells.length === 0 && cell.length === 0 && !skipLF;
+
+  return byteRecordStream((chunk) => {
+    const out: DiscoDBRecord[] = [];
+    if (chunk === null) {
+      if (state === State.Quoted) {
+        throw inputError(path, quoteLine, `malformed CSV: missing closing ${quoteText ?? ''} of the quoted cell opened on this line`);
+      }
+      if (state === State.QuoteInQuoted) cells.push(cellText(cell.take(), quoteLine));
+      else if (state === State.Unquoted) {
+        const bytes = cell.take();
+        cells.push(cellText(bytes, line));
+      }
+      else if (state === State.CellStart && cells.length > 0) cells.push('');
+      if (cells.length > 0) endRow(out);
+      return out;
+    }
+    const n = chunk.length;
+    nextQuote = nextCR = nextDelim = -1;
+    validUpTo = utf8Prefix(chunk);
+    let i = 0;
+    while (i < n) {
+      if (atRowStart()) {
+        i = fast(chunk, i, out);
+        if (i >= n) break;
+      }
+      i = slow(chunk, i, out);
+    }
+    return out;
+  }, options.highWaterMark);
+}
+
+/** How many leading bytes of `chunk` are known to be well-formed UTF-8 (a character split at its end excluded). */
+function utf8Prefix(chunk: Buffer): number {
+  if (isValidUtf8(chunk)) return chunk.length;
+  // Drop a character cut by the chunk's end: at most 3 bytes after its lead byte.
+  let k = chunk.length - 1;
+  while (k > 0 && chunk.length - k < 4 && ((chunk[k] as number) & 0xc0) === 0x80) k--;
+  return k > 0 && isValidUtf8(chunk.subarray(0, k)) ? k : 0;
 }
 
 /**
- * Parses CSV bytes into writer records (fast-csv underneath). Write bytes, read
- * {@link DiscoDBRecord}s; a malformed line fails the stream with a {@link DiscoDBError} of code
- * `ERR_DISCODB_INPUT` whose `line` is the 1-based physical line.
+ * Parses CSV bytes into writer records. Write bytes, read {@link DiscoDBRecord}s; a malformed
+ * line fails the stream with a {@link DiscoDBError} of code `ERR_DISCODB_INPUT` whose `line`
+ * is the 1-based physical line.
  *
  * @example
  * await pipeline(fs.createReadStream('big.csv'), csvRecords({ key: 'user', value: 'item' }), new DiscoDBWriter('out.ddb'));
  */
-export function csvRecords(options: CsvRecordOptions = {}): CsvParserStream<string[], DiscoDBRecord> {
-  return new CsvRecordStream(options, { delimiter: ',', quote: '"' });
+export function csvRecords(options: CsvRecordOptions = {}): Duplex {
+  return delimitedRecords(options, { delimiter: ',', quote: '"' });
 }
 
 /**
  * Parses tab-separated bytes into writer records: {@link csvRecords} with a tab delimiter and
  * no quoting (TSV cells cannot contain tabs or line breaks, and a `"` is an ordinary character).
+ * Every tab separates two cells: the first cell is the key, each further cell a value.
  */
-export function tsvRecords(options: CsvRecordOptions = {}): CsvParserStream<string[], DiscoDBRecord> {
-  return new CsvRecordStream(options, { delimiter: '\t', quote: null });
+export function tsvRecords(options: CsvRecordOptions = {}): Duplex {
+  return delimitedRecords(options, { delimiter: '\t', quote: null });
 }

@@ -35,7 +35,7 @@ export interface RecordParserOptions {
   encoding?: FieldEncoding;
   /** Name of the input, used in error messages (`data.csv:12: ...`). */
   path?: string;
-  /** Readable-side high-water mark, in records (JSON, JSON Lines and tab parsers; fast-csv fixes its own at 16). */
+  /** Readable-side high-water mark, in records (default 16). */
   highWaterMark?: number;
 }
 

@@ -1,11 +1,12 @@
 /**
- * JSON records: JSON arrays through stream-json's tokenizer and array streamer, JSON Lines
- * through the line stage. Both share one mapping from a parsed element to a record.
+ * JSON records: JSON Lines through the line stage, JSON arrays through a byte scanner that
+ * frames the array's elements (tracking only strings and bracket depth, so nesting costs no
+ * stack). Each line or element is parsed by `JSON.parse` (the fast path); a record whose
+ * numbers become keys or values is read again by {@link parseJsonKeepingNumbers}, so that a
+ * number is kept exactly as written (`1.0`, `1e400`, `12345678901234567891`), never rounded.
  */
 import type { Duplex } from 'node:stream';
-import { getManyValues, isMany, none } from 'stream-chain/defs.js';
-import { jsonParser } from 'stream-json/core/parser.js';
-import { streamArray } from 'stream-json/core/streamers/stream-array.js';
+import { byteRecordStream, countLineFeeds, firstInvalidUtf8, invalidUtf8Message, isValidUtf8, Pieces } from './bytes.js';
 import {
   checkEncoding,
   checkSelector,
@@ -18,7 +19,8 @@ import {
   type RecordField,
   type RecordParserOptions,
 } from './fields.js';
-import { lineRecordStream, textRecordStream } from './lines.js';
+import { describeJson, JsonNumber, parseJsonKeepingNumbers } from './json-value.js';
+import { lineRecordStream } from './lines.js';
 
 /** Options of {@link jsonRecords} and {@link jsonlRecords}. */
 export interface JsonRecordOptions extends RecordParserOptions {
@@ -40,6 +42,14 @@ export interface JsonRecordOptions extends RecordParserOptions {
 
 type Element = Record<string, unknown> | unknown[];
 
+/** Thrown by the builder when a number is needed as text: the caller re-reads the record. */
+const NEED_SOURCE = Symbol('number source needed');
+
+/** Whether a string holds a lone surrogate (from a `\\ud800` escape): it has no UTF-8 form. */
+function isWellFormed(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
 /** Builds the element → record mapping shared by the JSON and JSON Lines parsers. */
 function jsonRecordBuilder(options: JsonRecordOptions): (element: unknown, line: number) => DiscoDBRecord {
   const path = options.path;
@@ -50,14 +60,20 @@ function jsonRecordBuilder(options: JsonRecordOptions): (element: unknown, line:
   for (const s of valueSel ?? []) checkSelector(s, 'value');
   const valuesName = options.values ?? 'values';
 
+  /** Strings are decoded per `encoding`; numbers keep their source text, booleans become `"true"`/`"false"`. */
   const scalar = (x: unknown, line: number, what: string): RecordField => {
     if (typeof x === 'string') {
+      if (!isWellFormed(x)) throw inputError(path, line, `${what} ${describeJson(x)} holds a lone surrogate (a \\u escape of half a pair), which has no UTF-8 form`);
       const field = decodeField(x, encoding);
       if (field === undefined) throw inputError(path, line, `${what} '${x.slice(0, 40)}' is not valid ${encoding}`);
       return field;
     }
-    if ((typeof x === 'number' || typeof x === 'boolean') && encoding === 'utf8') return String(x);
-    throw inputError(path, line, `${what} must be a ${encoding === 'utf8' ? 'string or number' : `${encoding} string`}, got ${JSON.stringify(x)?.slice(0, 40)}`);
+    if (encoding === 'utf8') {
+      if (x instanceof JsonNumber) return x.text;
+      if (typeof x === 'number') throw NEED_SOURCE;
+      if (typeof x === 'boolean') return x ? 'true' : 'false';
+    }
+    throw inputError(path, line, `${what} must be a ${encoding === 'utf8' ? 'string, number or boolean' : `${encoding} string`}, got ${describeJson(x)}`);
   };
   const addValues = (x: unknown, out: RecordField[], line: number): void => {
     if (x === null) return;
@@ -75,8 +91,8 @@ function jsonRecordBuilder(options: JsonRecordOptions): (element: unknown, line:
   };
 
   return (element, line) => {
-    if (element === null || typeof element !== 'object') {
-      throw inputError(path, line, `expected an object or array record, got ${JSON.stringify(element)?.slice(0, 40)}`);
+    if (element === null || typeof element !== 'object' || element instanceof JsonNumber) {
+      throw inputError(path, line, `expected an object or array record, got ${describeJson(element)}`);
     }
     const el = element as Element;
     const tuple = Array.isArray(el);
@@ -102,78 +118,192 @@ function jsonRecordBuilder(options: JsonRecordOptions): (element: unknown, line:
   };
 }
 
+/** The line of a `JSON.parse` failure: `line` is where `text` starts; V8 names the position. */
+function syntaxErrorLine(err: unknown, text: string, line: number): number {
+  const m = /at position (\d+)/.exec(err instanceof Error ? err.message : '');
+  if (m === null) return line;
+  const at = Math.min(Number(m[1]), text.length);
+  let n = line;
+  for (let i = text.indexOf('\n'); i >= 0 && i < at; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * Parses one record's JSON text and maps it: `JSON.parse` first; when a number is used as a
+ * key or value, the text is read again keeping number text. `line` is where the text
+ * starts, `endLine` where it ends (a record error names the end, a syntax error its own line).
+ */
+function readRecord(
+  text: string,
+  build: (element: unknown, line: number) => DiscoDBRecord,
+  path: string | undefined,
+  line: number,
+  endLine: number,
+): DiscoDBRecord {
+  let element: unknown;
+  try {
+    element = JSON.parse(text);
+  } catch (err) {
+    const message = err instanceof RangeError ? 'nested too deeply' : (err as Error).message;
+    throw inputError(path, syntaxErrorLine(err, text, line), `invalid JSON: ${message}`, err);
+  }
+  try {
+    return build(element, endLine);
+  } catch (err) {
+    if (err !== NEED_SOURCE) throw err;
+  }
+  return build(parseJsonKeepingNumbers(text), endLine);
+}
+
 const BLANK = /^\s*$/;
 
 /**
  * Parses JSON Lines bytes (one JSON object or array per line, blank lines skipped) into writer
- * records. A line that is not valid JSON, or not a usable record, fails the stream with
- * `ERR_DISCODB_INPUT` and its line number.
+ * records. A line that is not valid JSON (or not UTF-8), or not a usable record, fails the
+ * stream with `ERR_DISCODB_INPUT` and its line number.
  */
 export function jsonlRecords(options: JsonRecordOptions = {}): Duplex {
   const build = jsonRecordBuilder(options);
   return lineRecordStream((line, n) => {
     if (line.length === 0 || (line.charCodeAt(0) <= 32 && BLANK.test(line))) return undefined;
-    let element: unknown;
-    try {
-      element = JSON.parse(line);
-    } catch (err) {
-      throw inputError(options.path, n, `invalid JSON: ${(err as Error).message}`, err);
-    }
-    return build(element, n);
-  }, options.highWaterMark);
+    return readRecord(line, build, options.path, n, n);
+  }, options);
 }
+
+/** Where the array scanner is (see {@link jsonRecords}). */
+enum At {
+  /** Before the `[` (blanks only). */
+  Start,
+  /** After `[` (an element or `]`) or after `,` (an element). */
+  BeforeElement,
+  /** Inside an element. */
+  Element,
+  /** After an element: `,` or `]`. */
+  AfterElement,
+  /** After the closing `]` (blanks only). */
+  End,
+}
+
+const isBlank = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
+
+/** Shows a byte of the input in an error message. */
+const showByte = (c: number): string => (c >= 32 && c < 127 ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16).padStart(2, '0')}`);
 
 /**
  * Parses a JSON array of records (objects or tuples) into writer records, streaming: the array
- * is never held in memory. Built on stream-json's tokenizer (`streamValues: false`, the fast
- * packed mode) and array streamer. The text is fed to the tokenizer one line at a time so that
- * a syntax error, or a bad element, is reported on its line (for an element: the line where it
- * ends).
+ * is never held in memory, only the element being read. A byte scanner frames the elements
+ * (it follows strings, escapes and bracket depth, nothing more) and each element is parsed on
+ * its own; a syntax error is reported on its line, a bad record on the line where it ends.
  */
 export function jsonRecords(options: JsonRecordOptions = {}): Duplex {
   const path = options.path;
   const build = jsonRecordBuilder(options);
-  const tokenize = jsonParser({ streamValues: false });
-  const elements = streamArray();
+  let at = At.Start;
   let line = 1;
-  let atStart = true;
+  let afterComma = false;
+  // The element being read.
+  const pieces = new Pieces();
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let elementLine = 1;
+  let endsWithLF = false;
 
-  const feed = (piece: string | typeof none, out: DiscoDBRecord[]): void => {
-    let tokens;
-    try {
-      tokens = tokenize(piece as string); // `none` flushes (Flushable protocol)
-    } catch (err) {
-      throw inputError(path, line, `invalid JSON: ${(err as Error).message}`, err);
+  const syntax = (what: string): Error => inputError(path, line, `invalid JSON: ${what}`);
+
+  const finishElement = (bytes: Buffer, out: DiscoDBRecord[]): void => {
+    if (!isValidUtf8(bytes)) {
+      const bad = firstInvalidUtf8(bytes);
+      throw inputError(path, elementLine + countLineFeeds(bytes, 0, Math.max(bad, 0)), invalidUtf8Message(bytes, 'record'));
     }
-    if (tokens === none) return;
-    for (const token of isMany(tokens) ? getManyValues(tokens) : [tokens]) {
-      let item;
-      try {
-        item = elements(token);
-      } catch (err) {
-        throw inputError(path, line, `expected a JSON array of records: ${(err as Error).message}`, err);
-      }
-      if (item === none) continue;
-      for (const it of isMany(item) ? getManyValues(item) : [item]) out.push(build(it.value, line));
-    }
+    out.push(readRecord(bytes.toString('utf8'), build, path, elementLine, line));
+    at = At.AfterElement;
   };
 
-  const run = (text: string, final: boolean): DiscoDBRecord[] => {
-    if (atStart && text.length > 0) {
-      atStart = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    }
+  return byteRecordStream((chunk) => {
     const out: DiscoDBRecord[] = [];
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      feed(text.slice(start, nl + 1), out);
-      line++;
-      start = nl + 1;
+    if (chunk === null) {
+      if (at === At.Element && depth === 0 && !inString) finishElement(pieces.take(), out); // a scalar element at the very end
+      if (at === At.Start) return out; // no input at all: no records
+      if (at !== At.End) {
+        if (endsWithLF) line--; // the end is on the last line, not after it
+        throw syntax('unexpected end of input: the array is not closed');
+      }
+      return out;
     }
-    if (start < text.length) feed(start === 0 ? text : text.slice(start), out);
-    if (final) feed(none, out);
+    const n = chunk.length;
+    endsWithLF = chunk[n - 1] === 10;
+    let i = 0;
+    let from = 0; // start of the current element's bytes in this chunk
+    while (i < n) {
+      const c = chunk[i] as number;
+      if (at === At.Element) {
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (c === 92) escaped = true;
+          else if (c === 34) inString = false;
+          else if (c === 10) line++;
+          i++;
+          continue;
+        }
+        if (c === 34) {
+          inString = true;
+          i++;
+        } else if (c === 123 || c === 91) {
+          depth++;
+          i++;
+        } else if (c === 125 || c === 93) {
+          if (depth === 0) {
+            finishElement(pieces.take(chunk.subarray(from, i)), out); // a scalar element before `]`
+            continue;
+          }
+          i++;
+          if (--depth === 0) finishElement(pieces.take(chunk.subarray(from, i)), out);
+        } else if (depth === 0 && (c === 44 || isBlank(c))) {
+          finishElement(pieces.take(chunk.subarray(from, i)), out); // a scalar element ends
+        } else {
+          if (c === 10) line++;
+          i++;
+        }
+        continue;
+      }
+      if (c === 10) line++;
+      if (isBlank(c)) {
+        i++;
+        continue;
+      }
+      switch (at) {
+        case At.Start:
+          if (c !== 91) throw inputError(path, line, `expected a JSON array of records, got ${showByte(c)}`);
+          at = At.BeforeElement;
+          afterComma = false;
+          break;
+        case At.BeforeElement:
+          if (c === 93 && !afterComma) {
+            at = At.End;
+            break;
+          }
+          if (c === 93 || c === 44) throw syntax(`unexpected ${showByte(c)} where an array element should be`);
+          at = At.Element;
+          depth = 0;
+          inString = false;
+          escaped = false;
+          elementLine = line;
+          from = i;
+          continue; // the element's first byte is read in the Element state
+        case At.AfterElement:
+          if (c === 44) {
+            at = At.BeforeElement;
+            afterComma = true;
+          } else if (c === 93) at = At.End;
+          else throw syntax(`expected ',' or ']' after an array element, got ${showByte(c)}`);
+          break;
+        case At.End:
+          throw syntax(`unexpected ${showByte(c)} after the end of the array`);
+      }
+      i++;
+    }
+    if (at === At.Element) pieces.push(from === 0 ? chunk : chunk.subarray(from));
     return out;
-  };
-
-  return textRecordStream(run, options.highWaterMark);
+  }, options.highWaterMark);
 }

@@ -1,67 +1,46 @@
 /**
- * A line-framed parsing stage on stream-chain: bytes in, one callback per physical line
- * (with its 1-based number), records out. JSON Lines and plain tab lines are built on it.
+ * A line-framed parsing stage: bytes in, one callback per physical line (with its 1-based
+ * number), records out. JSON Lines and plain tab lines are built on it.
  *
- * stream-chain's own `jsonl/parserStream` counts only non-empty lines and hides the line of a
- * failure; discodb must name the line, so the framing is done here, in one synchronous stage
- * (no per-line promise), and wrapped by stream-chain's `asStream` for backpressure.
+ * Each chunk is searched for `\n` from where the last search stopped; the bytes of a line that
+ * spans chunks are kept as pieces and joined once when its `\n` arrives (never re-joined or
+ * re-scanned per chunk), so a 100 MiB line costs the same per byte as short ones. Every line
+ * must be well-formed UTF-8: a bad byte is an input error naming the line, never a silent
+ * U+FFFD (which would merge different keys).
  */
-import { StringDecoder } from 'node:string_decoder';
 import type { Duplex } from 'node:stream';
-import { asStream } from 'stream-chain';
-import { flushable, many, none } from 'stream-chain/defs.js';
-import type { DiscoDBRecord } from './fields.js';
+import { byteRecordStream, invalidUtf8Message, isValidUtf8, Pieces } from './bytes.js';
+import { inputError, type DiscoDBRecord } from './fields.js';
 
 /** Parses one line (without its line break); returns `undefined` to skip it. May throw. */
 export type LineParser = (line: string, lineNumber: number) => DiscoDBRecord | undefined;
 
 /** Makes a Duplex that frames its bytes into lines and maps each through `parseLine`. */
-export function lineRecordStream(parseLine: LineParser, highWaterMark?: number): Duplex {
-  let rest = '';
+export function lineRecordStream(parseLine: LineParser, options: { path?: string | undefined; highWaterMark?: number | undefined } = {}): Duplex {
+  const rest = new Pieces();
   let lineNumber = 0;
-  let atStart = true;
 
-  const run = (input: string, final: boolean): DiscoDBRecord[] => {
-    let text = rest === '' ? input : rest + input;
-    if (atStart && text.length > 0) {
-      atStart = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark is no data
-    }
-    const out: DiscoDBRecord[] = [];
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      const record = parseLine(text.slice(start, end), ++lineNumber);
-      if (record !== undefined) out.push(record);
-      start = nl + 1;
-    }
-    rest = start === 0 ? text : text.slice(start);
-    if (final && rest !== '') {
-      const end = rest.charCodeAt(rest.length - 1) === 13 ? rest.length - 1 : rest.length;
-      const record = parseLine(rest.slice(0, end), ++lineNumber);
-      if (record !== undefined) out.push(record);
-      rest = '';
-    }
-    return out;
+  const emit = (bytes: Buffer, out: DiscoDBRecord[]): void => {
+    lineNumber++;
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+    const line = end === bytes.length ? bytes : bytes.subarray(0, end);
+    if (!isValidUtf8(line)) throw inputError(options.path, lineNumber, invalidUtf8Message(line, 'line'));
+    const record = parseLine(line.toString('utf8'), lineNumber);
+    if (record !== undefined) out.push(record);
   };
 
-  return textRecordStream(run, highWaterMark);
-}
-
-/**
- * A Duplex from bytes to records around `run(text, final)`, which turns each piece of
- * decoded text (UTF-8, split characters joined) into records; `final` marks the end.
- */
-export function textRecordStream(run: (text: string, final: boolean) => DiscoDBRecord[], highWaterMark?: number): Duplex {
-  const decoder = new StringDecoder('utf8');
-  const stage = flushable((chunk: Uint8Array | string | typeof none) => {
-    const out =
-      chunk === none ? run(decoder.end(), true) : run(typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer), false);
-    return out.length === 0 ? none : out.length === 1 ? out[0] : many(out);
-  });
-  return asStream(stage, {
-    writableObjectMode: false,
-    readableObjectMode: true,
-    ...(highWaterMark === undefined ? {} : { readableHighWaterMark: highWaterMark }),
-  });
+  return byteRecordStream((chunk) => {
+    const out: DiscoDBRecord[] = [];
+    if (chunk === null) {
+      if (rest.length > 0) emit(rest.take(), out);
+      return out;
+    }
+    let start = 0;
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      emit(rest.length === 0 ? chunk.subarray(start, nl) : rest.take(chunk.subarray(start, nl)), out);
+      start = nl + 1;
+    }
+    if (start < chunk.length) rest.push(start === 0 ? chunk : chunk.subarray(start));
+    return out;
+  }, options.highWaterMark);
 }

@@ -14,12 +14,16 @@ export const RECORD_FORMATS: readonly RecordFormat[] = ['csv', 'tsv', 'jsonl', '
 /** Options for {@link recordParser}: the union of every parser's options. */
 export type AnyRecordOptions = CsvRecordOptions & JsonRecordOptions;
 
+/** Compression suffixes ignored when guessing the format (the CLI decompresses; the parsers read plain bytes). */
+const COMPRESSION = /\.(?:gz|gzip|zst|zstd|bz2|xz)$/i;
+
 /**
  * Guesses the format from a file name: `.csv`, `.tsv`, `.jsonl`/`.ndjson`, `.json`; anything
- * else (`.txt`, `.tab`, no extension) is plain tab lines. A trailing `.gz` is not understood.
+ * else (`.txt`, `.tab`, no extension) is plain tab lines. A compression suffix (`.gz`,
+ * `.gzip`, `.zst`, `.zstd`, `.bz2`, `.xz`) is looked through: `x.csv.gz` is `'csv'`.
  */
 export function formatFromPath(path: string): RecordFormat {
-  const m = /\.([A-Za-z0-9]+)$/.exec(path);
+  const m = /\.([A-Za-z0-9]+)$/.exec(path.replace(COMPRESSION, ''));
   switch (m?.[1]?.toLowerCase()) {
     case 'csv':
       return 'csv';

@@ -32,5 +32,5 @@ export function tabRecords(options: TabRecordOptions = {}): Duplex {
     const at = keysOnly ? -1 : line.indexOf(separator);
     if (at < 0) return { key: decode(line, n, 'key') };
     return { key: decode(line.slice(0, at), n, 'key'), value: decode(line.slice(at + separator.length), n, 'value') };
-  }, options.highWaterMark);
+  }, options);
 }
