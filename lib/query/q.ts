@@ -219,8 +219,7 @@ export class Q {
 
   /** True when this query dereferences anything (needs a db to resolve). */
   get hasDereference(): boolean {
-    for (const c of this.clauses) for (const l of c.literals) if (l.query !== null) return true;
-    return false;
+    return derefDepth(this) > 0;
   }
 
   /** Set equality of clauses (of sets of literals), as the Python binding's `==`. */
