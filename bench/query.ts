@@ -1,19 +1,125 @@
 /**
- * Query engine benchmark: the lazy cursor engine (leapfrog AND, merging OR,
- * seekable NOT) against a naive evaluation that materialises every term as a
- * Set, in the same run, on a db of 1 000 000 keys and 1 000 000 values.
+ * Query engine benchmark, two parts.
  *
- *   npm run build && node dist/bench/query.js
+ * 1. Small queries against the key lookups they need (issue 8), on a db of
+ *    1 000 000 keys × 1 value (16-byte values, compressed by default) built
+ *    once with the writer into bench/data/ (gitignored): 10k `a & b & c` on
+ *    random keys (prebuilt Q, empty results, `count()`) against the 30k
+ *    `get(k).count()` of the same keys, and 10k `a | b | c` (results iterated)
+ *    against the 30k `get(k)` iterated; on the mmap and the pread route.
+ *    Each task runs in interleaved rounds; medians and their ratio are printed.
  *
- * The db is built with the writer (DiscoDB.build), so keys go through the
- * CHD perfect hash as in real use.
+ * 2. With `--naive`: the lazy cursor engine (leapfrog AND, merging OR,
+ *    seekable NOT) against a naive evaluation that materialises every term as
+ *    a Set, on a db of 1M keys with lists of 1 to ~500 000 ids.
+ *
+ *   npm run build && flock /tmp/discodb-bench.lock node dist/bench/query.js [--naive]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { DiscoDB, Q, queryIds, type IdCursor } from '../lib/index.js';
 import { rng } from '../examples/random.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dataDir = path.resolve(here, '../../bench/data');
+let sink = 0;
+
+// ---------------------------------------------------------------------------
+// Part 1: small queries vs their lookups
+
+const SMALL_KEYS = 1_000_000;
+const QUERIES = 10_000;
+const ROUNDS = 9;
+
+const keyOf = (i: number): string => `key${i}`;
+const valueOf = (i: number): string => `value-${String(i).padStart(10, '0')}`; // 16 bytes
+
+async function smallDb(): Promise<string> {
+  const file = path.join(dataDir, 'query-1m-x1.ddb');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const t0 = Date.now();
+    function* records(): Generator<{ key: string; values: string[] }> {
+      for (let i = 0; i < SMALL_KEYS; i++) yield { key: keyOf(i), values: [valueOf(i)] };
+    }
+    const db = await DiscoDB.build(records(), file);
+    console.log(`built ${file}: ${db.size} keys, ${(db.header.size / 2 ** 20).toFixed(1)} MiB in ${Date.now() - t0} ms`);
+    db.close();
+  }
+  return file;
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+/** Runs the tasks in interleaved rounds (after two warm-up rounds); median ms per round of each. */
+function rounds(tasks: Array<() => void>): number[] {
+  const times = tasks.map(() => [] as number[]);
+  for (let r = 0; r < ROUNDS + 2; r++) {
+    tasks.forEach((task, i) => {
+      const t0 = performance.now();
+      task();
+      if (r >= 2) times[i]!.push(performance.now() - t0);
+    });
+  }
+  return times.map(median);
+}
+
+async function smallQueries(): Promise<void> {
+  const file = await smallDb();
+  const r = rng(8);
+  const triples: string[][] = Array.from({ length: QUERIES }, () =>
+    Array.from({ length: 3 }, () => keyOf(Math.floor(r() * SMALL_KEYS))),
+  );
+  const lookups = triples.flat();
+  const ands = triples.map((t) => Q.andAll(t.map((k) => Q.term(k))));
+  const ors = triples.map((t) => Q.orAll(t.map((k) => Q.term(k))));
+  console.log(`\nsmall queries: ${QUERIES} queries on random keys of a ${SMALL_KEYS}-key × 1-value db (${ROUNDS} rounds, median)`);
+  for (const mmap of [true, false]) {
+    const db = DiscoDB.open(file, { mmap });
+    let empty = 0;
+    for (const q of ands) if (db.query(q).count() === 0) empty++;
+    let hits = 0;
+    for (const q of ors) hits += db.query(q).count();
+    if (empty !== QUERIES || hits !== 3 * QUERIES - countRepeats(triples)) throw new Error(`unexpected answers: ${empty} empty, ${hits} hits`);
+    const [and, count, or, iterate] = rounds([
+      () => {
+        for (const q of ands) sink += db.query(q).count();
+      },
+      () => {
+        for (const k of lookups) sink += db.get(k).count();
+      },
+      () => {
+        for (const q of ors) for (const v of db.query(q)) sink += v.length;
+      },
+      () => {
+        for (const k of lookups) for (const v of db.get(k)) sink += v.length;
+      },
+    ]);
+    const us = (ms: number, n: number): string => `${((ms * 1000) / n).toFixed(2)} µs`;
+    console.log(`route ${db.route}:`);
+    console.log(`  ${QUERIES} a & b & c, count()      ${and!.toFixed(1)} ms (${us(and!, QUERIES)}/query)`);
+    console.log(`  ${3 * QUERIES} get(k).count() (peer)   ${count!.toFixed(1)} ms (${us(count!, 3 * QUERIES)}/lookup)  ratio ${(and! / count!).toFixed(2)}`);
+    console.log(`  ${QUERIES} a | b | c, iterated     ${or!.toFixed(1)} ms (${us(or!, QUERIES)}/query)`);
+    console.log(`  ${3 * QUERIES} get(k) iterated (peer)  ${iterate!.toFixed(1)} ms (${us(iterate!, 3 * QUERIES)}/lookup)  ratio ${(or! / iterate!).toFixed(2)}`);
+    db.close();
+  }
+}
+
+/** Keys drawn twice in one triple (an OR then returns fewer values than three lookups). */
+function countRepeats(triples: string[][]): number {
+  let n = 0;
+  for (const t of triples) n += t.length - new Set(t).size;
+  return n;
+}
+
+// ---------------------------------------------------------------------------
+// Part 2: engine vs naive Sets
 
 const U = 1_000_000;
 const N_KEYS = 1_000_000;
@@ -21,131 +127,117 @@ const N_FREQUENT = 4; // F0..F3: each id with probability 1/2
 const N_MID = 1000; // M0..M999: ~1000 ids each
 // The rest, R<i>: 1–8 ids each.
 
-const rand = rng(2024);
-
-function keyName(i: number): string {
-  if (i < N_FREQUENT) return `F${i}`;
-  if (i < N_FREQUENT + N_MID) return `M${i - N_FREQUENT}`;
-  return `R${i}`;
-}
-
-function listOf(i: number): number[] {
-  const ids: number[] = [];
-  if (i < N_FREQUENT) {
-    for (let id = 1; id <= U; id++) if (rand() < 0.5) ids.push(id);
-    return ids;
-  }
-  const n = i < N_FREQUENT + N_MID ? 1000 : 1 + Math.floor(rand() * 8);
-  const set = new Set<number>();
-  while (set.size < n) set.add(1 + Math.floor(rand() * U));
-  return [...set].sort((a, b) => a - b);
-}
-
-/** The records of the bench db: every key with its list, values named by id. */
-function* records(): Generator<{ key: string; values: string[] }> {
-  for (let i = 0; i < N_KEYS; i++) yield { key: keyName(i), values: listOf(i).map(valueName) };
-}
-
-function valueName(id: number): string {
-  return `v${String(id).padStart(7, '0')}`;
-}
-
-const t0 = Date.now();
-const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-bench-query-')), 'bench.ddb');
-const db = await DiscoDB.build(records(), file);
-process.on('exit', () => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
-console.log(
-  `built ${db.size} keys, ${db.numUniqueValues} values, ${(db.header.size / 2 ** 20).toFixed(1)} MiB ` +
-    `(hashed: ${db.info().hashed}) with the writer in ${Date.now() - t0} ms`,
-);
-
-/** The naive peer: every term's list materialised as a Set, clauses combined with Set operations. */
-function naive(q: Q): number[] {
-  if (q.clauses.length === 0) return [];
-  let acc: Set<number> | null = null;
-  for (const clause of q.clauses) {
-    const union = new Set<number>();
-    for (const lit of clause.literals) {
-      const record = db.findKey(lit.key!);
-      const ids = new Set<number>();
-      const c: IdCursor = db.idCursor(record);
-      for (let id = c.next(); id !== 0; id = c.next()) ids.add(id);
-      if (lit.negated) {
-        for (let id = 1; id <= U; id++) if (!ids.has(id)) union.add(id);
-      } else for (const id of ids) union.add(id);
+async function engineVsNaive(): Promise<void> {
+  const rand = rng(2024);
+  const keyName = (i: number): string => (i < N_FREQUENT ? `F${i}` : i < N_FREQUENT + N_MID ? `M${i - N_FREQUENT}` : `R${i}`);
+  const listOf = (i: number): number[] => {
+    const ids: number[] = [];
+    if (i < N_FREQUENT) {
+      for (let id = 1; id <= U; id++) if (rand() < 0.5) ids.push(id);
+      return ids;
     }
-    if (acc === null) acc = union;
-    else {
-      const next = new Set<number>();
-      for (const id of acc) if (union.has(id)) next.add(id);
-      acc = next;
-    }
+    const n = i < N_FREQUENT + N_MID ? 1000 : 1 + Math.floor(rand() * 8);
+    const set = new Set<number>();
+    while (set.size < n) set.add(1 + Math.floor(rand() * U));
+    return [...set].sort((a, b) => a - b);
+  };
+  const valueName = (id: number): string => `v${String(id).padStart(7, '0')}`;
+  function* records(): Generator<{ key: string; values: string[] }> {
+    for (let i = 0; i < N_KEYS; i++) yield { key: keyName(i), values: listOf(i).map(valueName) };
   }
-  return [...acc!].sort((a, b) => a - b);
-}
 
-function engineCount(q: Q): number {
-  const c = queryIds(db, q);
-  let n = 0;
-  while (c.next() !== 0) n++;
-  return n;
-}
+  const t0 = Date.now();
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-bench-query-')), 'bench.ddb');
+  process.on('exit', () => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
+  const db = await DiscoDB.build(records(), file);
+  console.log(
+    `\nengine vs naive: built ${db.size} keys, ${db.numUniqueValues} values, ${(db.header.size / 2 ** 20).toFixed(1)} MiB ` +
+      `(hashed: ${db.info().hashed}) with the writer in ${Date.now() - t0} ms`,
+  );
 
-const mids = Array.from({ length: 10 }, (_, i) => `M${i * 7}`).join(' | ');
-const cases: Array<[string, string]> = [
-  ['rare & frequent', 'R500000 & F0'],
-  ['rare & frequent & frequent', 'R600000 & F0 & F1'],
-  ['10-term OR (mids)', mids],
-  ['rare & ~frequent & ~frequent', 'R777777 & ~F0 & ~F1'],
-  ['mid & frequent', 'M1 & F0'],
-  ['(10 mids OR-ed) & frequent', `(${mids}) & F2`],
-  ['mid & ~frequent', 'M5 & ~F3'],
-  ['frequent & frequent', 'F0 & F1'],
-  ['frequent & ~frequent', 'F0 & ~F1'],
-  ['frequent | frequent', 'F2 | F3'],
-];
+  /** The naive peer: every term's list materialised as a Set, clauses combined with Set operations. */
+  const naive = (q: Q): number[] => {
+    if (q.clauses.length === 0) return [];
+    let acc: Set<number> | null = null;
+    for (const clause of q.clauses) {
+      const union = new Set<number>();
+      for (const lit of clause.literals) {
+        const record = db.findKey(lit.key!);
+        const ids = new Set<number>();
+        const c: IdCursor = db.idCursor(record);
+        for (let id = c.next(); id !== 0; id = c.next()) ids.add(id);
+        if (lit.negated) {
+          for (let id = 1; id <= U; id++) if (!ids.has(id)) union.add(id);
+        } else for (const id of ids) union.add(id);
+      }
+      if (acc === null) acc = union;
+      else {
+        const next = new Set<number>();
+        for (const id of acc) if (union.has(id)) next.add(id);
+        acc = next;
+      }
+    }
+    return [...acc!].sort((a, b) => a - b);
+  };
+  const engineCount = (q: Q): number => {
+    const c = queryIds(db, q);
+    let n = 0;
+    while (c.next() !== 0) n++;
+    return n;
+  };
 
-for (const [name, s] of cases) {
-  const q = Q.parse(s);
-  const a = engineCount(q);
-  const b = naive(q).length;
-  if (a !== b) throw new Error(`${name}: engine ${a} ids, naive ${b}`);
-  console.log(`${name.padEnd(30)} ${s.padEnd(48)} ${a} ids`);
-}
+  const mids = Array.from({ length: 10 }, (_, i) => `M${i * 7}`).join(' | ');
+  const cases: Array<[string, string]> = [
+    ['rare & frequent', 'R500000 & F0'],
+    ['rare & frequent & frequent', 'R600000 & F0 & F1'],
+    ['10-term OR (mids)', mids],
+    ['rare & ~frequent & ~frequent', 'R777777 & ~F0 & ~F1'],
+    ['mid & frequent', 'M1 & F0'],
+    ['(10 mids OR-ed) & frequent', `(${mids}) & F2`],
+    ['mid & ~frequent', 'M5 & ~F3'],
+    ['frequent & frequent', 'F0 & F1'],
+    ['frequent & ~frequent', 'F0 & ~F1'],
+    ['frequent | frequent', 'F2 | F3'],
+  ];
+  for (const [name, s] of cases) {
+    const q = Q.parse(s);
+    const a = engineCount(q);
+    const b = naive(q).length;
+    if (a !== b) throw new Error(`${name}: engine ${a} ids, naive ${b}`);
+    console.log(`${name.padEnd(30)} ${s.padEnd(48)} ${a} ids`);
+  }
 
-let sink = 0;
-// The naive tasks take up to ~1 s each: few iterations keep the run near a minute.
-const bench = new Bench({
-  name: 'discodb CNF queries (1M keys, 1M values): engine vs naive Sets',
-  time: 500,
-  iterations: 8,
-  warmupTime: 100,
-  warmupIterations: 2,
-});
-for (const [name, s] of cases) {
-  const q = Q.parse(s);
-  bench.add(`engine ${name}`, () => {
-    sink += engineCount(q);
+  // The naive tasks take up to ~1 s each: few iterations keep the run near a minute.
+  const bench = new Bench({
+    name: 'discodb CNF queries (1M keys, 1M values): engine vs naive Sets',
+    time: 500,
+    iterations: 8,
+    warmupTime: 100,
+    warmupIterations: 2,
   });
-  bench.add(`naive  ${name}`, () => {
-    sink += naive(q).length;
-  });
+  for (const [name, s] of cases) {
+    const q = Q.parse(s);
+    bench.add(`engine ${name}`, () => {
+      sink += engineCount(q);
+    });
+    bench.add(`naive  ${name}`, () => {
+      sink += naive(q).length;
+    });
+  }
+  await bench.run();
+  const mean = (name: string): number => {
+    const r = bench.tasks.find((t) => t.name === name)!.result as unknown as { latency?: { mean: number } };
+    return r.latency?.mean ?? NaN;
+  };
+  for (const [name] of cases) {
+    const e = mean(`engine ${name}`);
+    const n = mean(`naive  ${name}`);
+    console.log(`${name.padEnd(30)} engine ${e.toFixed(3)} ms, naive ${n.toFixed(3)} ms: ${(n / e).toFixed(1)}x`);
+  }
+  db.close();
 }
-const decodeQ = Q.parse('M1 & F0');
-bench.add('engine mid & frequent, values decoded', () => {
-  for (const v of db.query(decodeQ)) sink += v.length;
-});
 
-await bench.run();
-console.log(bench.name);
-console.table(bench.table());
-const mean = (name: string): number => {
-  const r = bench.tasks.find((t) => t.name === name)!.result as unknown as { latency?: { mean: number } };
-  return r.latency?.mean ?? NaN;
-};
-for (const [name] of cases) {
-  const e = mean(`engine ${name}`);
-  const n = mean(`naive  ${name}`);
-  console.log(`${name.padEnd(30)} engine ${e.toFixed(3)} ms, naive ${n.toFixed(3)} ms: ${(n / e).toFixed(1)}x`);
-}
+console.log(`node ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}, ${new Date().toISOString()}`);
+await smallQueries();
+if (process.argv.includes('--naive')) await engineVsNaive();
 console.log(`(sink ${sink > 0})`);

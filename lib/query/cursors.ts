@@ -17,48 +17,50 @@ import type { IdCursor } from '../reader/cursor.js';
  * skips over).
  */
 export class AndCursor implements IdCursor {
-  private readonly lead: IdCursor;
-  private readonly others: IdCursor[];
-  /** Last id each of `others` returned (0 before the first seek). */
-  private readonly heads: Float64Array;
+  /** children[0] leads; the array is kept as given (not copied). */
+  private readonly children: IdCursor[];
+  /** Last id each child after the lead returned (0 before its first seek); a plain array: cheaper to make than a typed one. */
+  private readonly heads: number[];
   private cur = 0;
   private done = false;
 
   /** `children` should be ordered rarest first: the first one leads. */
   constructor(children: IdCursor[]) {
     if (children.length === 0) throw new RangeError('AndCursor needs at least one child');
-    this.lead = children[0]!;
-    this.others = children.slice(1);
-    this.heads = new Float64Array(this.others.length);
+    this.children = children;
+    const heads: number[] = [];
+    for (let i = 0; i < children.length; i++) heads.push(0);
+    this.heads = heads;
   }
 
   next(): number {
     if (this.done) return 0;
-    return this.align(this.lead.next());
+    return this.align(this.children[0]!.next());
   }
 
   seek(target: number): number {
     if (this.cur >= target && this.cur !== 0) return this.cur;
     if (this.done) return 0;
-    return this.align(this.lead.seek(target));
+    return this.align(this.children[0]!.seek(target));
   }
 
   /** Moves everyone to the first id ≥ `doc` present in all children. */
   private align(doc: number): number {
-    const others = this.others;
+    const cs = this.children;
+    const lead = cs[0]!;
     const heads = this.heads;
-    const n = others.length;
+    const n = cs.length;
     outer: for (;;) {
       if (doc === 0) return this.finish();
-      for (let i = 0; i < n; i++) {
+      for (let i = 1; i < n; i++) {
         let h = heads[i]!;
         if (h < doc) {
-          h = others[i]!.seek(doc);
+          h = cs[i]!.seek(doc);
           if (h === 0) return this.finish();
           heads[i] = h;
         }
         if (h > doc) {
-          doc = this.lead.seek(h);
+          doc = lead.seek(h);
           continue outer;
         }
       }
@@ -79,14 +81,17 @@ export class AndCursor implements IdCursor {
  * a heap below ~8 children).
  */
 export class OrCursor implements IdCursor {
+  /** Kept as given (not copied). */
   private readonly children: IdCursor[];
   /** Current id of each child; 0 before it starts, Infinity once exhausted. */
-  private readonly heads: Float64Array;
+  private readonly heads: number[];
   private cur = 0;
 
   constructor(children: IdCursor[]) {
     this.children = children;
-    this.heads = new Float64Array(children.length);
+    const heads: number[] = [];
+    for (let i = 0; i < children.length; i++) heads.push(0);
+    this.heads = heads;
   }
 
   next(): number {

@@ -9,7 +9,7 @@
  * Multiset dbs (which the C library refuses) get the same set semantics.
  */
 import { DiscoDBError } from '../errors.js';
-import { EMPTY_CURSOR, type IdCursor } from '../reader/cursor.js';
+import { DeltaCursor, EMPTY_CURSOR, type IdCursor } from '../reader/cursor.js';
 import { Inquiry } from '../reader/inquiry.js';
 import {
   AndCursor,
@@ -228,10 +228,249 @@ class Planner {
   }
 }
 
-function plan(db: QueryableDB<unknown>, q: QueryLike, options: QueryOptions | undefined): Part {
-  const query = toQ(q);
-  const view = toView(db, options);
-  return new Planner(db).query(query, view, 0);
+// ---------------------------------------------------------------------------
+// The flat planner: queries without dereferences (nearly all), with no
+// allocation beyond the cursors it returns.
+//
+// Phase 1 looks every key up, clause by clause: a clause whose keys are all
+// absent ends the query there (no more lookups, no cursor built), a clause
+// with an absent negated key is always true and dropped. Phase 2 opens the
+// lists of the remaining clauses (a list's cursor knows its count: no second
+// record lookup) and drops what turns out empty or full. Phase 3 combines
+// them, rarest clause first. Unit clauses `~k` are grouped into the
+// complement of one union, and the negated literals of a clause into the
+// complement of one intersection (De Morgan), so `~a & ~b & …` and
+// `~a | ~b | …` cost per list, not per list per id.
+
+// Scratch of the flat planner. Planning is synchronous and never nests, so
+// one set serves every db; `lists` is cleared after each plan (it must not
+// keep cursors, and through them images, alive).
+let recs = new Int32Array(64);
+let counts = new Float64Array(64);
+const lists: IdCursor[] = [];
+let clauseEst = new Float64Array(64);
+let clauseAt = new Int32Array(64);
+let order = new Int32Array(64);
+let negs = new Int32Array(64);
+
+/** Exact size of the last plan's result, or -1 when only its cursor knows. */
+let exactCount = -1;
+
+function ensureLiterals(n: number): void {
+  if (n <= recs.length) return;
+  const size = Math.max(n, 2 * recs.length);
+  const r = new Int32Array(size);
+  r.set(recs);
+  recs = r;
+  counts = new Float64Array(size);
+}
+
+function ensureClauses(n: number): void {
+  if (n <= clauseAt.length) return;
+  const size = Math.max(n, 2 * clauseAt.length);
+  clauseEst = new Float64Array(size);
+  clauseAt = new Int32Array(size);
+  order = new Int32Array(size);
+  negs = new Int32Array(size);
+}
+
+/** Pseudo-clause indices in `order`: the grouped unit negations, the view. */
+const NEG_GROUP = -1;
+const VIEW = -2;
+/** clauseEst of a clause that is always true. */
+const ALWAYS = -1;
+
+/** Estimates of the pseudo-clauses of the plan being built. */
+let negEst = 0;
+let viewEst = 0;
+
+function estOf(i: number): number {
+  return i >= 0 ? clauseEst[i]! : i === NEG_GROUP ? negEst : viewEst;
+}
+
+function byEstimate(a: number, b: number): number {
+  return estOf(a) - estOf(b);
+}
+
+/** Count of a list from its cursor (the reader's cursors know it), else from the record. */
+function listLength(db: QueryableDB<unknown>, cursor: IdCursor, record: number): number {
+  if (cursor instanceof DeltaCursor) return cursor.remaining;
+  if (cursor === EMPTY_CURSOR) return 0;
+  return db.listCount(record);
+}
+
+function planFlat(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined): IdCursor {
+  exactCount = 0;
+  const clauses = q.clauses;
+  const nc = clauses.length;
+  if (nc === 0 || (view !== undefined && view.size === 0)) return EMPTY_CURSOR;
+  ensureClauses(nc);
+
+  // Phase 1: key lookups.
+  let k = 0; // literal slots used
+  for (let i = 0; i < nc; i++) {
+    const lits = clauses[i]!.literals;
+    ensureLiterals(k + lits.length);
+    clauseAt[i] = k;
+    let found = false;
+    let always = false;
+    for (let j = 0; j < lits.length; j++) {
+      const record = db.findKey(lits[j]!.key!);
+      recs[k + j] = record;
+      if (record >= 0) found = true;
+      else if (lits[j]!.negated) {
+        always = true; // ~(absent) is everything
+        break;
+      }
+    }
+    if (!found && !always) return EMPTY_CURSOR;
+    clauseEst[i] = always ? ALWAYS : 0;
+    k += lits.length;
+  }
+  try {
+    return openAndCombine(db, q, view, k);
+  } finally {
+    for (let j = 0; j < k; j++) lists[j] = EMPTY_CURSOR;
+  }
+}
+
+function openAndCombine(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined, slots: number): IdCursor {
+  const clauses = q.clauses;
+  const nc = clauses.length;
+  const u = db.numUniqueValues;
+  const multiset = db.isMultiset;
+  while (lists.length < slots) lists.push(EMPTY_CURSOR);
+
+  // Phase 2: open the lists, drop empty clauses' work.
+  let live = 0; // clauses in `order`
+  let nNeg = 0; // unit clauses `~k`, in `negs`
+  let negMax = 0;
+  for (let i = 0; i < nc; i++) {
+    if (clauseEst[i] === ALWAYS) continue;
+    const lits = clauses[i]!.literals;
+    const at = clauseAt[i]!;
+    let state = 0; // 0: matches nothing, 1: has a list, 2: always true
+    let est = 0;
+    for (let j = 0; j < lits.length; j++) {
+      const record = recs[at + j]!;
+      let count = 0;
+      if (record >= 0) {
+        const c = db.idCursor(record);
+        count = listLength(db, c, record);
+        lists[at + j] = multiset && count > 0 ? new DedupCursor(c) : c;
+      }
+      counts[at + j] = count;
+      if (!lits[j]!.negated) {
+        if (count > 0) {
+          state = 1;
+          est += count;
+        }
+      } else if (count === 0) {
+        state = 2;
+        break;
+      } else if (multiset || count < u) {
+        // (A non-multiset list of U ids is the universe: its complement adds nothing.)
+        state = 1;
+        est += u - count;
+      }
+    }
+    if (state === 0) return EMPTY_CURSOR;
+    if (state === 2) continue;
+    if (lits.length === 1 && lits[0]!.negated) {
+      negs[nNeg++] = at;
+      if (counts[at]! > negMax) negMax = counts[at]!;
+      continue;
+    }
+    clauseEst[i] = est < u ? est : u;
+    order[live++] = i;
+  }
+  if (nNeg > 0) order[live++] = NEG_GROUP;
+  if (view !== undefined) order[live++] = VIEW;
+  if (live === 0) {
+    exactCount = u;
+    return new RangeCursor(u);
+  }
+  negEst = u - negMax;
+  viewEst = view === undefined ? 0 : view.size;
+
+  // Exact counts without iterating: one key, one negated key, or the view alone.
+  exactCount = -1;
+  if (live === 1 && !multiset) {
+    const i = order[0]!;
+    if (i === VIEW) exactCount = viewEst;
+    else if (i === NEG_GROUP) exactCount = nNeg === 1 ? negEst : -1;
+    else if (clauses[i]!.literals.length === 1) exactCount = counts[clauseAt[i]!]!;
+  }
+
+  // Phase 3: combine, rarest clause first (it leads the intersection).
+  if (live <= 16) {
+    for (let a = 1; a < live; a++) {
+      const x = order[a]!;
+      const ex = estOf(x);
+      let b = a - 1;
+      while (b >= 0 && estOf(order[b]!) > ex) {
+        order[b + 1] = order[b]!;
+        b--;
+      }
+      order[b + 1] = x;
+    }
+  } else order.subarray(0, live).sort(byEstimate);
+  if (live === 1) return partCursor(q, order[0]!, view, nNeg, u, multiset);
+  const children: IdCursor[] = [];
+  for (let r = 0; r < live; r++) children.push(partCursor(q, order[r]!, view, nNeg, u, multiset));
+  return new AndCursor(children);
+}
+
+function partCursor(q: Q, i: number, view: DiscoDBView | undefined, nNeg: number, u: number, multiset: boolean): IdCursor {
+  if (i === VIEW) return view!.cursor();
+  if (i === NEG_GROUP) {
+    // ~a & ~b & … = ~(a | b | …)
+    if (nNeg === 1) return new NotCursor(lists[negs[0]!]!, u);
+    const union: IdCursor[] = [];
+    for (let j = 0; j < nNeg; j++) union.push(lists[negs[j]!]!);
+    return new NotCursor(unionOf(union), u);
+  }
+  return clauseCursor(q.clauses[i]!.literals, clauseAt[i]!, u, multiset);
+}
+
+/** The union of a live clause's lists; its negated literals as one complement of their intersection. */
+function clauseCursor(lits: readonly Literal[], at: number, u: number, multiset: boolean): IdCursor {
+  if (lits.length === 1) return lists[at]!;
+  const parts: IdCursor[] = [];
+  let negated: number[] | null = null;
+  for (let j = 0; j < lits.length; j++) {
+    const count = counts[at + j]!;
+    if (!lits[j]!.negated) {
+      if (count > 0) parts.push(lists[at + j]!);
+    } else if (multiset || count < u) (negated ??= []).push(at + j);
+  }
+  if (negated !== null) {
+    // ~a | ~b | … = ~(a & b & …), led by the rarest list.
+    if (negated.length === 1) parts.push(new NotCursor(lists[negated[0]!]!, u));
+    else {
+      negated.sort((x, y) => counts[x]! - counts[y]!);
+      parts.push(new NotCursor(new AndCursor(negated.map((x) => lists[x]!)), u));
+    }
+  }
+  return parts.length === 1 ? parts[0]! : unionOf(parts);
+}
+
+function unionOf(cursors: IdCursor[]): IdCursor {
+  if (cursors.length === 1) return cursors[0]!;
+  return cursors.length <= 8 ? new OrCursor(cursors) : new HeapOrCursor(cursors);
+}
+
+/** The id cursor of a query; sets {@link exactCount} (flat plans) or returns its exact count through `exact`. */
+function planIds(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined): IdCursor {
+  if (!q.hasDereference) return planFlat(db, q, view);
+  const p = new Planner(db).query(q, view, 0);
+  exactCount = p.exact ? p.est : -1;
+  return p.cursor;
+}
+
+function countOf(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined): number {
+  const cursor = planIds(db, q, view);
+  return exactCount >= 0 ? exactCount : countIds(cursor);
 }
 
 function toQ(q: QueryLike): Q {
@@ -258,13 +497,12 @@ function toView(db: QueryableDB<unknown>, options: QueryOptions | undefined): Di
  * `db.valueById(id)`.
  */
 export function queryIds(db: QueryableDB<unknown>, q: QueryLike, options?: QueryOptions): IdCursor {
-  return plan(db, q, options).cursor;
+  return planIds(db, toQ(q), toView(db, options));
 }
 
 /** Number of matching values, without decoding any value. */
 export function queryCount(db: QueryableDB<unknown>, q: QueryLike, options?: QueryOptions): number {
-  const p = plan(db, q, options);
-  return p.exact ? p.est : countIds(p.cursor);
+  return countOf(db, toQ(q), toView(db, options));
 }
 
 /**
@@ -275,10 +513,9 @@ export function queryCount(db: QueryableDB<unknown>, q: QueryLike, options?: Que
 export function query<V>(db: QueryableDB<V>, q: QueryLike, options?: QueryOptions): Inquiry<V> {
   const parsed = toQ(q);
   const view = toView(db, options);
-  const opts: QueryOptions = { view };
   return new Inquiry<V>(
-    () => new ValueIterator<V>(db, queryIds(db, parsed, opts)),
-    () => queryCount(db, parsed, opts),
+    () => new ValueIterator<V>(db, planIds(db, parsed, view)),
+    () => countOf(db, parsed, view),
   );
 }
 

@@ -13,8 +13,14 @@ import { DiscoDBError } from '../errors.js';
 /** Above this many clauses a CNF operation refuses: distribution grows exponentially. */
 export const MAX_CLAUSES = 100_000;
 
-/** Nesting depth of parentheses/unary operators the parser accepts. */
-const MAX_DEPTH = 1000;
+/**
+ * Above this many literals in all clauses together, a distribution refuses
+ * (each of its clauses gets a copy of the literals common to all of them).
+ */
+export const MAX_LITERALS = 1 << 22;
+
+/** Nesting depth of parentheses/unary operators the parser accepts, and of dereferences built by code. */
+export const MAX_DEPTH = 1000;
 
 /** One literal of a clause: a key (or a dereferenced query), possibly negated. */
 export class Literal {
@@ -39,6 +45,10 @@ export class Literal {
 
   /** A dereference literal `*query`: the union of `query`'s values used as keys. */
   static deref(query: Q, negated = false): Literal {
+    // Bounded so that comparing, formatting and evaluating never recurse without end.
+    if (derefDepth(query) >= MAX_DEPTH) {
+      throw new DiscoDBError('ERR_DISCODB_QUERY', `dereferences nest deeper than ${MAX_DEPTH}`);
+    }
     // `*` of the no-clause query and of "false" both match nothing; keep one
     // form so that the string form round-trips (`+()`).
     return new Literal(null, query.clauses.length === 0 ? FALSE : query, negated);
@@ -99,6 +109,8 @@ export class Clause {
 export class Q {
   /** The clauses, distinct and in canonical order. */
   readonly clauses: readonly Clause[];
+  /** How deep dereferences nest inside (computed on first use). @internal */
+  derefDepthCache = -1;
 
   /** Builds the set of `clauses` (order and repeats do not matter). */
   constructor(clauses: Iterable<Clause> = []) {
@@ -136,16 +148,30 @@ export class Q {
 
   /** Conjunction of all `qs` (the union of their clauses). `Q.and()` is the query with no clauses. */
   static and(...qs: Q[]): Q {
-    const all: Clause[] = [];
-    for (const q of qs) for (const c of q.clauses) all.push(c);
-    return checkSize(new Q(all));
+    return Q.andAll(qs);
   }
 
   /** Disjunction of all `qs`, distributed into CNF. `Q.or()` is "false" (one empty clause). */
   static or(...qs: Q[]): Q {
-    let acc = FALSE;
-    for (const q of qs) acc = orQ(acc, q);
-    return acc;
+    return Q.orAll(qs);
+  }
+
+  /**
+   * {@link Q.and} of a list or any iterable, in O(n log n) for n clauses: build
+   * a large query this way (or with `Q.parse`), not by `q = q.and(x)` in a
+   * loop, which copies the growing query at every step.
+   */
+  static andAll(qs: Iterable<Q>): Q {
+    const b = new AndBuilder();
+    for (const q of qs) b.add(q);
+    return b.result();
+  }
+
+  /** {@link Q.or} of a list or any iterable; `~a | ~b | …` of n terms in O(n log n). */
+  static orAll(qs: Iterable<Q>): Q {
+    const b = new OrBuilder();
+    for (const q of qs) b.add(q);
+    return b.result();
   }
 
   /** Negation of `q` by De Morgan, back into CNF. */
@@ -178,7 +204,7 @@ export class Q {
 
   /** `this | other`. */
   or(other: Q): Q {
-    return orQ(this, other);
+    return Q.orAll([this, other]);
   }
 
   /** `~this`. */
@@ -193,8 +219,7 @@ export class Q {
 
   /** True when this query dereferences anything (needs a db to resolve). */
   get hasDereference(): boolean {
-    for (const c of this.clauses) for (const l of c.literals) if (l.query !== null) return true;
-    return false;
+    return derefDepth(this) > 0;
   }
 
   /** Set equality of clauses (of sets of literals), as the Python binding's `==`. */
@@ -278,42 +303,142 @@ function sortedSet<T>(items: T[], cmp: (x: T, y: T) => number): T[] {
 
 // ---------------------------------------------------------------------------
 // CNF operators
+//
+// Both builders take their operands one at a time and do the work once at the
+// end (or when a limit must be checked), so an n-term AND or OR costs
+// O(n log n): sorting n clauses or literals, most of them already in sorted
+// runs (V8's TimSort merges runs in linear time).
 
-function checkSize(q: Q, position?: number): Q {
-  if (q.clauses.length > MAX_CLAUSES) throw tooLarge(q.clauses.length, position);
-  return q;
-}
-
-function tooLarge(n: number, position?: number): DiscoDBError {
+function tooLarge(n: number, position?: number, what = 'clauses', limit = MAX_CLAUSES): DiscoDBError {
   const where = position === undefined ? '' : ` at position ${position}`;
   return new DiscoDBError(
     'ERR_DISCODB_QUERY',
-    `query too large${where}: its conjunctive normal form needs ${n} clauses (limit ${MAX_CLAUSES})`,
+    `query too large${where}: its conjunctive normal form needs ${n} ${what} (limit ${limit})`,
     position === undefined ? {} : { position },
   );
 }
 
-/** Distribution `{ c ∪ d : c ∈ a, d ∈ b }` (Python's `Q.__or__`). */
-function orQ(a: Q, b: Q, position?: number): Q {
-  const n = a.clauses.length * b.clauses.length;
-  if (n > MAX_CLAUSES) throw tooLarge(n, position);
-  const out: Clause[] = [];
-  for (const c of a.clauses) {
-    for (const d of b.clauses) out.push(new Clause(c.literals.concat(d.literals)));
+/** The union of the clauses of every operand, refused past {@link MAX_CLAUSES} distinct clauses. */
+class AndBuilder {
+  private readonly all: Clause[] = [];
+  /** Past this many (possibly repeated) clauses, deduplicate and check the limit. */
+  private checkAt = MAX_CLAUSES;
+
+  add(q: Q, position?: number): void {
+    const all = this.all;
+    for (const c of q.clauses) all.push(c);
+    if (all.length > this.checkAt) {
+      sortedSet(all, compareClauses);
+      if (all.length > MAX_CLAUSES) throw tooLarge(all.length, position);
+      // Doubling keeps the re-sorting amortised O(log n) per clause.
+      this.checkAt = Math.max(MAX_CLAUSES, 2 * all.length);
+    }
   }
-  return new Q(out);
+
+  result(): Q {
+    return new Q(this.all);
+  }
+}
+
+/**
+ * Distribution `{ c ∪ d : c ∈ a, d ∈ b }` (Python's `Q.__or__`) over all
+ * operands at once. Operands with one clause only add literals to every
+ * result clause: they are merged into one common literal set, so an OR of n
+ * terms (negated or not) is one sort, not n copies of a growing clause. Only
+ * operands with several clauses are multiplied out, one after the other, as
+ * the Python binding does (the product is deduplicated at each step).
+ */
+class OrBuilder {
+  /** The literals of every one-clause operand. */
+  private readonly common: Literal[] = [];
+  /** The product of the multi-clause operands so far, or null before the first. */
+  private product: Clause[] | null = null;
+  /** An operand with no clauses ("true") absorbs the disjunction. */
+  private absorbed: Q | null = null;
+
+  add(q: Q, position?: number): void {
+    if (this.absorbed !== null) return;
+    const n = q.clauses.length;
+    if (n === 0) {
+      this.absorbed = q;
+      return;
+    }
+    if (n === 1) {
+      const common = this.common;
+      for (const l of q.clauses[0]!.literals) common.push(l);
+      if (common.length > MAX_LITERALS) throw tooLarge(common.length, position, 'literals', MAX_LITERALS);
+      return;
+    }
+    const acc = this.product;
+    if (acc === null) {
+      this.product = q.clauses.slice();
+      return;
+    }
+    const size = acc.length * n;
+    if (size > MAX_CLAUSES) throw tooLarge(size, position);
+    const out: Clause[] = [];
+    let literals = 0;
+    for (const c of acc) {
+      for (const d of q.clauses) {
+        const merged = mergeSets(c.literals, d.literals);
+        literals += merged.length;
+        if (literals > MAX_LITERALS) throw tooLarge(literals, position, 'literals', MAX_LITERALS);
+        out.push(new Clause(merged));
+      }
+    }
+    this.product = sortedSet(out, compareClauses);
+  }
+
+  result(): Q {
+    if (this.absorbed !== null) return this.absorbed;
+    const common = sortedSet(this.common, compareLiterals);
+    const acc = this.product;
+    if (acc === null) return new Q([new Clause(common)]);
+    if (common.length === 0) return new Q(acc);
+    let literals = 0;
+    for (const c of acc) literals += c.literals.length + common.length;
+    if (literals > MAX_LITERALS) throw tooLarge(literals, undefined, 'literals', MAX_LITERALS);
+    return new Q(acc.map((c) => new Clause(mergeSets(c.literals, common))));
+  }
+}
+
+/** The sorted union of two sorted sets of literals, in linear time. */
+function mergeSets(a: readonly Literal[], b: readonly Literal[]): Literal[] {
+  const out: Literal[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const c = compareLiterals(a[i]!, b[j]!);
+    if (c < 0) out.push(a[i++]!);
+    else if (c > 0) out.push(b[j++]!);
+    else {
+      out.push(a[i++]!);
+      j++;
+    }
+  }
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }
 
 /** De Morgan: `~(c1 & … & cn)` = `~c1 | … | ~cn`, each `~c` the AND of its negated literals. */
 function notQ(q: Q, position?: number): Q {
   // Python keeps ~Q([]) = Q([]).
   if (q.clauses.length === 0) return q;
-  let acc: Q | null = null;
+  const b = new OrBuilder();
+  for (const c of q.clauses) b.add(new Q(c.literals.map((l) => new Clause([l.negate()]))), position);
+  return b.result();
+}
+
+/** How deep dereferences nest in `q` (0: none); each level was bounded when it was built. */
+function derefDepth(q: Q): number {
+  if (q.derefDepthCache >= 0) return q.derefDepthCache;
+  let d = 0;
   for (const c of q.clauses) {
-    const neg = new Q(c.literals.map((l) => new Clause([l.negate()])));
-    acc = acc === null ? neg : orQ(acc, neg, position);
+    for (const l of c.literals) if (l.query !== null) d = Math.max(d, derefDepth(l.query) + 1);
   }
-  return acc!;
+  q.derefDepthCache = d;
+  return d;
 }
 
 // ---------------------------------------------------------------------------
@@ -489,6 +614,15 @@ const T_RPAREN = 6;
 const T_TERM = 7;
 const T_END = 8;
 
+/** The query as a JSON string for messages; a long one cut to the part around `position`. */
+function excerpt(s: string, position: number): string {
+  const MAX = 120;
+  if (s.length <= MAX) return JSON.stringify(s);
+  const from = Math.max(0, position - MAX / 2);
+  const to = Math.min(s.length, from + MAX);
+  return `${from > 0 ? `…(${from} chars) ` : ''}${JSON.stringify(s.slice(from, to))}${to < s.length ? ` …(${s.length - to} more)` : ''}`;
+}
+
 function describe(tok: number, text: string, pos: number): string {
   if (tok === T_END) return 'the end of the query';
   if (tok === T_TERM) return 'a term';
@@ -531,29 +665,35 @@ class Parser {
   }
 
   private fail(position: number, what: string): never {
-    throw new DiscoDBError('ERR_DISCODB_QUERY', `invalid query at position ${position}: ${what} (in ${JSON.stringify(this.s)})`, {
+    throw new DiscoDBError('ERR_DISCODB_QUERY', `invalid query at position ${position}: ${what} (in ${excerpt(this.s, position)})`, {
       position,
     });
   }
 
   private expr(depth: number): Q {
-    let q = this.conj(depth);
-    while (this.tok === T_OR) {
+    const first = this.conj(depth);
+    if (this.tok !== T_OR) return first;
+    const b = new OrBuilder();
+    b.add(first);
+    while (this.current() === T_OR) {
       const at = this.pos;
       this.advance();
-      q = orQ(q, this.conj(depth), at);
+      b.add(this.conj(depth), at);
     }
-    return q;
+    return b.result();
   }
 
   private conj(depth: number): Q {
-    let q = this.unary(depth);
-    while (this.tok === T_AND) {
+    const first = this.unary(depth);
+    if (this.tok !== T_AND) return first;
+    const b = new AndBuilder();
+    b.add(first);
+    while (this.current() === T_AND) {
       const at = this.pos;
       this.advance();
-      q = checkSize(Q.and(q, this.unary(depth)), at);
+      b.add(this.unary(depth), at);
     }
-    return q;
+    return b.result();
   }
 
   private unary(depth: number): Q {
