@@ -4,7 +4,6 @@
  * higher floors are wired here — queries (lib/query) and building
  * (lib/writer) — so that lib/reader never imports them.
  */
-import * as fs from 'node:fs';
 import { DiscoDBError } from './errors.js';
 import type { Header } from './format/header.js';
 import { makeView, metaquery, query, type DiscoDBView, type QueryOptions } from './query/engine.js';
@@ -16,6 +15,7 @@ import { openSource, toPath } from './reader/open.js';
 import { ImageReader } from './reader/reader.js';
 import { MemorySource } from './reader/source.js';
 import { checkEncoding, type Bytes, type CheckReport, type DiscoDBInfo, type Encoding, type OpenOptions, type SourceKind } from './reader/types.js';
+import { writeFileAtomic } from './writer/atomic-file.js';
 import { buildBuffer, buildFile, type BuildInput } from './writer/from.js';
 import type { WriterOptions } from './writer/options.js';
 
@@ -264,19 +264,8 @@ export class DiscoDB<V extends string | Buffer = string> implements Disposable {
 
   /** Writes the image to `path` atomically (temp file, fsync, rename). */
   async dump(path: string): Promise<void> {
-    const chunks = this.backend.imageChunks();
-    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-    const fh = await fs.promises.open(tmp, 'wx');
-    try {
-      for (const bytes of chunks) await fh.write(bytes, 0, bytes.length);
-      await fh.sync();
-      await fh.close();
-      await fs.promises.rename(tmp, path);
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      await fs.promises.rm(tmp, { force: true });
-      throw new DiscoDBError('ERR_DISCODB_IO', `cannot write ${path}: ${(err as Error).message}`, { path, cause: err });
-    }
+    // One atomic-output path for the whole package: checked short writes, fsync, rename.
+    await writeFileAtomic(path, this.backend.imageChunks());
   }
 
   /**

@@ -62,7 +62,7 @@ t.test('npm pack, install the tarball in a fresh project, use it', async (t) => 
   t.same(files.filter((f) => !/^(dist\/lib\/|README\.md$|LICENSE$|package\.json$)/.test(f)), [], 'nothing else');
   const js = fs.readFileSync(path.join(src, 'dist/lib/index.js'), 'utf8');
   t.notMatch(js, /sourceMappingURL/, 'no dangling source map reference');
-  const dts = fs.readFileSync(path.join(src, 'dist/lib/reader/discodb.d.ts'), 'utf8');
+  const dts = fs.readFileSync(path.join(src, 'dist/lib/discodb.d.ts'), 'utf8');
   t.notMatch(dts, /@internal/, '@internal members are stripped from the types');
   t.match(dts, /class DiscoDB/);
 

@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { DiscoDB } from '../lib/reader/discodb.js';
+import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBWriter, buildBuffer, buildFile, writeFileAtomic, type WriterPhase, type WriterProgress } from '../lib/writer/index.js';
 
 const WRITER_DIST = fileURLToPath(new URL('../dist/lib/writer/index.js', import.meta.url));

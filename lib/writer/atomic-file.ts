@@ -129,8 +129,11 @@ export class AtomicFile implements TempHolder {
     }
   }
 
-  /** Writes all of `data` from offset 0 without blocking the event loop (same checks as {@link writeAt}). */
-  async writeAllAsync(data: Uint8Array): Promise<void> {
+  /**
+   * Writes all of `data` at file offset `at` (default 0) without blocking the
+   * event loop (same checks as {@link writeAt}).
+   */
+  async writeAllAsync(data: Uint8Array, at = 0): Promise<void> {
     const fd = this.fd;
     const CHUNK = 8 * 1024 * 1024;
     let off = 0;
@@ -139,7 +142,7 @@ export class AtomicFile implements TempHolder {
       let n: number;
       try {
         n = await new Promise<number>((resolve, reject) =>
-          fs.write(fd, data, off, len, off, (err, written) => (err === null ? resolve(written) : reject(err))),
+          fs.write(fd, data, off, len, at + off, (err, written) => (err === null ? resolve(written) : reject(err))),
         );
       } catch (err) {
         throw ioError(err, this.target, 'write');
@@ -247,16 +250,25 @@ function syncDir(dir: string): void {
  * checked, fsync, rename, fsync of the directory. Rejects with `ERR_DISCODB_IO`
  * (disk full, permissions, ...) leaving `path` as it was and no temporary file,
  * or `ERR_DISCODB_ARGUMENT` when `path` is a directory, FIFO, socket or device.
- * A symlink at `path` is followed; an existing file's mode is kept.
+ * A symlink at `path` is followed; an existing file's mode is kept. `data` is
+ * one buffer or an iterable of chunks written one after another.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, data: Uint8Array | Iterable<Uint8Array>): Promise<void> {
   if (typeof path !== 'string' || path === '') throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'writeFileAtomic needs a path');
-  if (!(data instanceof Uint8Array)) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'writeFileAtomic needs a Uint8Array');
+  const chunks = data instanceof Uint8Array ? [data] : data;
+  if (chunks === null || typeof chunks !== 'object' || !(Symbol.iterator in chunks)) {
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'writeFileAtomic needs a Uint8Array or an iterable of them');
+  }
   const f = AtomicFile.open(path);
   try {
-    await f.writeAllAsync(data);
+    let size = 0;
+    for (const chunk of chunks) {
+      if (!(chunk instanceof Uint8Array)) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'writeFileAtomic needs Uint8Array chunks');
+      await f.writeAllAsync(chunk, size);
+      size += chunk.length;
+    }
     await f.syncAsync();
-    f.commit(data.length);
+    f.commit(size);
   } catch (err) {
     f.discard();
     throw err;
