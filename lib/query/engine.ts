@@ -21,7 +21,7 @@ import {
   ViewCursor,
   countIds,
 } from './cursors.js';
-import { Clause, Literal, Q } from './q.js';
+import { Clause, Literal, MAX_DEREF_DEPTH, Q } from './q.js';
 
 /** What the engine needs from a db; `DiscoDB` provides it. */
 export interface QueryableDB<V = string | Buffer> {
@@ -133,8 +133,6 @@ const TRUE_PART: Part = { cursor: EMPTY_CURSOR, est: 0, exact: true };
 const FALSE_PART: Part = { cursor: EMPTY_CURSOR, est: 0, exact: true };
 const EMPTY_PART: Part = { cursor: EMPTY_CURSOR, est: 0, exact: true };
 
-/** How far dereferences may nest while resolving (each level runs a query). */
-const MAX_DEREF_DEPTH = 64;
 
 class Planner {
   private readonly db: QueryableDB<unknown>;

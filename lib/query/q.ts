@@ -19,8 +19,15 @@ export const MAX_CLAUSES = 100_000;
  */
 export const MAX_LITERALS = 1 << 22;
 
-/** Nesting depth of parentheses/unary operators the parser accepts, and of dereferences built by code. */
+/** Nesting depth of parentheses/unary operators the parser accepts. */
 export const MAX_DEPTH = 1000;
+
+/**
+ * How deep dereferences may nest (`**…*a`), in parsed and in built queries
+ * alike: each level runs a query when evaluated, and comparing and printing
+ * recurse through them.
+ */
+export const MAX_DEREF_DEPTH = 64;
 
 /** One literal of a clause: a key (or a dereferenced query), possibly negated. */
 export class Literal {
@@ -46,8 +53,8 @@ export class Literal {
   /** A dereference literal `*query`: the union of `query`'s values used as keys. */
   static deref(query: Q, negated = false): Literal {
     // Bounded so that comparing, formatting and evaluating never recurse without end.
-    if (derefDepth(query) >= MAX_DEPTH) {
-      throw new DiscoDBError('ERR_DISCODB_QUERY', `dereferences nest deeper than ${MAX_DEPTH}`);
+    if (derefDepth(query) >= MAX_DEREF_DEPTH) {
+      throw new DiscoDBError('ERR_DISCODB_QUERY', `dereferences nest deeper than ${MAX_DEREF_DEPTH}`);
     }
     // `*` of the no-clause query and of "false" both match nothing; keep one
     // form so that the string form round-trips (`+()`).
@@ -703,9 +710,12 @@ class Parser {
       case T_NOT:
         this.advance();
         return notQ(this.unary(depth + 1), at);
-      case T_DEREF:
+      case T_DEREF: {
         this.advance();
-        return Q.deref(this.unary(depth + 1));
+        const inner = this.unary(depth + 1);
+        if (derefDepth(inner) >= MAX_DEREF_DEPTH) this.fail(at, `dereferences nest deeper than ${MAX_DEREF_DEPTH}`);
+        return Q.deref(inner);
+      }
       case T_LPAREN: {
         this.advance();
         // (this.current(): TS keeps `this.tok` narrowed across advance().)
