@@ -508,7 +508,9 @@ function isPlain(s: string, url: boolean): boolean {
   if (isWs(first) || first === 0x22 || isWs(s.charCodeAt(s.length - 1))) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (isOp(c) || c < 0x20 || c === 0x7f) return false;
+    // `+` is a term character when it follows one (i > 0: the first character is never `+` here).
+    if (isOp(c) && (c !== 0x2b || i === 0 || isWs(s.charCodeAt(i - 1)))) return false;
+    if (c < 0x20 || c === 0x7f) return false;
     // In a URL, urlformat drops spaces and urlscan turns `/` and `,` into operators.
     if (url && (isWs(c) || c === 0x2f || c === 0x2c)) return false;
   }
@@ -655,6 +657,9 @@ class Parser {
   private tok = T_END;
   private pos = 0;
   private term: Buffer | null = null;
+  /** Start and raw end (before trimming) of the last plain term, for the quoting hint. */
+  private termStart = -1;
+  private termEnd = -1;
 
   constructor(s: string) {
     this.s = s;
@@ -672,7 +677,8 @@ class Parser {
   }
 
   private fail(position: number, what: string): never {
-    throw new DiscoDBError('ERR_DISCODB_QUERY', `invalid query at position ${position}: ${what} (in ${excerpt(this.s, position)})`, {
+    const hint = this.quotingHint(position);
+    throw new DiscoDBError('ERR_DISCODB_QUERY', `invalid query at position ${position}: ${what}${hint} (in ${excerpt(this.s, position)})`, {
       position,
     });
   }
@@ -740,6 +746,29 @@ class Parser {
     }
   }
 
+  /**
+   * When the error is an operator glued to the term before it (`g*`,
+   * `foo(1)`, `a~b`), the text probably is a key: suggest its quoted form.
+   */
+  private quotingHint(position: number): string {
+    const s = this.s;
+    if (position !== this.termEnd || position >= s.length || !isOp(s.charCodeAt(position)) || isWs(s.charCodeAt(position - 1))) return '';
+    // The key would run to the next `&` or `|`, without parentheses left open by it.
+    let end = position;
+    while (end < s.length && s[end] !== '&' && s[end] !== '|') end++;
+    while (end > position && isWs(s.charCodeAt(end - 1))) end--;
+    let open = 0;
+    for (let k = this.termStart; k < end; k++) open += s[k] === '(' ? 1 : s[k] === ')' ? -1 : 0;
+    while (open < 0 && end > position && s[end - 1] === ')') {
+      end--;
+      open++;
+      while (end > position && isWs(s.charCodeAt(end - 1))) end--;
+    }
+    if (end <= position) return '';
+    const word = s.slice(this.termStart, end);
+    return `; to use ${word} as a key, quote it: ${quoteTerm(Buffer.from(word, 'utf8'), false)}`;
+  }
+
   private current(): number {
     return this.tok;
   }
@@ -766,11 +795,18 @@ class Parser {
     }
     this.tok = T_TERM;
     if (c === 0x22 && this.quoted(i)) return;
-    let j = i;
-    while (j < n && !isOp(s.charCodeAt(j))) j++;
+    // `+` directly after a term character belongs to the term (`g++`,
+    // `libstdc++6`): a dereference `+` only starts a term.
+    let j = i + 1;
+    for (; j < n; j++) {
+      const d = s.charCodeAt(j);
+      if (isOp(d) && (d !== 0x2b || isWs(s.charCodeAt(j - 1)))) break;
+    }
     let end = j;
     while (end > i && isWs(s.charCodeAt(end - 1))) end--;
     this.term = Buffer.from(s.slice(i, end), 'utf8');
+    this.termStart = i;
+    this.termEnd = j;
     this.i = j;
   }
 
@@ -805,6 +841,8 @@ class Parser {
       for (const b of Buffer.from(s.slice(k, k + len), 'utf8')) bytes.push(b);
       k += len;
     }
+    // (`"x"+…` is a plain term too: a `+` right after a term character belongs to it.)
+    if (s.charCodeAt(k + 1) === 0x2b) return false;
     let m = k + 1;
     while (m < n && isWs(s.charCodeAt(m))) m++;
     if (m < n && !isOp(s.charCodeAt(m))) return false;
