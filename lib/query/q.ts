@@ -127,8 +127,10 @@ export class Q {
   /**
    * Parses the Q language (spec §9.2): `~` binds tightest, then `&`, then `|`;
    * parentheses group; `*` (or `+`) dereferences. Terms are runs of characters
-   * other than `& | ~ + * ( )`, trimmed of whitespace, taken as UTF-8; unlike
-   * Python's `eval`, backslashes in them are literal. `"…"` quotes any key
+   * other than `& | ~ + * ( )`, trimmed of whitespace, taken as UTF-8, where a
+   * `+` right after a term character belongs to the term (`libstdc++6`, `g++`:
+   * a dereference `+` only starts a term, so no query Python accepts changes
+   * meaning); unlike Python's `eval`, backslashes in them are literal. `"…"` quotes any key
    * (escapes `\\ \" \n \r \t \xHH`) and `()` is the empty clause; Python
    * rejects both forms, so they change the meaning of nothing it accepts.
    * `''` (and, unlike Python, a whitespace-only string) is the query with no
@@ -646,7 +648,9 @@ function describe(tok: number, text: string, pos: number): string {
  *     unary := '~' unary | ('*' | '+') unary | '(' expr ')' | '(' ')' | TERM
  *
  * A TERM is a run of characters other than `& | ~ + * ( )`, trimmed of ASCII
- * whitespace. Extensions over Python, which rejects all of these inputs:
+ * whitespace; a `+` directly after a non-space character of the run belongs
+ * to it. Extensions over Python, which rejects all of these inputs (the `+`
+ * rule included: Python has no binary `+` on queries):
  * a quoted term `"…"` (with `\\ \" \n \r \t \xHH` escapes; recognised only when
  * the closing quote is followed by an operator or the end, so every term Python
  * accepts keeps its meaning) and `()` for the empty clause.
