@@ -118,6 +118,16 @@ export class Q {
   readonly clauses: readonly Clause[];
   /** How deep dereferences nest inside (computed on first use). @internal */
   derefDepthCache = -1;
+  /**
+   * The keys of all literals, clause after clause, for evaluation: built on
+   * first use (by {@link flatten}) so that evaluating a prebuilt query reads a
+   * few compact arrays rather than walking clause and literal objects. @internal
+   */
+  flatKeys: Buffer[] | null = null;
+  /** 1 where the literal of `flatKeys` is negated. @internal */
+  flatNegated: Uint8Array | null = null;
+  /** Clause i holds the literals flatStarts[i] .. flatStarts[i + 1] - 1. @internal */
+  flatStarts: Int32Array | null = null;
 
   /** Builds the set of `clauses` (order and repeats do not matter). */
   constructor(clauses: Iterable<Clause> = []) {
@@ -437,6 +447,31 @@ function notQ(q: Q, position?: number): Q {
   const b = new OrBuilder();
   for (const c of q.clauses) b.add(new Q(c.literals.map((l) => new Clause([l.negate()]))), position);
   return b.result();
+}
+
+/**
+ * Fills `q.flatKeys`/`flatNegated`/`flatStarts` (once) for a query without
+ * dereferences. @internal
+ */
+export function flatten(q: Q): void {
+  if (q.flatKeys !== null) return;
+  const clauses = q.clauses;
+  let n = 0;
+  for (const c of clauses) n += c.literals.length;
+  const keys: Buffer[] = [];
+  const negated = new Uint8Array(n);
+  const starts = new Int32Array(clauses.length + 1);
+  for (let i = 0; i < clauses.length; i++) {
+    starts[i] = keys.length;
+    for (const l of clauses[i]!.literals) {
+      if (l.negated) negated[keys.length] = 1;
+      keys.push(l.key!);
+    }
+  }
+  starts[clauses.length] = n;
+  q.flatNegated = negated;
+  q.flatStarts = starts;
+  q.flatKeys = keys;
 }
 
 /** How deep dereferences nest in `q` (0: none); each level was bounded when it was built. */
