@@ -57,17 +57,28 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-/** Runs the tasks in interleaved rounds (after two warm-up rounds); median ms per round of each. */
-function rounds(tasks: Array<() => void>): number[] {
-  const times = tasks.map(() => [] as number[]);
+/**
+ * Runs the tasks in interleaved rounds (after two warm-up rounds): median ms
+ * per round of each, wall clock and process CPU time. (The CPU is shared with
+ * other work: CPU time is the steadier measure, wall time the honest one.)
+ */
+function rounds(tasks: Array<() => void>): { wall: number[]; cpu: number[] } {
+  const wall = tasks.map(() => [] as number[]);
+  const cpu = tasks.map(() => [] as number[]);
   for (let r = 0; r < ROUNDS + 2; r++) {
     tasks.forEach((task, i) => {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       task();
-      if (r >= 2) times[i]!.push(performance.now() - t0);
+      const t = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      if (r >= 2) {
+        wall[i]!.push(t);
+        cpu[i]!.push((c.user + c.system) / 1000);
+      }
     });
   }
-  return times.map(median);
+  return { wall: wall.map(median), cpu: cpu.map(median) };
 }
 
 async function smallQueries(): Promise<void> {
@@ -87,7 +98,7 @@ async function smallQueries(): Promise<void> {
     let hits = 0;
     for (const q of ors) hits += db.query(q).count();
     if (empty !== QUERIES || hits !== 3 * QUERIES - countRepeats(triples)) throw new Error(`unexpected answers: ${empty} empty, ${hits} hits`);
-    const [and, count, or, iterate] = rounds([
+    const { wall, cpu } = rounds([
       () => {
         for (const q of ands) sink += db.query(q).count();
       },
@@ -101,12 +112,15 @@ async function smallQueries(): Promise<void> {
         for (const k of lookups) for (const v of db.get(k)) sink += v.length;
       },
     ]);
-    const us = (ms: number, n: number): string => `${((ms * 1000) / n).toFixed(2)} µs`;
+    const us = (ms: number, n: number): string => `${((ms * 1000) / n).toFixed(2)} µs`.padStart(9);
+    const line = (what: string, i: number, n: number, peer?: number): string =>
+      `  ${what.padEnd(30)} wall ${wall[i]!.toFixed(1).padStart(7)} ms (${us(wall[i]!, n)} each)  cpu ${cpu[i]!.toFixed(1).padStart(7)} ms (${us(cpu[i]!, n)} each)` +
+      (peer === undefined ? '' : `  ratio wall ${(wall[peer]! / wall[i]!).toFixed(2)}, cpu ${(cpu[peer]! / cpu[i]!).toFixed(2)}`);
     console.log(`route ${db.route}:`);
-    console.log(`  ${QUERIES} a & b & c, count()      ${and!.toFixed(1)} ms (${us(and!, QUERIES)}/query)`);
-    console.log(`  ${3 * QUERIES} get(k).count() (peer)   ${count!.toFixed(1)} ms (${us(count!, 3 * QUERIES)}/lookup)  ratio ${(and! / count!).toFixed(2)}`);
-    console.log(`  ${QUERIES} a | b | c, iterated     ${or!.toFixed(1)} ms (${us(or!, QUERIES)}/query)`);
-    console.log(`  ${3 * QUERIES} get(k) iterated (peer)  ${iterate!.toFixed(1)} ms (${us(iterate!, 3 * QUERIES)}/lookup)  ratio ${(or! / iterate!).toFixed(2)}`);
+    console.log(line(`${QUERIES} a & b & c, count()`, 0, QUERIES));
+    console.log(line(`${3 * QUERIES} get(k).count() (peer)`, 1, 3 * QUERIES, 0));
+    console.log(line(`${QUERIES} a | b | c, iterated`, 2, QUERIES));
+    console.log(line(`${3 * QUERIES} get(k) iterated (peer)`, 3, 3 * QUERIES, 2));
     db.close();
   }
 }

@@ -21,7 +21,7 @@ import {
   ViewCursor,
   countIds,
 } from './cursors.js';
-import { Clause, Literal, Q } from './q.js';
+import { Clause, Literal, MAX_DEREF_DEPTH, Q, flatten } from './q.js';
 
 /** What the engine needs from a db; `DiscoDB` provides it. */
 export interface QueryableDB<V = string | Buffer> {
@@ -133,8 +133,6 @@ const TRUE_PART: Part = { cursor: EMPTY_CURSOR, est: 0, exact: true };
 const FALSE_PART: Part = { cursor: EMPTY_CURSOR, est: 0, exact: true };
 const EMPTY_PART: Part = { cursor: EMPTY_CURSOR, est: 0, exact: true };
 
-/** How far dereferences may nest while resolving (each level runs a query). */
-const MAX_DEREF_DEPTH = 64;
 
 class Planner {
   private readonly db: QueryableDB<unknown>;
@@ -249,7 +247,6 @@ let recs = new Int32Array(64);
 let counts = new Float64Array(64);
 const lists: IdCursor[] = [];
 let clauseEst = new Float64Array(64);
-let clauseAt = new Int32Array(64);
 let order = new Int32Array(64);
 let negs = new Int32Array(64);
 
@@ -266,10 +263,9 @@ function ensureLiterals(n: number): void {
 }
 
 function ensureClauses(n: number): void {
-  if (n <= clauseAt.length) return;
-  const size = Math.max(n, 2 * clauseAt.length);
+  if (n <= order.length) return;
+  const size = Math.max(n, 2 * order.length);
   clauseEst = new Float64Array(size);
-  clauseAt = new Int32Array(size);
   order = new Int32Array(size);
   negs = new Int32Array(size);
 }
@@ -301,45 +297,43 @@ function listLength(db: QueryableDB<unknown>, cursor: IdCursor, record: number):
 
 function planFlat(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined): IdCursor {
   exactCount = 0;
-  const clauses = q.clauses;
-  const nc = clauses.length;
+  const nc = q.clauses.length;
   if (nc === 0 || (view !== undefined && view.size === 0)) return EMPTY_CURSOR;
+  flatten(q);
+  const keys = q.flatKeys!;
+  const negated = q.flatNegated!;
+  const starts = q.flatStarts!;
   ensureClauses(nc);
+  ensureLiterals(keys.length);
 
   // Phase 1: key lookups.
-  let k = 0; // literal slots used
   for (let i = 0; i < nc; i++) {
-    const lits = clauses[i]!.literals;
-    ensureLiterals(k + lits.length);
-    clauseAt[i] = k;
+    const end = starts[i + 1]!;
     let found = false;
     let always = false;
-    for (let j = 0; j < lits.length; j++) {
-      const record = db.findKey(lits[j]!.key!);
-      recs[k + j] = record;
+    for (let k = starts[i]!; k < end; k++) {
+      const record = db.findKey(keys[k]!);
+      recs[k] = record;
       if (record >= 0) found = true;
-      else if (lits[j]!.negated) {
+      else if (negated[k] === 1) {
         always = true; // ~(absent) is everything
         break;
       }
     }
     if (!found && !always) return EMPTY_CURSOR;
     clauseEst[i] = always ? ALWAYS : 0;
-    k += lits.length;
   }
   try {
-    return openAndCombine(db, q, view, k);
+    return openAndCombine(db, nc, negated, starts, view);
   } finally {
-    for (let j = 0; j < k; j++) lists[j] = EMPTY_CURSOR;
+    for (let k = 0; k < keys.length; k++) lists[k] = EMPTY_CURSOR;
   }
 }
 
-function openAndCombine(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined, slots: number): IdCursor {
-  const clauses = q.clauses;
-  const nc = clauses.length;
+function openAndCombine(db: QueryableDB<unknown>, nc: number, negated: Uint8Array, starts: Int32Array, view: DiscoDBView | undefined): IdCursor {
   const u = db.numUniqueValues;
   const multiset = db.isMultiset;
-  while (lists.length < slots) lists.push(EMPTY_CURSOR);
+  while (lists.length < starts[nc]!) lists.push(EMPTY_CURSOR);
 
   // Phase 2: open the lists, drop empty clauses' work.
   let live = 0; // clauses in `order`
@@ -347,20 +341,20 @@ function openAndCombine(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | unde
   let negMax = 0;
   for (let i = 0; i < nc; i++) {
     if (clauseEst[i] === ALWAYS) continue;
-    const lits = clauses[i]!.literals;
-    const at = clauseAt[i]!;
+    const at = starts[i]!;
+    const end = starts[i + 1]!;
     let state = 0; // 0: matches nothing, 1: has a list, 2: always true
     let est = 0;
-    for (let j = 0; j < lits.length; j++) {
-      const record = recs[at + j]!;
+    for (let k = at; k < end; k++) {
+      const record = recs[k]!;
       let count = 0;
       if (record >= 0) {
         const c = db.idCursor(record);
         count = listLength(db, c, record);
-        lists[at + j] = multiset && count > 0 ? new DedupCursor(c) : c;
+        lists[k] = multiset && count > 0 ? new DedupCursor(c) : c;
       }
-      counts[at + j] = count;
-      if (!lits[j]!.negated) {
+      counts[k] = count;
+      if (negated[k] === 0) {
         if (count > 0) {
           state = 1;
           est += count;
@@ -376,7 +370,7 @@ function openAndCombine(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | unde
     }
     if (state === 0) return EMPTY_CURSOR;
     if (state === 2) continue;
-    if (lits.length === 1 && lits[0]!.negated) {
+    if (end - at === 1 && negated[at] === 1) {
       negs[nNeg++] = at;
       if (counts[at]! > negMax) negMax = counts[at]!;
       continue;
@@ -399,7 +393,7 @@ function openAndCombine(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | unde
     const i = order[0]!;
     if (i === VIEW) exactCount = viewEst;
     else if (i === NEG_GROUP) exactCount = nNeg === 1 ? negEst : -1;
-    else if (clauses[i]!.literals.length === 1) exactCount = counts[clauseAt[i]!]!;
+    else if (starts[i + 1]! - starts[i]! === 1) exactCount = counts[starts[i]!]!;
   }
 
   // Phase 3: combine, rarest clause first (it leads the intersection).
@@ -415,13 +409,13 @@ function openAndCombine(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | unde
       order[b + 1] = x;
     }
   } else order.subarray(0, live).sort(byEstimate);
-  if (live === 1) return partCursor(q, order[0]!, view, nNeg, u, multiset);
+  if (live === 1) return partCursor(order[0]!, negated, starts, view, nNeg, u, multiset);
   const children: IdCursor[] = [];
-  for (let r = 0; r < live; r++) children.push(partCursor(q, order[r]!, view, nNeg, u, multiset));
+  for (let r = 0; r < live; r++) children.push(partCursor(order[r]!, negated, starts, view, nNeg, u, multiset));
   return new AndCursor(children);
 }
 
-function partCursor(q: Q, i: number, view: DiscoDBView | undefined, nNeg: number, u: number, multiset: boolean): IdCursor {
+function partCursor(i: number, negated: Uint8Array, starts: Int32Array, view: DiscoDBView | undefined, nNeg: number, u: number, multiset: boolean): IdCursor {
   if (i === VIEW) return view!.cursor();
   if (i === NEG_GROUP) {
     // ~a & ~b & … = ~(a | b | …)
@@ -430,26 +424,26 @@ function partCursor(q: Q, i: number, view: DiscoDBView | undefined, nNeg: number
     for (let j = 0; j < nNeg; j++) union.push(lists[negs[j]!]!);
     return new NotCursor(unionOf(union), u);
   }
-  return clauseCursor(q.clauses[i]!.literals, clauseAt[i]!, u, multiset);
+  return clauseCursor(negated, starts[i]!, starts[i + 1]!, u, multiset);
 }
 
 /** The union of a live clause's lists; its negated literals as one complement of their intersection. */
-function clauseCursor(lits: readonly Literal[], at: number, u: number, multiset: boolean): IdCursor {
-  if (lits.length === 1) return lists[at]!;
+function clauseCursor(negated: Uint8Array, at: number, end: number, u: number, multiset: boolean): IdCursor {
+  if (end - at === 1) return lists[at]!;
   const parts: IdCursor[] = [];
-  let negated: number[] | null = null;
-  for (let j = 0; j < lits.length; j++) {
-    const count = counts[at + j]!;
-    if (!lits[j]!.negated) {
-      if (count > 0) parts.push(lists[at + j]!);
-    } else if (multiset || count < u) (negated ??= []).push(at + j);
+  let negatedLists: number[] | null = null;
+  for (let k = at; k < end; k++) {
+    const count = counts[k]!;
+    if (negated[k] === 0) {
+      if (count > 0) parts.push(lists[k]!);
+    } else if (multiset || count < u) (negatedLists ??= []).push(k);
   }
-  if (negated !== null) {
+  if (negatedLists !== null) {
     // ~a | ~b | … = ~(a & b & …), led by the rarest list.
-    if (negated.length === 1) parts.push(new NotCursor(lists[negated[0]!]!, u));
+    if (negatedLists.length === 1) parts.push(new NotCursor(lists[negatedLists[0]!]!, u));
     else {
-      negated.sort((x, y) => counts[x]! - counts[y]!);
-      parts.push(new NotCursor(new AndCursor(negated.map((x) => lists[x]!)), u));
+      negatedLists.sort((x, y) => counts[x]! - counts[y]!);
+      parts.push(new NotCursor(new AndCursor(negatedLists.map((x) => lists[x]!)), u));
     }
   }
   return parts.length === 1 ? parts[0]! : unionOf(parts);

@@ -19,8 +19,15 @@ export const MAX_CLAUSES = 100_000;
  */
 export const MAX_LITERALS = 1 << 22;
 
-/** Nesting depth of parentheses/unary operators the parser accepts, and of dereferences built by code. */
+/** Nesting depth of parentheses/unary operators the parser accepts. */
 export const MAX_DEPTH = 1000;
+
+/**
+ * How deep dereferences may nest (`**…*a`), in parsed and in built queries
+ * alike: each level runs a query when evaluated, and comparing and printing
+ * recurse through them.
+ */
+export const MAX_DEREF_DEPTH = 64;
 
 /** One literal of a clause: a key (or a dereferenced query), possibly negated. */
 export class Literal {
@@ -46,8 +53,8 @@ export class Literal {
   /** A dereference literal `*query`: the union of `query`'s values used as keys. */
   static deref(query: Q, negated = false): Literal {
     // Bounded so that comparing, formatting and evaluating never recurse without end.
-    if (derefDepth(query) >= MAX_DEPTH) {
-      throw new DiscoDBError('ERR_DISCODB_QUERY', `dereferences nest deeper than ${MAX_DEPTH}`);
+    if (derefDepth(query) >= MAX_DEREF_DEPTH) {
+      throw new DiscoDBError('ERR_DISCODB_QUERY', `dereferences nest deeper than ${MAX_DEREF_DEPTH}`);
     }
     // `*` of the no-clause query and of "false" both match nothing; keep one
     // form so that the string form round-trips (`+()`).
@@ -111,6 +118,16 @@ export class Q {
   readonly clauses: readonly Clause[];
   /** How deep dereferences nest inside (computed on first use). @internal */
   derefDepthCache = -1;
+  /**
+   * The keys of all literals, clause after clause, for evaluation: built on
+   * first use (by {@link flatten}) so that evaluating a prebuilt query reads a
+   * few compact arrays rather than walking clause and literal objects. @internal
+   */
+  flatKeys: Buffer[] | null = null;
+  /** 1 where the literal of `flatKeys` is negated. @internal */
+  flatNegated: Uint8Array | null = null;
+  /** Clause i holds the literals flatStarts[i] .. flatStarts[i + 1] - 1. @internal */
+  flatStarts: Int32Array | null = null;
 
   /** Builds the set of `clauses` (order and repeats do not matter). */
   constructor(clauses: Iterable<Clause> = []) {
@@ -120,8 +137,10 @@ export class Q {
   /**
    * Parses the Q language (spec §9.2): `~` binds tightest, then `&`, then `|`;
    * parentheses group; `*` (or `+`) dereferences. Terms are runs of characters
-   * other than `& | ~ + * ( )`, trimmed of whitespace, taken as UTF-8; unlike
-   * Python's `eval`, backslashes in them are literal. `"…"` quotes any key
+   * other than `& | ~ + * ( )`, trimmed of whitespace, taken as UTF-8, where a
+   * `+` right after a term character belongs to the term (`libstdc++6`, `g++`:
+   * a dereference `+` only starts a term, so no query Python accepts changes
+   * meaning); unlike Python's `eval`, backslashes in them are literal. `"…"` quotes any key
    * (escapes `\\ \" \n \r \t \xHH`) and `()` is the empty clause; Python
    * rejects both forms, so they change the meaning of nothing it accepts.
    * `''` (and, unlike Python, a whitespace-only string) is the query with no
@@ -430,6 +449,31 @@ function notQ(q: Q, position?: number): Q {
   return b.result();
 }
 
+/**
+ * Fills `q.flatKeys`/`flatNegated`/`flatStarts` (once) for a query without
+ * dereferences. @internal
+ */
+export function flatten(q: Q): void {
+  if (q.flatKeys !== null) return;
+  const clauses = q.clauses;
+  let n = 0;
+  for (const c of clauses) n += c.literals.length;
+  const keys: Buffer[] = [];
+  const negated = new Uint8Array(n);
+  const starts = new Int32Array(clauses.length + 1);
+  for (let i = 0; i < clauses.length; i++) {
+    starts[i] = keys.length;
+    for (const l of clauses[i]!.literals) {
+      if (l.negated) negated[keys.length] = 1;
+      keys.push(l.key!);
+    }
+  }
+  starts[clauses.length] = n;
+  q.flatNegated = negated;
+  q.flatStarts = starts;
+  q.flatKeys = keys;
+}
+
 /** How deep dereferences nest in `q` (0: none); each level was bounded when it was built. */
 function derefDepth(q: Q): number {
   if (q.derefDepthCache >= 0) return q.derefDepthCache;
@@ -501,7 +545,9 @@ function isPlain(s: string, url: boolean): boolean {
   if (isWs(first) || first === 0x22 || isWs(s.charCodeAt(s.length - 1))) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (isOp(c) || c < 0x20 || c === 0x7f) return false;
+    // `+` is a term character when it follows one (i > 0: the first character is never `+` here).
+    if (isOp(c) && (c !== 0x2b || i === 0 || isWs(s.charCodeAt(i - 1)))) return false;
+    if (c < 0x20 || c === 0x7f) return false;
     // In a URL, urlformat drops spaces and urlscan turns `/` and `,` into operators.
     if (url && (isWs(c) || c === 0x2f || c === 0x2c)) return false;
   }
@@ -637,7 +683,9 @@ function describe(tok: number, text: string, pos: number): string {
  *     unary := '~' unary | ('*' | '+') unary | '(' expr ')' | '(' ')' | TERM
  *
  * A TERM is a run of characters other than `& | ~ + * ( )`, trimmed of ASCII
- * whitespace. Extensions over Python, which rejects all of these inputs:
+ * whitespace; a `+` directly after a non-space character of the run belongs
+ * to it. Extensions over Python, which rejects all of these inputs (the `+`
+ * rule included: Python has no binary `+` on queries):
  * a quoted term `"…"` (with `\\ \" \n \r \t \xHH` escapes; recognised only when
  * the closing quote is followed by an operator or the end, so every term Python
  * accepts keeps its meaning) and `()` for the empty clause.
@@ -648,6 +696,9 @@ class Parser {
   private tok = T_END;
   private pos = 0;
   private term: Buffer | null = null;
+  /** Start and raw end (before trimming) of the last plain term, for the quoting hint. */
+  private termStart = -1;
+  private termEnd = -1;
 
   constructor(s: string) {
     this.s = s;
@@ -665,7 +716,8 @@ class Parser {
   }
 
   private fail(position: number, what: string): never {
-    throw new DiscoDBError('ERR_DISCODB_QUERY', `invalid query at position ${position}: ${what} (in ${excerpt(this.s, position)})`, {
+    const hint = this.quotingHint(position);
+    throw new DiscoDBError('ERR_DISCODB_QUERY', `invalid query at position ${position}: ${what}${hint} (in ${excerpt(this.s, position)})`, {
       position,
     });
   }
@@ -703,9 +755,12 @@ class Parser {
       case T_NOT:
         this.advance();
         return notQ(this.unary(depth + 1), at);
-      case T_DEREF:
+      case T_DEREF: {
         this.advance();
-        return Q.deref(this.unary(depth + 1));
+        const inner = this.unary(depth + 1);
+        if (derefDepth(inner) >= MAX_DEREF_DEPTH) this.fail(at, `dereferences nest deeper than ${MAX_DEREF_DEPTH}`);
+        return Q.deref(inner);
+      }
       case T_LPAREN: {
         this.advance();
         // (this.current(): TS keeps `this.tok` narrowed across advance().)
@@ -728,6 +783,29 @@ class Parser {
       default:
         return this.fail(this.pos, `expected a term, '(', '~' or '*', found ${describe(this.tok, this.s, this.pos)}`);
     }
+  }
+
+  /**
+   * When the error is an operator glued to the term before it (`g*`,
+   * `foo(1)`, `a~b`), the text probably is a key: suggest its quoted form.
+   */
+  private quotingHint(position: number): string {
+    const s = this.s;
+    if (position !== this.termEnd || position >= s.length || !isOp(s.charCodeAt(position)) || isWs(s.charCodeAt(position - 1))) return '';
+    // The key would run to the next `&` or `|`, without parentheses left open by it.
+    let end = position;
+    while (end < s.length && s[end] !== '&' && s[end] !== '|') end++;
+    while (end > position && isWs(s.charCodeAt(end - 1))) end--;
+    let open = 0;
+    for (let k = this.termStart; k < end; k++) open += s[k] === '(' ? 1 : s[k] === ')' ? -1 : 0;
+    while (open < 0 && end > position && s[end - 1] === ')') {
+      end--;
+      open++;
+      while (end > position && isWs(s.charCodeAt(end - 1))) end--;
+    }
+    if (end <= position) return '';
+    const word = s.slice(this.termStart, end);
+    return `; to use ${word} as a key, quote it: ${quoteTerm(Buffer.from(word, 'utf8'), false)}`;
   }
 
   private current(): number {
@@ -756,11 +834,18 @@ class Parser {
     }
     this.tok = T_TERM;
     if (c === 0x22 && this.quoted(i)) return;
-    let j = i;
-    while (j < n && !isOp(s.charCodeAt(j))) j++;
+    // `+` directly after a term character belongs to the term (`g++`,
+    // `libstdc++6`): a dereference `+` only starts a term.
+    let j = i + 1;
+    for (; j < n; j++) {
+      const d = s.charCodeAt(j);
+      if (isOp(d) && (d !== 0x2b || isWs(s.charCodeAt(j - 1)))) break;
+    }
     let end = j;
     while (end > i && isWs(s.charCodeAt(end - 1))) end--;
     this.term = Buffer.from(s.slice(i, end), 'utf8');
+    this.termStart = i;
+    this.termEnd = j;
     this.i = j;
   }
 
@@ -795,6 +880,8 @@ class Parser {
       for (const b of Buffer.from(s.slice(k, k + len), 'utf8')) bytes.push(b);
       k += len;
     }
+    // (`"x"+…` is a plain term too: a `+` right after a term character belongs to it.)
+    if (s.charCodeAt(k + 1) === 0x2b) return false;
     let m = k + 1;
     while (m < n && isWs(s.charCodeAt(m))) m++;
     if (m < n && !isOp(s.charCodeAt(m))) return false;
