@@ -56,35 +56,90 @@ export function byteRecordStream(parse: ChunkParser, highWaterMark?: number): Du
 }
 
 /**
- * The bytes of a line or cell that arrive in several chunks: the pieces are kept as they
- * came and joined once, when the line or cell is complete.
+ * A parser of decoded text: `text` gets each piece of the input in order (whole characters,
+ * never a split one), `end` is called once at the end. `invalidUtf8` makes the error for an
+ * ill-formed byte found right after the text given so far (so the parser's own current line
+ * is the line of that byte).
  */
-export class Pieces {
-  #parts: Buffer[] = [];
+export interface TextParser {
+  text(text: string, out: DiscoDBRecord[]): void;
+  end(out: DiscoDBRecord[]): void;
+  invalidUtf8(byte: number): Error;
+}
+
+/**
+ * Makes the Duplex around a {@link TextParser}: each chunk is checked as UTF-8 and decoded
+ * once (a character split across chunks is carried over, never replaced by U+FFFD), and only
+ * its text is handed on: the parser never sees a byte twice.
+ */
+export function textRecordStream(parser: TextParser, highWaterMark?: number): Duplex {
+  let carry: Buffer | null = null; // the start of a character cut by the end of the last chunk
+  return byteRecordStream((chunk) => {
+    const out: DiscoDBRecord[] = [];
+    if (chunk === null) {
+      if (carry !== null) throw parser.invalidUtf8(carry[0] as number); // a truncated last character
+      parser.end(out);
+      return out;
+    }
+    const bytes = carry === null ? chunk : Buffer.concat([carry, chunk]);
+    carry = null;
+    const cut = completePrefix(bytes);
+    const whole = cut === bytes.length ? bytes : bytes.subarray(0, cut);
+    if (isValidUtf8(whole)) {
+      if (cut > 0) parser.text(whole.toString('utf8'), out);
+      if (cut < bytes.length) carry = Buffer.from(bytes.subarray(cut));
+      return out;
+    }
+    const bad = Math.max(firstInvalidUtf8(bytes), 0);
+    if (bad > 0) parser.text(bytes.toString('utf8', 0, bad), out); // whatever precedes it (an earlier error wins)
+    throw parser.invalidUtf8(bytes[bad] as number);
+  }, highWaterMark);
+}
+
+/** The length of `bytes` without a multi-byte character that its end cuts short (at most 3 bytes). */
+function completePrefix(bytes: Buffer): number {
+  const n = bytes.length;
+  for (let k = 1; k <= 3 && k <= n; k++) {
+    const b = bytes[n - k] as number;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return need > k ? n - k : n;
+  }
+  return n;
+}
+
+/** The error message of an ill-formed UTF-8 byte. */
+export function invalidUtf8Text(byte: number): string {
+  return `invalid UTF-8 (byte 0x${byte.toString(16).padStart(2, '0')}); use the hex or base64 encoding for binary data`;
+}
+
+/** The pieces of a line or cell that arrive in several chunks, joined once when it is complete. */
+export class TextPieces {
+  #parts: string[] = [];
   #length = 0;
 
   get length(): number {
     return this.#length;
   }
 
-  push(piece: Buffer): void {
+  push(piece: string): void {
     if (piece.length === 0) return;
     this.#parts.push(piece);
     this.#length += piece.length;
   }
 
-  /** Joins the pieces plus `last` (a part of the current chunk) and empties the list. */
-  take(last?: Buffer): Buffer {
-    if (last !== undefined) this.push(last);
-    const parts = this.#parts;
-    const joined = parts.length === 0 ? Buffer.alloc(0) : parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.#length);
+  /** Joins the pieces plus `last` and empties the list. */
+  take(last = ''): string {
+    if (this.#parts.length === 0) return last;
+    if (last.length > 0) this.#parts.push(last);
+    const joined = this.#parts.length === 1 ? (this.#parts[0] as string) : this.#parts.join('');
     this.#parts = [];
     this.#length = 0;
     return joined;
   }
 }
 
-/** Whether `bytes` is well-formed UTF-8 (simdutf underneath: cheap enough for every line). */
+/** Whether `bytes` is well-formed UTF-8 (simdutf underneath: one call per chunk). */
 export function isValidUtf8(bytes: Buffer): boolean {
   return bytes.length === 0 || isUtf8(bytes);
 }
@@ -118,18 +173,4 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
     i += need + 1;
   }
   return -1;
-}
-
-/** Describes an invalid UTF-8 byte for an error message: `invalid UTF-8 (byte 0xff at byte 3 of the line)`. */
-export function invalidUtf8Message(bytes: Uint8Array, where: string): string {
-  const at = firstInvalidUtf8(bytes);
-  const byte = at >= 0 ? (bytes[at] as number).toString(16).padStart(2, '0') : '??';
-  return `invalid UTF-8 (byte 0x${byte} at byte ${at + 1} of the ${where}); use the hex or base64 encoding for binary data`;
-}
-
-/** Counts the line feeds in `bytes[start, end)`. */
-export function countLineFeeds(bytes: Uint8Array, start: number, end: number): number {
-  let n = 0;
-  for (let i = start; i < end; i++) if (bytes[i] === 10) n++;
-  return n;
 }

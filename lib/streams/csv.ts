@@ -1,21 +1,23 @@
 /**
- * CSV and TSV records: a streaming RFC 4180 state machine over bytes.
+ * CSV and TSV records: a streaming RFC 4180 state machine.
  *
- * Rows without a quote character (all of TSV, most of CSV) take a fast path: the row is found
- * with one `indexOf('\n')` and split with `indexOf(delimiter)`, both over bytes of the current
- * chunk only. A row with quotes, or one that spans chunks, goes through the byte-at-a-time
- * machine, which keeps a cell's bytes as pieces and joins them once. Either way each byte is
- * looked at a constant number of times: time is linear, memory a small multiple of the longest
- * row (an unclosed quote makes the rest of the input one cell: it is reported, with the line
- * where the quote opened, at the end).
+ * Each chunk is checked as UTF-8 and decoded once (see `textRecordStream`). Rows without a
+ * quote character (all of TSV, most of CSV) take a fast path: the row is found with one
+ * `indexOf('\n')` and split with `indexOf(delimiter)`, over the current chunk's text only. A
+ * row with quotes, or one that spans chunks, goes through the character-at-a-time machine,
+ * which keeps a cell's text as pieces and joins them once. Either way each character is
+ * looked at a constant number of times: time is linear, memory a small multiple of the
+ * longest row (an unclosed quote makes the rest of the input one cell: it is reported, with
+ * the line where the quote opened, at the end).
  *
  * Syntax as fast-csv read it before (kept so that no existing input changes meaning): a row
  * ends at LF, CRLF or a lone CR; blanks before an opening quote and after a closing quote are
  * ignored; a quote inside an unquoted cell is an ordinary character; `""` inside quotes is one
- * quote; a line that is empty (or only blanks) is skipped.
+ * quote; a line that is empty (or only blanks) is skipped. (One difference: fast-csv read an
+ * unquoted first cell of only blanks as empty; it is now kept as written.)
  */
 import type { Duplex } from 'node:stream';
-import { byteRecordStream, countLineFeeds, firstInvalidUtf8, invalidUtf8Message, isValidUtf8, Pieces } from './bytes.js';
+import { invalidUtf8Text, textRecordStream, TextPieces } from './bytes.js';
 import { DiscoDBError } from '../errors.js';
 import {
   checkEncoding,
@@ -49,9 +51,9 @@ export interface CsvRecordOptions extends RecordParserOptions {
    * column, `false` otherwise. With a header, every row must have as many cells as it.
    */
   headers?: boolean;
-  /** Cell separator, one ASCII character. Default `,` for CSV, a tab for TSV. */
+  /** Cell separator, one character. Default `,` for CSV, a tab for TSV. */
   delimiter?: string;
-  /** Quote character (one ASCII character), or `null` for none. Default `"` for CSV, none for TSV. */
+  /** Quote character, or `null` for none. Default `"` for CSV, none for TSV. */
   quote?: string | null;
 }
 
@@ -74,11 +76,11 @@ const CR = 13;
 const SPACE = 32;
 const TAB = 9;
 
-/** Checks a delimiter or quote option: one ASCII character other than a line break. */
-function singleByte(value: string, what: string): number {
+/** Checks a delimiter or quote option: one character other than a line break. */
+function singleChar(value: string, what: string): number {
   const c = value.charCodeAt(0);
-  if (value.length !== 1 || c > 127 || c === LF || c === CR) {
-    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `the ${what} must be one ASCII character other than a line break, got ${JSON.stringify(value)}`);
+  if (value.length !== 1 || c === LF || c === CR || (c >= 0xd800 && c <= 0xdfff)) {
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `the ${what} must be one character other than a line break, got ${JSON.stringify(value)}`);
   }
   return c;
 }
@@ -167,62 +169,50 @@ const BLANK_CELL = /^[ \t]*$/;
 /** Makes the bytes → records parser (see the module comment). */
 function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: string; quote: string | null }): Duplex {
   const path = options.path;
-  const delim = singleByte(options.delimiter ?? defaults.delimiter, 'delimiter');
+  const delimText = options.delimiter ?? defaults.delimiter;
+  const delim = singleChar(delimText, 'delimiter');
   const quoteText = options.quote === undefined ? defaults.quote : options.quote;
-  const quote = quoteText === null ? -1 : singleByte(quoteText, 'quote');
+  const quote = quoteText === null ? -1 : singleChar(quoteText, 'quote');
   if (quote === delim) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'the quote and the delimiter must differ');
   const isBlank = (c: number): boolean => (c === SPACE || c === TAB) && c !== delim; // skipped around quotes
   /** A line of only blanks (no quote, no delimiter) is skipped. */
   const isBlankRow = (row: string[]): boolean => row.length === 1 && BLANK_CELL.test(row[0] as string);
-  const quoteByte = Buffer.from(quote >= 0 ? [quote] : []); // appended for each `""`
   const mapper = new RowMapper(options);
 
   // Machine state, kept across chunks.
   let state = State.CellStart;
-  let line = 1; // physical line of the byte being read
+  let line = 1; // physical line of the character being read
   let rowLine = 1; // line where the current row started
   let quoteLine = 1; // line where the current quoted cell opened
-  let rowBytes = 0; // bytes of the current row read so far (0: nothing yet)
+  let rowChars = 0; // characters of the current row read so far (0: nothing yet)
   let skipLF = false; // a CR just ended a row: a following LF belongs to it
-  let quotedCR = false; // the last byte of a quoted cell was a CR (a following LF is the same line break)
-  let blanksOnly = false; // the unquoted cell so far is only spaces (which may precede an opening quote)
+  let quotedCR = false; // the last character of a quoted cell was a CR (a following LF is the same line break)
+  let blanksOnly = false; // the unquoted cell so far is only blanks (which may precede an opening quote)
   let rowQuoted = false; // a quoted cell in the row (so it is not a blank line)
   const cells: string[] = [];
-  const cell = new Pieces();
-
-  /** A cell's text; `startLine` is where its bytes start (for the line of a bad byte). */
-  const cellText = (bytes: Buffer, startLine: number): string => {
-    if (!isValidUtf8(bytes)) {
-      const bad = firstInvalidUtf8(bytes);
-      throw inputError(path, startLine + countLineFeeds(bytes, 0, Math.max(bad, 0)), invalidUtf8Message(bytes, 'cell'));
-    }
-    return bytes.toString('utf8');
-  };
+  const cell = new TextPieces();
 
   const endRow = (out: DiscoDBRecord[]): void => {
     const row = cells.splice(0);
-    const startLine = rowLine;
-    const blank = !rowQuoted && isBlankRow(row);
-    if (rowBytes > 0 && !blank) {
-      const record = mapper.map(row, startLine);
+    if (rowChars > 0 && !(!rowQuoted && isBlankRow(row))) {
+      const record = mapper.map(row, rowLine);
       if (record !== undefined) out.push(record);
     }
     state = State.CellStart;
-    rowBytes = 0;
+    rowChars = 0;
     rowQuoted = false;
   };
 
-  /** The slow path: reads bytes from `i` until the current row ends or the chunk does. */
-  const slow = (chunk: Buffer, i: number, out: DiscoDBRecord[]): number => {
-    const n = chunk.length;
-    let from = i; // start of the cell bytes not yet in `cell`
+  /** The slow path: reads `text` from `i` until the current row ends or the text does. */
+  const slow = (text: string, i: number, out: DiscoDBRecord[]): number => {
+    const n = text.length;
+    let from = i; // start of the cell text not yet in `cell`
     while (i < n) {
-      const c = chunk[i] as number;
+      const c = text.charCodeAt(i);
       if (skipLF) {
         skipLF = false;
         if (c === LF) {
-          i++;
-          from = i;
+          from = ++i;
           continue;
         }
       }
@@ -232,25 +222,23 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
             state = State.Quoted;
             rowQuoted = true;
             quoteLine = line;
-            rowBytes++;
+            rowChars++;
             from = ++i;
             continue;
           }
           from = i;
           state = State.Unquoted;
           blanksOnly = true;
-          continue; // this byte is read in the Unquoted state
+          continue; // this character is read in the Unquoted state
         case State.Unquoted:
           if (c === delim || c === LF || c === CR) {
-            const bytes = cell.take(chunk.subarray(from, i));
+            cells.push(cell.take(text.slice(from, i)));
             if (c === delim) {
-              cells.push(cellText(bytes, line));
-              rowBytes++;
+              rowChars++;
               state = State.CellStart;
               from = ++i;
               continue;
             }
-            cells.push(cellText(bytes, line));
             endRow(out);
             line++;
             rowLine = line;
@@ -263,20 +251,20 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
             state = State.Quoted;
             rowQuoted = true;
             quoteLine = line;
-            rowBytes++;
+            rowChars++;
             from = ++i;
             continue;
           }
           if (!isBlank(c)) blanksOnly = false;
-          rowBytes++;
+          rowChars++;
           i++;
           continue;
         case State.Quoted: {
           // Jump to the next quote, counting the line breaks passed over.
-          let q = chunk.indexOf(quote, i);
+          let q = text.indexOf(quoteText as string, i);
           if (q < 0) q = n;
           for (let k = i; k < q; k++) {
-            const b = chunk[k];
+            const b = text.charCodeAt(k);
             if (b === LF) {
               if (!quotedCR) line++;
               quotedCR = false;
@@ -285,26 +273,25 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
               quotedCR = true;
             } else quotedCR = false;
           }
-          rowBytes += q - i;
+          rowChars += q - i;
           i = q;
           if (q < n) {
-            cell.push(chunk.subarray(from, q));
+            cell.push(text.slice(from, q));
             quotedCR = false;
             state = State.QuoteInQuoted;
-            i++;
-            from = i;
+            from = ++i;
           }
           continue;
         }
         case State.QuoteInQuoted:
           if (c === quote) {
-            cell.push(quoteByte as Buffer);
+            cell.push(quoteText as string);
             state = State.Quoted;
-            rowBytes++;
+            rowChars++;
             from = ++i;
             continue;
           }
-          cells.push(cellText(cell.take(), quoteLine));
+          cells.push(cell.take());
           state = State.AfterQuote;
           continue;
         case State.AfterQuote:
@@ -313,7 +300,7 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
             continue;
           }
           if (c === delim) {
-            rowBytes++;
+            rowChars++;
             state = State.CellStart;
             from = ++i;
             continue;
@@ -325,11 +312,11 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
             skipLF = c === CR;
             return i + 1;
           }
-          throw inputError(path, line, `malformed CSV: expected '${String.fromCharCode(delim)}' or a line break after a closing quote, got '${String.fromCharCode(c)}'`);
+          throw inputError(path, line, `malformed CSV: expected '${delimText}' or a line break after a closing quote, got '${String.fromCharCode(c)}'`);
       }
     }
-    // The chunk ends inside the row: keep the open cell's bytes.
-    if (state === State.Unquoted || state === State.Quoted) cell.push(chunk.subarray(from, n));
+    // The text ends inside the row: keep the open cell's text.
+    if (state === State.Unquoted || state === State.Quoted) cell.push(text.slice(from, n));
     return n;
   };
 
@@ -337,23 +324,22 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
   let nextQuote = -1;
   let nextCR = -1;
   let nextDelim = -1;
-  let validUpTo = 0; // the chunk's bytes before this are known to be well-formed UTF-8
 
-  /** The fast path: whole rows of `chunk` from `i` that hold no quote and no lone CR. */
-  const fast = (chunk: Buffer, i: number, out: DiscoDBRecord[]): number => {
-    const n = chunk.length;
+  /** The fast path: whole rows of `text` from `i` that hold no quote and no lone CR. */
+  const fast = (text: string, i: number, out: DiscoDBRecord[]): number => {
+    const n = text.length;
     for (;;) {
-      const nl = chunk.indexOf(LF, i);
+      const nl = text.indexOf('\n', i);
       if (nl < 0) return i;
       if (quote >= 0) {
         if (nextQuote < i) {
-          const q = chunk.indexOf(quote, i);
+          const q = text.indexOf(quoteText as string, i);
           nextQuote = q < 0 ? n : q;
         }
         if (nextQuote < nl) return i;
       }
       if (nextCR < i) {
-        const r = chunk.indexOf(CR, i);
+        const r = text.indexOf('\r', i);
         nextCR = r < 0 ? n : r;
       }
       let end = nl;
@@ -361,21 +347,20 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
         if (nextCR !== nl - 1) return i; // a lone CR ends a row: the slow path knows
         end = nl - 1;
       }
-      if (end > validUpTo && !isValidUtf8(chunk.subarray(i, end))) throw inputError(path, line, invalidUtf8Message(chunk.subarray(i, end), 'line'));
       if (end > i) {
         const row: string[] = [];
         let s = i;
         for (;;) {
           if (nextDelim < s) {
-            const d = chunk.indexOf(delim, s);
+            const d = text.indexOf(delimText, s);
             nextDelim = d < 0 ? n : d;
           }
           if (nextDelim >= end) break;
-          row.push(chunk.toString('utf8', s, nextDelim));
+          row.push(text.slice(s, nextDelim));
           s = nextDelim + 1;
         }
-        row.push(chunk.toString('utf8', s, end));
-        if (!((chunk[i] === SPACE || chunk[i] === TAB) && isBlankRow(row))) {
+        row.push(text.slice(s, end));
+        if (!((text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB) && isBlankRow(row))) {
           const record = mapper.map(row, line);
           if (record !== undefined) out.push(record);
         }
@@ -387,45 +372,36 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
   };
 
   /** Whether the fast path may look at a row starting here. */
-  const atRowStart = (): boolean => state === State.CellStart && rowBytes === 0 && cells.length === 0 && cell.length === 0 && !skipLF;
+  const atRowStart = (): boolean => state === State.CellStart && rowChars === 0 && cells.length === 0 && cell.length === 0 && !skipLF;
 
-  return byteRecordStream((chunk) => {
-    const out: DiscoDBRecord[] = [];
-    if (chunk === null) {
-      if (state === State.Quoted) {
-        throw inputError(path, quoteLine, `malformed CSV: missing closing ${quoteText ?? ''} of the quoted cell opened on this line`);
-      }
-      if (state === State.QuoteInQuoted) cells.push(cellText(cell.take(), quoteLine));
-      else if (state === State.Unquoted) {
-        const bytes = cell.take();
-        cells.push(cellText(bytes, line));
-      }
-      else if (state === State.CellStart && cells.length > 0) cells.push('');
-      if (cells.length > 0) endRow(out);
-      return out;
-    }
-    const n = chunk.length;
-    nextQuote = nextCR = nextDelim = -1;
-    validUpTo = utf8Prefix(chunk);
-    let i = 0;
-    while (i < n) {
-      if (atRowStart()) {
-        i = fast(chunk, i, out);
-        if (i >= n) break;
-      }
-      i = slow(chunk, i, out);
-    }
-    return out;
-  }, options.highWaterMark);
-}
-
-/** How many leading bytes of `chunk` are known to be well-formed UTF-8 (a character split at its end excluded). */
-function utf8Prefix(chunk: Buffer): number {
-  if (isValidUtf8(chunk)) return chunk.length;
-  // Drop a character cut by the chunk's end: at most 3 bytes after its lead byte.
-  let k = chunk.length - 1;
-  while (k > 0 && chunk.length - k < 4 && ((chunk[k] as number) & 0xc0) === 0x80) k--;
-  return k > 0 && isValidUtf8(chunk.subarray(0, k)) ? k : 0;
+  return textRecordStream(
+    {
+      text(text, out) {
+        const n = text.length;
+        nextQuote = nextCR = nextDelim = -1;
+        let i = 0;
+        while (i < n) {
+          if (atRowStart()) {
+            i = fast(text, i, out);
+            if (i >= n) break;
+          }
+          i = slow(text, i, out);
+        }
+      },
+      end(out) {
+        if (state === State.Quoted) {
+          throw inputError(path, quoteLine, `malformed CSV: missing closing ${quoteText ?? ''} of the quoted cell opened on this line`);
+        }
+        if (state === State.QuoteInQuoted || state === State.Unquoted) cells.push(cell.take());
+        else if (state === State.CellStart && cells.length > 0) cells.push('');
+        if (cells.length > 0) endRow(out);
+      },
+      invalidUtf8(byte) {
+        return inputError(path, line, invalidUtf8Text(byte));
+      },
+    },
+    options.highWaterMark,
+  );
 }
 
 /**

@@ -6,7 +6,7 @@
  * number is kept exactly as written (`1.0`, `1e400`, `12345678901234567891`), never rounded.
  */
 import type { Duplex } from 'node:stream';
-import { byteRecordStream, countLineFeeds, firstInvalidUtf8, invalidUtf8Message, isValidUtf8, Pieces } from './bytes.js';
+import { invalidUtf8Text, textRecordStream, TextPieces } from './bytes.js';
 import {
   checkEncoding,
   checkSelector,
@@ -42,6 +42,12 @@ export interface JsonRecordOptions extends RecordParserOptions {
 
 type Element = Record<string, unknown> | unknown[];
 
+/**
+ * Maps a parsed record to a writer record. `escapes`: the text held a `\\u` escape, so a
+ * string may hold a lone surrogate (raw input is checked UTF-8 and cannot).
+ */
+type RecordBuilder = (element: unknown, line: number, escapes: boolean) => DiscoDBRecord;
+
 /** Thrown by the builder when a number is needed as text: the caller re-reads the record. */
 const NEED_SOURCE = Symbol('number source needed');
 
@@ -51,7 +57,7 @@ function isWellFormed(s: string): boolean {
 }
 
 /** Builds the element → record mapping shared by the JSON and JSON Lines parsers. */
-function jsonRecordBuilder(options: JsonRecordOptions): (element: unknown, line: number) => DiscoDBRecord {
+function jsonRecordBuilder(options: JsonRecordOptions): RecordBuilder {
   const path = options.path;
   const encoding = checkEncoding(options.encoding);
   const keySel = options.key;
@@ -61,9 +67,10 @@ function jsonRecordBuilder(options: JsonRecordOptions): (element: unknown, line:
   const valuesName = options.values ?? 'values';
 
   /** Strings are decoded per `encoding`; numbers keep their source text, booleans become `"true"`/`"false"`. */
+  let escapes = false;
   const scalar = (x: unknown, line: number, what: string): RecordField => {
     if (typeof x === 'string') {
-      if (!isWellFormed(x)) throw inputError(path, line, `${what} ${describeJson(x)} holds a lone surrogate (a \\u escape of half a pair), which has no UTF-8 form`);
+      if (escapes && !isWellFormed(x)) throw inputError(path, line, `${what} ${describeJson(x)} holds a lone surrogate (a \\u escape of half a pair), which has no UTF-8 form`);
       const field = decodeField(x, encoding);
       if (field === undefined) throw inputError(path, line, `${what} '${x.slice(0, 40)}' is not valid ${encoding}`);
       return field;
@@ -90,7 +97,8 @@ function jsonRecordBuilder(options: JsonRecordOptions): (element: unknown, line:
     return x;
   };
 
-  return (element, line) => {
+  return (element, line, hasEscapes) => {
+    escapes = hasEscapes;
     if (element === null || typeof element !== 'object' || element instanceof JsonNumber) {
       throw inputError(path, line, `expected an object or array record, got ${describeJson(element)}`);
     }
@@ -135,7 +143,7 @@ function syntaxErrorLine(err: unknown, text: string, line: number): number {
  */
 function readRecord(
   text: string,
-  build: (element: unknown, line: number) => DiscoDBRecord,
+  build: RecordBuilder,
   path: string | undefined,
   line: number,
   endLine: number,
@@ -147,12 +155,13 @@ function readRecord(
     const message = err instanceof RangeError ? 'nested too deeply' : (err as Error).message;
     throw inputError(path, syntaxErrorLine(err, text, line), `invalid JSON: ${message}`, err);
   }
+  const escapes = text.includes('\\u');
   try {
-    return build(element, endLine);
+    return build(element, endLine, escapes);
   } catch (err) {
     if (err !== NEED_SOURCE) throw err;
   }
-  return build(parseJsonKeepingNumbers(text), endLine);
+  return build(parseJsonKeepingNumbers(text), endLine, escapes);
 }
 
 const BLANK = /^\s*$/;
@@ -186,14 +195,14 @@ enum At {
 
 const isBlank = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
 
-/** Shows a byte of the input in an error message. */
-const showByte = (c: number): string => (c >= 32 && c < 127 ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16).padStart(2, '0')}`);
+/** Shows a character of the input in an error message. */
+const showChar = (c: number): string => (c >= 32 && c !== 127 ? `'${String.fromCharCode(c)}'` : `character 0x${c.toString(16).padStart(2, '0')}`);
 
 /**
  * Parses a JSON array of records (objects or tuples) into writer records, streaming: the array
- * is never held in memory, only the element being read. A byte scanner frames the elements
- * (it follows strings, escapes and bracket depth, nothing more) and each element is parsed on
- * its own; a syntax error is reported on its line, a bad record on the line where it ends.
+ * is never held in memory, only the element being read. A scanner frames the elements (it
+ * follows strings, escapes and bracket depth, nothing more) and each element is parsed on its
+ * own; a syntax error is reported on its line, a bad record on the line where it ends.
  */
 export function jsonRecords(options: JsonRecordOptions = {}): Duplex {
   const path = options.path;
@@ -202,7 +211,7 @@ export function jsonRecords(options: JsonRecordOptions = {}): Duplex {
   let line = 1;
   let afterComma = false;
   // The element being read.
-  const pieces = new Pieces();
+  const pieces = new TextPieces();
   let depth = 0;
   let inString = false;
   let escaped = false;
@@ -211,32 +220,18 @@ export function jsonRecords(options: JsonRecordOptions = {}): Duplex {
 
   const syntax = (what: string): Error => inputError(path, line, `invalid JSON: ${what}`);
 
-  const finishElement = (bytes: Buffer, out: DiscoDBRecord[]): void => {
-    if (!isValidUtf8(bytes)) {
-      const bad = firstInvalidUtf8(bytes);
-      throw inputError(path, elementLine + countLineFeeds(bytes, 0, Math.max(bad, 0)), invalidUtf8Message(bytes, 'record'));
-    }
-    out.push(readRecord(bytes.toString('utf8'), build, path, elementLine, line));
+  const finishElement = (text: string, out: DiscoDBRecord[]): void => {
+    out.push(readRecord(text, build, path, elementLine, line));
     at = At.AfterElement;
   };
 
-  return byteRecordStream((chunk) => {
-    const out: DiscoDBRecord[] = [];
-    if (chunk === null) {
-      if (at === At.Element && depth === 0 && !inString) finishElement(pieces.take(), out); // a scalar element at the very end
-      if (at === At.Start) return out; // no input at all: no records
-      if (at !== At.End) {
-        if (endsWithLF) line--; // the end is on the last line, not after it
-        throw syntax('unexpected end of input: the array is not closed');
-      }
-      return out;
-    }
-    const n = chunk.length;
-    endsWithLF = chunk[n - 1] === 10;
+  const scan = (text: string, out: DiscoDBRecord[]): void => {
+    const n = text.length;
+    endsWithLF = text.charCodeAt(n - 1) === 10;
     let i = 0;
-    let from = 0; // start of the current element's bytes in this chunk
+    let from = 0; // start of the current element's text in this chunk
     while (i < n) {
-      const c = chunk[i] as number;
+      const c = text.charCodeAt(i);
       if (at === At.Element) {
         if (inString) {
           if (escaped) escaped = false;
@@ -254,13 +249,13 @@ export function jsonRecords(options: JsonRecordOptions = {}): Duplex {
           i++;
         } else if (c === 125 || c === 93) {
           if (depth === 0) {
-            finishElement(pieces.take(chunk.subarray(from, i)), out); // a scalar element before `]`
+            finishElement(pieces.take(text.slice(from, i)), out); // a scalar element before `]`
             continue;
           }
           i++;
-          if (--depth === 0) finishElement(pieces.take(chunk.subarray(from, i)), out);
+          if (--depth === 0) finishElement(pieces.take(text.slice(from, i)), out);
         } else if (depth === 0 && (c === 44 || isBlank(c))) {
-          finishElement(pieces.take(chunk.subarray(from, i)), out); // a scalar element ends
+          finishElement(pieces.take(text.slice(from, i)), out); // a scalar element ends
         } else {
           if (c === 10) line++;
           i++;
@@ -274,7 +269,7 @@ export function jsonRecords(options: JsonRecordOptions = {}): Duplex {
       }
       switch (at) {
         case At.Start:
-          if (c !== 91) throw inputError(path, line, `expected a JSON array of records, got ${showByte(c)}`);
+          if (c !== 91) throw inputError(path, line, `expected a JSON array of records, got ${showChar(c)}`);
           at = At.BeforeElement;
           afterComma = false;
           break;
@@ -283,27 +278,44 @@ export function jsonRecords(options: JsonRecordOptions = {}): Duplex {
             at = At.End;
             break;
           }
-          if (c === 93 || c === 44) throw syntax(`unexpected ${showByte(c)} where an array element should be`);
+          if (c === 93 || c === 44) throw syntax(`unexpected ${showChar(c)} where an array element should be`);
           at = At.Element;
           depth = 0;
           inString = false;
           escaped = false;
           elementLine = line;
           from = i;
-          continue; // the element's first byte is read in the Element state
+          continue; // the element's first character is read in the Element state
         case At.AfterElement:
           if (c === 44) {
             at = At.BeforeElement;
             afterComma = true;
           } else if (c === 93) at = At.End;
-          else throw syntax(`expected ',' or ']' after an array element, got ${showByte(c)}`);
+          else throw syntax(`expected ',' or ']' after an array element, got ${showChar(c)}`);
           break;
         case At.End:
-          throw syntax(`unexpected ${showByte(c)} after the end of the array`);
+          throw syntax(`unexpected ${showChar(c)} after the end of the array`);
       }
       i++;
     }
-    if (at === At.Element) pieces.push(from === 0 ? chunk : chunk.subarray(from));
-    return out;
-  }, options.highWaterMark);
+    if (at === At.Element) pieces.push(from === 0 ? text : text.slice(from));
+  };
+
+  return textRecordStream(
+    {
+      text: scan,
+      end(out) {
+        if (at === At.Element && depth === 0 && !inString) finishElement(pieces.take(), out); // a scalar element at the very end
+        if (at === At.Start) return; // no input at all: no records
+        if (at !== At.End) {
+          if (endsWithLF) line--; // the end is on the last line, not after it
+          throw syntax('unexpected end of input: the array is not closed');
+        }
+      },
+      invalidUtf8(byte) {
+        return inputError(path, line, invalidUtf8Text(byte));
+      },
+    },
+    options.highWaterMark,
+  );
 }
