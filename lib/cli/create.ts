@@ -92,9 +92,9 @@ function isAlive(pid: number): boolean {
 }
 
 /** Copies a finished file to stdout; a reader that goes away early is an error (the db is cut). */
-async function copyToStdout(file: string): Promise<void> {
+async function copyToStdout(file: string, signal: AbortSignal): Promise<void> {
   try {
-    await pipeline(fs.createReadStream(file), process.stdout, { end: false });
+    await pipeline(fs.createReadStream(file), process.stdout, { end: false, signal });
     // pipeline resolves when the last chunk is handed over; wait for it to be written out.
     await new Promise<void>((resolve, reject) => process.stdout.write('', (err) => (err ? reject(err) : resolve())));
   } catch (err) {
@@ -214,7 +214,7 @@ export async function runCreate(args: string[], values: OptionValues): Promise<C
     }
     if (stdoutDir !== undefined) {
       progress.update({ phase: 'copy' });
-      await copyToStdout(target);
+      await copyToStdout(target, abort.signal);
     }
   } catch (err) {
     progress.finish();
