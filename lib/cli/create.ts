@@ -177,12 +177,18 @@ export async function runCreate(args: string[], values: OptionValues): Promise<C
   }
 
   const progress = new Progress(process.stderr, { quiet, ...(totalBytes === undefined ? {} : { totalBytes }) });
-  const writer = new DiscoDBWriter(target, {
-    ...(memoryText === undefined ? {} : { memoryLimit: memoryText }),
-    ...(tmpDir === undefined ? {} : { tmpDir }),
-    uniqueItems: flag(values, 'unique-items'),
-    disableCompression: flag(values, 'no-compression'),
-  });
+  let writer: DiscoDBWriter;
+  try {
+    writer = new DiscoDBWriter(target, {
+      ...(memoryText === undefined ? {} : { memoryLimit: memoryText }),
+      ...(tmpDir === undefined ? {} : { tmpDir }),
+      uniqueItems: flag(values, 'unique-items'),
+      disableCompression: flag(values, 'no-compression'),
+    });
+  } catch (err) {
+    if (stdoutDir !== undefined) await fs.promises.rm(stdoutDir, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
   let bytes = 0;
   writer.on('progress', (p) => progress.update({ records: p.records, phase: p.phase }));
 
