@@ -430,14 +430,19 @@ t.test('units: argument parsing and the progress display', async (t) => {
   const written: string[] = [];
   const live = new Progress({ write: (s: string) => written.push(s), columns: 200 }, { live: true, totalBytes: 1000 });
   live.update({ bytes: 500, records: 1234 });
-  t.match(written.join(''), /^\r\[=+> +\]  50%  ingest  1,234 records  0\.0 MB  [\d.]+ MB\/s  [\d.]+s  eta [\d.]+s\x1b\[K$/, 'percentage and ETA while reading');
+  t.match(written.join(''), /^\r\[=+> +\]  50%  eta [\d.]+s  ingest  1,234 records  0\.0 MB  [\d.]+ MB\/s  [\d.]+s\x1b\[K$/, 'percentage and ETA while reading');
   live.update({ phase: 'hash' });
   const rateAt = (line: string | undefined): string | undefined => / ([\d.]+ MB\/s) /.exec(line ?? '')?.[1];
   const rateAfterReading = rateAt(live.line());
   await new Promise((r) => setTimeout(r, 300)); // the timer redraws during long phases
-  t.match(written.at(-1), /hash  1,234 records/);
+  t.match(written.at(-1), /hash [\d.]+s  1,234 records/, 'the time spent in the phase');
   t.notMatch(written.at(-1), /%|eta/, 'no percentage or ETA once reading is over');
   t.equal(rateAt(written.at(-1)), rateAfterReading, 'MB/s does not fall while nothing is read');
+  const narrow: string[] = [];
+  const zeroColumns = new Progress({ write: (s: string) => narrow.push(s), columns: 0 }, { live: true });
+  zeroColumns.update({ records: 2 });
+  zeroColumns.finish();
+  t.match(narrow[0], /[\d.]+s\x1b\[K$/, 'a terminal that reports 0 columns gets the whole line');
   const one = new Progress({ write: () => undefined }, { live: false });
   one.update({ records: 1 });
   t.match(one.line(), /  1 record  /, 'singular');

@@ -61,6 +61,8 @@ export class Progress {
   #state: ProgressState = { records: 0, bytes: 0, phase: 'ingest' };
   /** Seconds from the start to the end of reading (the first phase past ingest/spill). */
   #readSeconds: number | undefined;
+  /** When the current phase began (seconds from the start). */
+  #phaseStart = 0;
   #lastDraw = 0;
   #drawn = false;
   #timer: NodeJS.Timeout | undefined;
@@ -89,6 +91,7 @@ export class Progress {
 
   /** Takes a new snapshot (any subset of the fields); redraws at most 10 times a second. */
   update(state: Partial<ProgressState>): void {
+    if (state.phase !== undefined && state.phase !== this.#state.phase) this.#phaseStart = this.elapsed;
     this.#state = { ...this.#state, ...state };
     if (this.#readSeconds === undefined && !READING.has(this.#state.phase)) this.#readSeconds = this.elapsed;
     if (!this.#live) return;
@@ -115,18 +118,18 @@ export class Progress {
       const width = 24;
       const full = Math.floor(frac * width);
       parts.push(`[${'='.repeat(full)}${full < width ? '>' : ''}${' '.repeat(Math.max(0, width - full - 1))}] ${(frac * 100).toFixed(0).padStart(3)}%`);
-    }
-    parts.push(phase, plural(records, 'record'), formatMB(bytes), `${rate.toFixed(1)} MB/s`, formatDuration(t));
-    if (total !== undefined && total > 0 && reading && bytes > 0 && bytes < total) {
       // Time left to read the input at the rate so far (the build's later phases come on top).
-      parts.push(`eta ${formatDuration((total - bytes) / (bytes / Math.max(t, 1e-3)))}`);
+      if (bytes > 0 && bytes < total) parts.push(`eta ${formatDuration((total - bytes) / (bytes / Math.max(t, 1e-3)))}`);
     }
+    // The writer tells phases, not how far into one it is: after reading, show how long the
+    // current phase has run, so that a long merge or hash visibly progresses.
+    parts.push(reading ? phase : `${phase} ${formatDuration(t - this.#phaseStart)}`, plural(records, 'record'), formatMB(bytes), `${rate.toFixed(1)} MB/s`, formatDuration(t));
     return parts.join('  ');
   }
 
   #draw(): void {
     this.#lastDraw = performance.now();
-    const columns = this.#sink.columns ?? 100;
+    const columns = this.#sink.columns || 100; // a pty may report 0 columns
     let text = this.line();
     if (text.length > columns - 1) text = text.slice(0, columns - 1);
     // \r + clear to end of line: redraw in place.
