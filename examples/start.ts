@@ -4,10 +4,10 @@
  *
  * Builds a db from the CSV through a stream pipeline, prints its info, runs lookups and queries
  * (a negation and a dereference among them), and streams one query result through a
- * transform into a file.
+ * transform into a file. Everything it writes goes to ./demo/ (git-ignored): the db is
+ * rebuilt there on every run, so nothing piles up.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import through2 from 'through2';
@@ -30,10 +30,12 @@ const show = (items: Iterable<string>, n = 5): string => {
 
 const sample = samplePath();
 if (!fs.existsSync(sample)) makeSample(sample); // a fresh checkout always has it; just in case
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-start-'));
+const dir = path.resolve('demo');
+fs.mkdirSync(dir, { recursive: true });
 const out = path.join(dir, 'docs.ddb');
+const shown = (p: string): string => path.relative(process.cwd(), p);
 
-heading(`Building ${out} from ${path.relative(process.cwd(), sample)}`);
+heading(`Building ${shown(out)} from ${path.relative(process.cwd(), sample)}`);
 const started = performance.now();
 const writer = new DiscoDBWriter(out);
 // Bytes → records → db, with backpressure all the way; the header row names the columns.
@@ -79,11 +81,11 @@ await pipeline(
   fs.createWriteStream(resultFile),
 );
 const lines = fs.readFileSync(resultFile, 'utf8').split('\n').filter(Boolean);
-console.log(`${lines.length} lines written to ${resultFile}; the first ones:`);
+console.log(`${lines.length} lines written to ${shown(resultFile)}; the first ones:`);
 for (const line of lines.slice(0, 3)) console.log(`  ${line}`);
 
 db.close();
-heading('Try the command line');
-console.log(`  node dist/lib/cli/main.js info ${out}`);
-console.log(`  node dist/lib/cli/main.js query ${out} 'index & ~cache' --count`);
-console.log(`  node dist/lib/cli/main.js metaquery ${out} '*topic:algorithms'`);
+heading(`Try the command line (the files stay in ${shown(dir)}/; delete it freely)`);
+console.log(`  node dist/lib/cli/main.js info ${shown(out)}`);
+console.log(`  node dist/lib/cli/main.js query ${shown(out)} 'index & ~cache' --count`);
+console.log(`  node dist/lib/cli/main.js metaquery ${shown(out)} '*topic:algorithms'`);

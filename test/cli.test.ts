@@ -85,11 +85,15 @@ t.test('help and usage', async (t) => {
   const commands = ['create', 'get', 'query', 'metaquery', 'keys', 'values', 'unique-values', 'items', 'info', 'check'];
   const usage: Array<[string[], RegExp]> = [
     [[], /missing command/],
-    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['frobnicate'], /^discodb: unknown command 'frobnicate'\n/],
+    [['creat', 'o.ddb'], /unknown command 'creat' \(did you mean 'create'\?\)/],
+    [['qeury', 'o.ddb', 'a'], /did you mean 'query'\?/],
+    [['keys', 'a.ddb', '--jsno'], /unknown option '--jsno' \(did you mean '--json'\?\)/],
+    [['create', 'o.ddb', 'x.csv', '--no-compresion'], /did you mean '--no-compression'\?/],
     [['keys'], /missing arguments: expected DB/],
     [['get', 'a.ddb'], /missing arguments/],
     [['keys', 'a', 'b'], /too many arguments/],
-    [['keys', 'a.ddb', '--bogus'], /Unknown option '--bogus'/],
+    [['keys', 'a.ddb', '--bogus'], /^discodb: unknown option '--bogus'\nrun 'discodb keys --help' for usage\n$/],
     [['keys', 'a.ddb', '--encoding', 'rot13'], /unknown encoding 'rot13'/],
     [['create', 'o.ddb', 'x.csv', '--format', 'xml'], /unknown format 'xml'/],
     [['create', 'o.ddb', 'x.csv', '--memory', 'lots'], /--memory: 'lots' is not a size/],
@@ -377,7 +381,7 @@ t.test('failures: exit 1, a clear message, no partial file', async (t) => {
   for (const q of ['a & (', 'a | | b', ')']) {
     const r = cli(['query', db, q]);
     t.equal(r.code, 1, `bad query ${JSON.stringify(q)}: exit 1`);
-    t.match(r.err, /^discodb query: .*(query|position)/);
+    t.match(r.err, /^discodb: invalid query at position \d+/);
   }
   t.equal(cli(['get', db, 'zz', '--encoding', 'hex']).code, 2, 'a KEY that is not hex is a usage error');
 });
@@ -426,11 +430,22 @@ t.test('units: argument parsing and the progress display', async (t) => {
   const written: string[] = [];
   const live = new Progress({ write: (s: string) => written.push(s), columns: 200 }, { live: true, totalBytes: 1000 });
   live.update({ bytes: 500, records: 1234 });
-  t.match(written.join(''), /^\r\[=+> +\]  50%  ingest  1,234 records  0\.0 MB  [\d.]+ MB\/s  [\d.]+s\x1b\[K$/);
+  t.match(written.join(''), /^\r\[=+> +\]  50%  eta [\d.]+s  ingest  1,234 records  0\.0 MB  [\d.]+ MB\/s  [\d.]+s\x1b\[K$/, 'percentage and ETA while reading');
   live.update({ phase: 'hash' });
+  const rateAt = (line: string | undefined): string | undefined => / ([\d.]+ MB\/s) /.exec(line ?? '')?.[1];
+  const rateAfterReading = rateAt(live.line());
   await new Promise((r) => setTimeout(r, 300)); // the timer redraws during long phases
-  t.match(written.at(-1), /hash  1,234 records/);
-  t.notMatch(written.at(-1), /%/, 'no percentage once reading is over');
+  t.match(written.at(-1), /hash [\d.]+s  1,234 records/, 'the time spent in the phase');
+  t.notMatch(written.at(-1), /%|eta/, 'no percentage or ETA once reading is over');
+  t.equal(rateAt(written.at(-1)), rateAfterReading, 'MB/s does not fall while nothing is read');
+  const narrow: string[] = [];
+  const zeroColumns = new Progress({ write: (s: string) => narrow.push(s), columns: 0 }, { live: true });
+  zeroColumns.update({ records: 2 });
+  zeroColumns.finish();
+  t.match(narrow[0], /[\d.]+s\x1b\[K$/, 'a terminal that reports 0 columns gets the whole line');
+  const one = new Progress({ write: () => undefined }, { live: false });
+  one.update({ records: 1 });
+  t.match(one.line(), /  1 record  /, 'singular');
   live.finish(live.summary('out.ddb', ['3 keys']));
   t.match(written.at(-1), /^discodb: wrote out\.ddb: 1,234 records, 0\.0 MB in [\d.]+s \([\d.]+ MB\/s\), 3 keys\n$/);
   t.equal(written.at(-2), '\r\x1b[K', 'the bar is cleared before the summary');
@@ -446,4 +461,20 @@ t.test('units: argument parsing and the progress display', async (t) => {
   quiet.finish('summary');
   t.same(quietSink, [], 'quiet: nothing');
   t.equal(formatDuration(75), '1m15s');
+
+  const { closest } = await import('../lib/cli/args.js');
+  const { plural } = await import('../lib/cli/progress.js');
+  t.equal(plural(1, 'key'), '1 key');
+  t.equal(plural(0, 'key'), '0 keys');
+  t.equal(plural(1234, 'key'), '1,234 keys');
+  t.equal(closest('creat', ['create', 'get']), 'create');
+  t.equal(closest('unique-value', ['unique-values', 'values']), 'unique-values');
+  t.equal(closest('vlaues', ['values', 'keys']), 'values', 'a swap');
+  t.equal(closest('frobnicate', ['create', 'get']), undefined, 'nothing close');
+
+  // create --help says what the code does: spills go to the writer's default directory.
+  const { findCommand } = await import('../lib/cli/spec.js');
+  const { resolveOptions } = await import('../lib/writer/options.js');
+  t.equal(resolveOptions({}).tmpDir, (await import('node:os')).tmpdir());
+  t.match(findCommand('create')?.options['tmpdir']?.help, /default: the system temp directory/);
 });

@@ -102,6 +102,14 @@ t.test('npm pack, install the tarball in a fresh project, use it', async (t) => 
       'const first: string | undefined = result.first();\n' +
       'console.log(first);\n',
   );
+  // CommonJS TypeScript: `import ... = require()` of the ES module (TS 5.8+ under NodeNext).
+  fs.writeFileSync(
+    path.join(app, 'consumer.cts'),
+    "import discodb = require('discodb');\n" +
+      "const db: discodb.DiscoDB<string> = discodb.DiscoDB.from({ a: ['x'] });\n" +
+      "const n: number = db.query('a').count();\n" +
+      'console.log(n);\n',
+  );
   fs.writeFileSync(
     path.join(app, 'tsconfig.json'),
     JSON.stringify({
@@ -115,7 +123,7 @@ t.test('npm pack, install the tarball in a fresh project, use it', async (t) => 
         types: ['node'],
         typeRoots: [path.join(root, 'node_modules/@types')],
       },
-      files: ['consumer.ts'],
+      files: ['consumer.ts', 'consumer.cts'],
     }),
   );
   const tsc = run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);

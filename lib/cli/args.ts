@@ -1,7 +1,7 @@
 /** Command-line parsing with node:util's parseArgs, against the table in spec.ts. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DiscoDBError } from '../errors.js';
-import { findCommand, type CommandSpec } from './spec.js';
+import { COMMANDS, findCommand, type CommandSpec } from './spec.js';
 
 /** What the command line asks for. */
 export type Invocation =
@@ -26,12 +26,12 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   if (first === 'help') {
     if (rest[0] === undefined) return { kind: 'help' };
     const command = findCommand(rest[0]);
-    if (!command) throw usageError(`unknown command '${rest[0]}'`);
+    if (!command) throw unknownCommand(rest[0]);
     return { kind: 'help', command };
   }
   if (first.startsWith('-')) throw usageError(`expected a command before '${first}'`);
   const command = findCommand(first);
-  if (!command) throw usageError(`unknown command '${first}'`);
+  if (!command) throw unknownCommand(first);
 
   let parsed: { values: OptionValues; positionals: string[] };
   try {
@@ -41,8 +41,11 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     }
     parsed = parseArgs({ args: [...rest], options, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (err) {
-    // parseArgs' messages are good; drop its long hint about '--'.
-    throw usageError(`${(err as Error).message.replace(/\. To specify a positional[\s\S]*$/, '')}`);
+    // parseArgs' messages are good; drop its long hint about '--', suggest a close option.
+    const message = (err as Error).message.replace(/\. To specify a positional[\s\S]*$/, '');
+    const unknown = /^Unknown option '(-{1,2})([^']*)'/.exec(message);
+    const near = unknown ? closest(unknown[2] ?? '', Object.keys(command.options)) : undefined;
+    throw usageError(`${message}${near === undefined ? '' : ` (did you mean '--${near}'?)`}`);
   }
   if (parsed.values['help']) return { kind: 'help', command };
   const [min, max] = command.args;
@@ -50,6 +53,44 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   if (n < min) throw usageError(`missing arguments: expected ${command.usage}`);
   if (n > max) throw usageError(`too many arguments: expected ${command.usage}`);
   return { kind: 'run', command, positionals: parsed.positionals, values: parsed.values };
+}
+
+/** An unknown subcommand, with the closest real one when there is one. */
+function unknownCommand(name: string): DiscoDBError {
+  const near = closest(name, COMMANDS.map((c) => c.name));
+  return usageError(`unknown command '${name}'${near === undefined ? '' : ` (did you mean '${near}'?)`}`);
+}
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The candidate closest to `word` (a prefix, or within a third of its length in edits), if any. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  if (w === '') return undefined;
+  const prefixed = candidates.filter((c) => c.startsWith(w));
+  if (prefixed.length === 1) return prefixed[0];
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(w.length / 3));
+  for (const c of candidates) {
+    const d = distance(w, c);
+    if (d <= bestDistance && (best === undefined || d < distance(w, best))) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
 }
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i;

@@ -1,7 +1,7 @@
 /**
  * Progress of `discodb create` on stderr: a live bar on a TTY (records, MB/s, phase, and a
- * percentage while the input size is known), a one-line summary otherwise, nothing with
- * --quiet.
+ * percentage and ETA while the input is read and its size is known), a one-line summary
+ * otherwise, nothing with --quiet.
  */
 
 /** A snapshot of the build. */
@@ -10,7 +10,10 @@ export interface ProgressState {
   records: number;
   /** Input bytes read so far. */
   bytes: number;
-  /** What the writer is doing: its phases `ingest`, `spill`, `merge`, `write`, `hash`, `done`. */
+  /**
+   * What the build is doing: the writer's phases `ingest`, `spill`, `merge`, `write`, `hash`,
+   * `done`, and the CLI's `copy` (to stdout).
+   */
   phase: string;
 }
 
@@ -27,6 +30,14 @@ const MB = 1024 * 1024;
 export function formatCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
+
+/** `1 key`, `2 keys`, `1,234 keys`. */
+export function plural(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${Math.round(n) === 1 ? '' : 's'}`;
+}
+
+/** The phases during which input is read (the only ones where MB/s and an ETA mean something). */
+const READING = new Set(['ingest', 'spill']);
 
 /** Bytes as MB with one decimal. */
 export function formatMB(bytes: number): string {
@@ -48,6 +59,10 @@ export class Progress {
   readonly #totalBytes: number | undefined;
   readonly #start = performance.now();
   #state: ProgressState = { records: 0, bytes: 0, phase: 'ingest' };
+  /** Seconds from the start to the end of reading (the first phase past ingest/spill). */
+  #readSeconds: number | undefined;
+  /** When the current phase began (seconds from the start). */
+  #phaseStart = 0;
   #lastDraw = 0;
   #drawn = false;
   #timer: NodeJS.Timeout | undefined;
@@ -76,32 +91,45 @@ export class Progress {
 
   /** Takes a new snapshot (any subset of the fields); redraws at most 10 times a second. */
   update(state: Partial<ProgressState>): void {
+    if (state.phase !== undefined && state.phase !== this.#state.phase) this.#phaseStart = this.elapsed;
     this.#state = { ...this.#state, ...state };
+    if (this.#readSeconds === undefined && !READING.has(this.#state.phase)) this.#readSeconds = this.elapsed;
     if (!this.#live) return;
     const now = performance.now();
     if (now - this.#lastDraw >= 100) this.#draw();
+  }
+
+  /** Input MB/s: over the reading time, frozen once reading is over (later phases read nothing). */
+  #rate(): number {
+    const t = this.#readSeconds ?? this.elapsed;
+    return t > 0 ? this.#state.bytes / MB / t : 0;
   }
 
   /** The current bar line (without control characters). */
   line(): string {
     const { records, bytes, phase } = this.#state;
     const t = this.elapsed;
-    const rate = t > 0 ? bytes / MB / t : 0;
+    const rate = this.#rate();
     const parts: string[] = [];
     const total = this.#totalBytes;
-    if (total !== undefined && total > 0 && (phase === 'ingest' || phase === 'spill')) {
+    const reading = READING.has(phase);
+    if (total !== undefined && total > 0 && reading) {
       const frac = Math.min(1, bytes / total);
       const width = 24;
       const full = Math.floor(frac * width);
       parts.push(`[${'='.repeat(full)}${full < width ? '>' : ''}${' '.repeat(Math.max(0, width - full - 1))}] ${(frac * 100).toFixed(0).padStart(3)}%`);
+      // Time left to read the input at the rate so far (the build's later phases come on top).
+      if (bytes > 0 && bytes < total) parts.push(`eta ${formatDuration((total - bytes) / (bytes / Math.max(t, 1e-3)))}`);
     }
-    parts.push(phase, `${formatCount(records)} records`, formatMB(bytes), `${rate.toFixed(1)} MB/s`, formatDuration(t));
+    // The writer tells phases, not how far into one it is: after reading, show how long the
+    // current phase has run, so that a long merge or hash visibly progresses.
+    parts.push(reading ? phase : `${phase} ${formatDuration(t - this.#phaseStart)}`, plural(records, 'record'), formatMB(bytes), `${rate.toFixed(1)} MB/s`, formatDuration(t));
     return parts.join('  ');
   }
 
   #draw(): void {
     this.#lastDraw = performance.now();
-    const columns = this.#sink.columns ?? 100;
+    const columns = this.#sink.columns || 100; // a pty may report 0 columns
     let text = this.line();
     if (text.length > columns - 1) text = text.slice(0, columns - 1);
     // \r + clear to end of line: redraw in place.
@@ -122,9 +150,10 @@ export class Progress {
   summary(output: string, extra: string[] = []): string {
     const { records, bytes } = this.#state;
     const t = this.elapsed;
+    // End to end: input bytes over the whole command's time.
     const rate = t > 0 ? bytes / MB / t : 0;
     return [
-      `discodb: wrote ${output}: ${formatCount(records)} records, ${formatMB(bytes)} in ${formatDuration(t)} (${rate.toFixed(1)} MB/s)`,
+      `discodb: wrote ${output}: ${plural(records, 'record')}, ${formatMB(bytes)} in ${formatDuration(t)} (${rate.toFixed(1)} MB/s)`,
       ...extra,
     ].join(', ');
   }

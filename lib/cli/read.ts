@@ -1,12 +1,12 @@
 /** The reading subcommands: get, query, metaquery, keys, values, unique-values, items, info, check. */
 import * as fs from 'node:fs';
 import { DiscoDB, type DiscoDBInfo } from '../discodb.js';
+import { DiscoDBError } from '../errors.js';
 import type { Inquiry } from '../reader/inquiry.js';
 import { Clause, Literal, Q } from '../query/index.js';
 import { checkEncoding, type FieldEncoding } from '../streams/fields.js';
-import { iterableStream } from '../streams/readable.js';
 import { flag, stringOption, usageError, type OptionValues } from './args.js';
-import { bytesToText, decodeArgument, entryFormat, streamTo, writeText, type Bytes } from './output.js';
+import { bytesToText, decodeArgument, entryFormat, writeLines, writeText, type Bytes } from './output.js';
 import { formatCount } from './progress.js';
 
 /** The outcome of a command that is not an error: its exit status and a message for stderr. */
@@ -64,7 +64,7 @@ function readViewFile(path: string, encoding: FieldEncoding): Array<string | Uin
 
 /** Streams an inquiry of bytes to stdout, one entry per line. */
 function printEntries(items: Iterable<Bytes>, encoding: FieldEncoding, json: boolean): Promise<void> {
-  return streamTo(iterableStream(items, { mode: 'lines', format: entryFormat(encoding, json) }));
+  return writeLines(items, entryFormat(encoding, json));
 }
 
 /** Human-readable `info`. */
@@ -132,7 +132,7 @@ async function runOn(db: DiscoDB<Buffer>, name: string, args: string[], values: 
           }
         },
       };
-      await streamTo(iterableStream(lines, { mode: 'lines' }));
+      await writeLines(lines, (line) => line);
       return { status: 0 };
     }
     case 'keys':
@@ -146,12 +146,8 @@ async function runOn(db: DiscoDB<Buffer>, name: string, args: string[], values: 
       return { status: 0 };
     case 'items': {
       const encoding = encodingOption(values);
-      await streamTo(
-        iterableStream(db.items(), {
-          mode: 'lines',
-          format: ([key, vals]) =>
-            JSON.stringify({ key: bytesToText(key, encoding), values: Array.from(vals, (v) => bytesToText(v, encoding)) }),
-        }),
+      await writeLines(db.items(), ([key, vals]) =>
+        JSON.stringify({ key: bytesToText(key, encoding), values: Array.from(vals, (v) => bytesToText(v, encoding)) }),
       );
       return { status: 0 };
     }
@@ -178,10 +174,26 @@ async function runOn(db: DiscoDB<Buffer>, name: string, args: string[], values: 
 /** Opens the db named by the first argument and runs a reading subcommand on it. */
 export async function runRead(name: string, args: string[], values: OptionValues): Promise<CommandResult> {
   encodingOption(values); // a bad --encoding is a usage error, whatever the db
-  const db = DiscoDB.open(args[0] as string, { encoding: 'buffer' });
+  const path = args[0] as string;
   try {
-    return await runOn(db, name, args, values);
-  } finally {
-    db.close();
+    const db = DiscoDB.open(path, { encoding: 'buffer' });
+    try {
+      return await runOn(db, name, args, values);
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    throw namingFile(err, path);
   }
+}
+
+/** A corruption or I/O error found midway ("key record 4713: ...") names the db file too. */
+function namingFile(err: unknown, path: string): unknown {
+  if (!(err instanceof DiscoDBError) || (err.code !== 'ERR_DISCODB_CORRUPT' && err.code !== 'ERR_DISCODB_IO')) return err;
+  if (err.message.includes(path)) return err;
+  return new DiscoDBError(err.code, `${path}: ${err.message}`, {
+    cause: err,
+    path,
+    ...(err.offset === undefined ? {} : { offset: err.offset }),
+  });
 }

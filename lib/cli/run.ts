@@ -4,7 +4,7 @@ import { DiscoDBError } from '../errors.js';
 import { parseCommandLine } from './args.js';
 import { runRead } from './read.js';
 import { commandHelp, findCommand, mainHelp } from './spec.js';
-import { writeText } from './output.js';
+import { isClosedPipe, writeText } from './output.js';
 
 /** Exit statuses: success, bad input / missing file / corrupt db, usage error. */
 export const EXIT_OK = 0;
@@ -42,14 +42,36 @@ export function describeFailure(err: unknown): { status: number; message: string
   return { status: EXIT_FAILURE, message: err instanceof Error ? (err.stack ?? err.message) : String(err) };
 }
 
+/** The CLI's one message style: `discodb: text`, lower case first. */
+export function formatMessage(text: string): string {
+  return `discodb: ${text.charAt(0).toLowerCase()}${text.slice(1)}\n`;
+}
+
+/**
+ * Prints process warnings (the library's `DISCODB_NO_MMAP` when the mmap addon is missing,
+ * say) as `discodb: warning: ...` lines instead of Node's `(node:PID) Warning: ...` form.
+ */
+export function installWarningPrinter(sink: { write(text: string): unknown } = process.stderr): void {
+  process.removeAllListeners('warning'); // Node's default printer
+  process.on('warning', (w: Error) => {
+    sink.write(formatMessage(`warning: ${w.message}`));
+  });
+}
+
 /**
  * Runs the CLI on `argv` (without `node` and the script) and returns the exit status.
  * Writes results to stdout and messages to stderr; never calls `process.exit`, so that piped
  * output is always flushed.
  */
 export async function runCli(argv: readonly string[]): Promise<number> {
-  // Name the subcommand in messages as soon as it is known, even if its options are wrong.
-  let name = argv[0] !== undefined && findCommand(argv[0]) ? `discodb ${argv[0]}` : 'discodb';
+  // A reader that went away (`| head`) is not an error; the commands stop on their own.
+  if (!stdoutGuarded) {
+    stdoutGuarded = true;
+    process.stdout.on('error', (err: Error) => {
+      if (!isClosedPipe(err)) process.stderr.write(formatMessage(`stdout: ${err.message}`));
+    });
+  }
+  let commandName: string | undefined = argv[0] !== undefined && findCommand(argv[0]) ? argv[0] : undefined;
   try {
     const inv = parseCommandLine(argv);
     if (inv.kind === 'help') {
@@ -60,20 +82,22 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       await writeText(`${version()}\n`);
       return EXIT_OK;
     }
-    name = `discodb ${inv.command.name}`;
+    commandName = inv.command.name;
     const result =
       inv.command.name === 'create'
         ? // Loaded on demand: reading commands need not load the writer.
           await (await import('./create.js')).runCreate(inv.positionals, inv.values)
         : await runRead(inv.command.name, inv.positionals, inv.values);
-    if (result.message) process.stderr.write(`${name}: ${result.message}\n`);
+    if (result.message) process.stderr.write(formatMessage(result.message));
     return result.status;
   } catch (err) {
     const { status, message } = describeFailure(err);
-    process.stderr.write(`${name}: ${message}\n`);
+    process.stderr.write(formatMessage(message));
     if (status === EXIT_USAGE) {
-      process.stderr.write(argv.length === 0 ? `\n${mainHelp()}` : `Run '${name} --help' for usage.\n`);
+      process.stderr.write(argv.length === 0 ? `\n${mainHelp()}` : `run 'discodb ${commandName ?? ''}${commandName ? ' ' : ''}--help' for usage\n`);
     }
     return status;
   }
 }
+
+let stdoutGuarded = false;

@@ -43,11 +43,11 @@ const listDetails =
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'create',
-    usage: 'OUT.ddb [INPUT...]',
+    usage: 'OUT.ddb|- [INPUT...]',
     summary: 'build a db from CSV, TSV, JSON, JSON Lines or tab-separated lines',
     args: [1, Infinity],
     options: {
-      format: { type: 'string', short: 'f', arg: 'FORMAT', help: 'csv, tsv, jsonl, json or tab (default: by extension; tab for stdin and other names)' },
+      format: { type: 'string', short: 'f', arg: 'FORMAT', help: 'csv, tsv, jsonl, json or tab (default: by extension, ignoring .gz; tab for stdin and other names)' },
       key: { type: 'string', short: 'k', arg: 'FIELD', help: 'key column (name or 0-based index) or JSON field; default column 0 / field "key"' },
       value: {
         type: 'string',
@@ -61,20 +61,31 @@ export const COMMANDS: readonly CommandSpec[] = [
       'unique-items': { type: 'boolean', help: 'drop repeated values of a key' },
       'no-compression': { type: 'boolean', help: 'never compress values' },
       memory: { type: 'string', short: 'm', arg: 'SIZE', help: 'memory budget of the writer, e.g. 256M or 2G (default: the writer\'s)' },
-      tmpdir: { type: 'string', arg: 'DIR', help: 'directory for spill files (default: the output\'s directory)' },
+      tmpdir: { type: 'string', arg: 'DIR', help: 'directory for spill files (default: the system temp directory, $TMPDIR or /tmp)' },
       encoding: { ...encoding, help: 'utf8 (default), hex or base64: how key and value text is decoded into bytes' },
       quiet: { type: 'boolean', short: 'q', help: 'no progress bar and no summary' },
       help,
     },
     details:
       'Reads the INPUT files in order (standard input when there is none, or for "-").\n' +
-      'On a TTY, stderr shows a progress bar (records, MB/s, phase); otherwise a one-line summary.\n' +
-      'A malformed input line stops the build with its file and line; no output file is left.\n' +
+      'gzip input (files or stdin) is recognised by its first bytes and decompressed; zstd, bzip2\n' +
+      'and xz are refused: decompress them first (zstd -dc F | discodb create OUT --format tsv).\n' +
+      'OUT "-" writes the finished db to standard output (never to a terminal).\n' +
+      '\n' +
+      'The line a<TAB>b<TAB>c: with tsv, tab-separated cells, every cell after the key is a value\n' +
+      '(values b and c); with tab (stdin and unknown extensions), the first tab splits the key\n' +
+      'from the value, and the value keeps later tabs (one value "b<TAB>c").\n' +
+      '\n' +
+      'On a TTY, stderr shows a progress bar (records, MB/s, phase, and a percentage and ETA of\n' +
+      'the reading when the input size is known); otherwise a one-line summary.\n' +
+      'A malformed input line stops the build with its file and line; OUT is left as it was.\n' +
+      'Ctrl-C (exit 130) or SIGTERM (exit 143) stop the build and remove its temporary files.\n' +
       '\n' +
       'Examples:\n' +
       '  discodb create users.ddb users.csv --key user --value item\n' +
       '  discodb create docs.ddb --format jsonl < docs.jsonl\n' +
-      '  printf "a\\tb\\n" | discodb create small.ddb',
+      '  printf "a\\tb\\n" | discodb create small.ddb\n' +
+      '  discodb create - words.tsv.gz > words.ddb',
   },
   {
     name: 'get',
@@ -99,6 +110,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     details:
       'EXPR is the Q language: terms are keys, & (and), | (or), ~ (not), parentheses,\n' +
       "and *TERM (or +TERM) dereferences: the values of TERM used as keys. Example: 'a & ~b | *c'.\n" +
+      'A key holding spaces or any of + * & | ~ ( ) is written in double quotes, inside the\n' +
+      'shell\'s single quotes: discodb query deps.ddb \'"libstdc++6" & ~"g++"\'.\n' +
       'With --encoding hex or base64, every term is read in that encoding.',
   },
   {
@@ -166,7 +179,8 @@ export function mainHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run "discodb COMMAND --help" for the options of a command.',
-    'Exit status: 0 success, 1 bad input, missing file or corrupt db, 2 usage error.',
+    'Exit status: 0 success, 1 bad input, missing file or corrupt db, 2 usage error,',
+    '130 / 143 create stopped by Ctrl-C / SIGTERM.',
     '',
   ].join('\n');
 }
