@@ -5,6 +5,7 @@
  * catch missing or changed shards.
  */
 import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -173,8 +174,8 @@ function compareAll(t: Tap.Test, single: DiscoDB<Buffer>, sharded: ShardedDiscoD
   }
 }
 
-const RECORDS = randomRecords(7, 2500, 90, 400);
-const QUERIES = randomQueries(11, 90, 120);
+const RECORDS = randomRecords(7, 2000, 80, 300);
+const QUERIES = randomQueries(11, 80, 80);
 const VIEW = ['v1', 'v2', 'v3', 'v10', 'v77', 'v200', 'k5', 'k6', 'nope', 'v399'];
 
 for (const partitionBy of ['value', 'key'] as PartitionBy[]) {
@@ -336,4 +337,84 @@ t.test('bad arguments and bad records', async (t) => {
     await t.rejects(buildSharded([{ key: 'a', value: 'b' }, { key: 3 }], dir, { shards: 2, jobs }), { code: 'ERR_DISCODB_INPUT', record: 2 });
     t.same(fs.readdirSync(dir), [], `jobs ${jobs}: nothing left behind`);
   }
+});
+
+// ---------------------------------------------------------------------------
+// The CLI (dist/: `npm test` builds first)
+
+const MAIN = new URL('../dist/lib/cli/main.js', import.meta.url).pathname;
+const ENV = { ...process.env, NODE_OPTIONS: '' };
+function cli(args: string[], input = ''): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { input, env: ENV, maxBuffer: 64 * 1024 * 1024 });
+  return { code: r.status, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8') };
+}
+/** Runs the CLI asynchronously, so that independent invocations run side by side. */
+function cliAsync(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: ENV });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out: Buffer.concat(out).toString('utf8'), err: Buffer.concat(err).toString('utf8') }));
+    child.stdin.end();
+  });
+}
+/** Output lines in a canonical order: sorted, and in JSON lines (items) the values sorted too. */
+const sortedLines = (s: string): string[] =>
+  s
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      if (!l.startsWith('{')) return l;
+      const o = JSON.parse(l) as { key: string; values: string[] };
+      return JSON.stringify({ key: o.key, values: [...o.values].sort() });
+    })
+    .sort();
+
+t.test('CLI: create --shards, --shard I/N + manifest, and every reading command on a directory', async (t) => {
+  const input = path.join(tmp, 'cli-input.jsonl');
+  const r = rng(5);
+  const lines: string[] = [];
+  for (let i = 0; i < 1500; i++) lines.push(JSON.stringify({ key: `k${randInt(r, 60)}`, value: randInt(r, 3) === 0 ? `k${randInt(r, 60)}` : `v${randInt(r, 300)}` }));
+  fs.writeFileSync(input, lines.join('\n') + '\n');
+  const single = path.join(tmp, 'cli-single.ddb');
+  t.equal(cli(['create', '-q', single, input]).code, 0);
+  for (const partitionBy of ['value', 'key']) {
+    const dir = path.join(tmp, `cli-${partitionBy}`);
+    const made = cli(['create', dir, '--shards', '4', '--jobs', '2', '--partition-by', partitionBy, input]);
+    t.equal(made.code, 0, made.err);
+    t.match(made.err, /4 shards/);
+    // The same shards one at a time, as an engine would build them, then the manifest.
+    const eng = path.join(tmp, `cli-eng-${partitionBy}`);
+    fs.mkdirSync(eng);
+    const parts = await Promise.all([0, 1, 2, 3].map((i) => cliAsync(['create', '-q', path.join(eng, `part-${i}.ddb`), '--shard', `${i}/4`, '--partition-by', partitionBy, input])));
+    t.same(parts.map((p) => p.code), [0, 0, 0, 0], 'shards built one by one');
+    t.equal(cli(['manifest', '-q', eng, '--shards', '4', '--partition-by', partitionBy]).code, 0);
+    for (let i = 0; i < 4; i++) {
+      t.ok(fs.readFileSync(path.join(eng, `part-${i}.ddb`)).equals(fs.readFileSync(path.join(dir, `part-${i}.ddb`))), `${partitionBy}: part-${i}.ddb the same both ways`);
+    }
+    t.same(readManifest(eng), readManifest(dir), `${partitionBy}: same manifest`);
+    const reads = [['keys'], ['values'], ['unique-values'], ['query', 'k1 | ~k2'], ['query', '*k3 & ~k4'], ['query', '~*k5'], ['get', 'k7'], ['items'], ['query', '-c', 'k1 | ~k2'], ['get', '-c', 'k7']];
+    const [want, got] = await Promise.all([single, dir].map((db) => Promise.all(reads.map((args) => cliAsync([args[0]!, db, ...args.slice(1)])))));
+    reads.forEach((args, i) => t.same([got![i]!.code, sortedLines(got![i]!.out)], [want![i]!.code, sortedLines(want![i]!.out)], `${partitionBy}: ${args.join(' ')}`));
+    const info = JSON.parse(cli(['info', '--json', dir]).out) as { numKeys: number; shards: number };
+    t.same([info.numKeys, info.shards], [JSON.parse(cli(['info', '--json', single]).out).numKeys, 4], `${partitionBy}: info`);
+    t.equal(cli(['check', dir]).code, 0, `${partitionBy}: check`);
+    t.equal(cli(['get', dir, 'absent']).code, 1, `${partitionBy}: an absent key exits 1`);
+  }
+  // Misuse and damage.
+  t.equal(cli(['create', path.join(tmp, 'x.ddb'), '--shard', '4/4', input]).code, 2, '--shard 4/4');
+  t.equal(cli(['create', path.join(tmp, 'x'), '--shards', '2', '--shard', '0/2', input]).code, 2, '--shards with --shard');
+  t.equal(cli(['create', path.join(tmp, 'x'), '--shards', '2', '--partition-by', 'both', input]).code, 2, 'bad --partition-by');
+  t.equal(cli(['manifest', path.join(tmp, 'cli-value')]).code, 2, 'manifest needs --shards');
+  const wrong = cli(['manifest', path.join(tmp, 'cli-eng-key'), '--shards', '4', '--partition-by', 'value']);
+  t.equal(wrong.code, 1, 'manifest with the wrong partitioning');
+  t.match(wrong.err, /part-0\.ddb/);
+  fs.rmSync(path.join(tmp, 'cli-value', 'part-2.ddb'));
+  const broken = cli(['keys', path.join(tmp, 'cli-value')]);
+  t.equal(broken.code, 1, 'a missing shard');
+  t.match(broken.err, /part-2\.ddb/);
+  t.equal(cli(['keys', tmp]).code, 1, 'a directory without a manifest');
 });

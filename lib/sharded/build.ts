@@ -251,7 +251,7 @@ export async function writeShardedManifest(dir: string, options: ManifestOptions
             throw new DiscoDBError(
               'ERR_DISCODB_CORRUPT',
               `shard ${file} holds the ${partitionBy} ${JSON.stringify(b.toString('utf8'))}, which belongs to shard ${s} of ${n} ` +
-                `by CRC-32: was it built with --shard ${i}/${n} --partition-by ${partitionBy}?`,
+                `by CRC-32: the shards were not built as ${n} shards by ${partitionBy} (--shard I/${n} --partition-by ${partitionBy})`,
               { path: file },
             );
           }

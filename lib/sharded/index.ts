@@ -8,3 +8,5 @@ export { ShardedDiscoDB, ShardedView } from './sharded.js';
 export type { ShardedInfo, ShardedQueryOptions } from './sharded.js';
 export { buildSharded, writeShardedManifest } from './build.js';
 export type { ShardedBuildOptions, ManifestOptions } from './build.js';
+export { openAny } from './open.js';
+export type { AnyDiscoDB } from './open.js';
