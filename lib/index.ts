@@ -13,5 +13,7 @@ export type { IdCursor } from './reader/cursor.js';
 export { Q, Clause, Literal, DiscoDBView, queryIds, queryCount } from './query/index.js';
 export type { QueryLike, QueryOptions } from './query/index.js';
 export * from './streams/index.js';
+export * from './sharded/index.js';
+export * from './combine/index.js';
 export { DiscoDBWriter, buildBuffer, buildFile, parseMemoryLimit, DEFAULT_MEMORY_LIMIT } from './writer/index.js';
 export type { WriterStats, WriterPhase, WriterProgress, BuildInput, WriterOptions, WriterRecord } from './writer/index.js';

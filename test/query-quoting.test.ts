@@ -4,7 +4,7 @@
  * text that looks like a key suggests its quoted form.
  */
 import t from 'tap';
-import { DiscoDB } from '../lib/reader/discodb.js';
+import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBError } from '../lib/errors.js';
 import { Q } from '../lib/query/index.js';
 

@@ -10,7 +10,7 @@
  * takes well under a second.
  */
 import t from 'tap';
-import { DiscoDB } from '../lib/reader/discodb.js';
+import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBError } from '../lib/errors.js';
 import { MAX_CLAUSES, MAX_DEREF_DEPTH, Q, queryCount, queryIds } from '../lib/query/index.js';
 

@@ -1,7 +1,8 @@
 /** The reading subcommands: get, query, metaquery, keys, values, unique-values, items, info, check. */
 import * as fs from 'node:fs';
-import { DiscoDB, type DiscoDBInfo } from '../discodb.js';
+import type { DiscoDBInfo } from '../discodb.js';
 import { DiscoDBError } from '../errors.js';
+import { openForReading, type ReadingDB } from './open.js';
 import type { Inquiry } from '../reader/inquiry.js';
 import { Clause, Literal, Q } from '../query/index.js';
 import { checkEncoding, type FieldEncoding } from '../streams/fields.js';
@@ -85,7 +86,7 @@ function formatInfo(path: string, info: DiscoDBInfo): string {
 }
 
 /** Runs one reading subcommand on an opened db. */
-async function runOn(db: DiscoDB<Buffer>, name: string, args: string[], values: OptionValues): Promise<CommandResult> {
+async function runOn(db: ReadingDB, name: string, args: string[], values: OptionValues): Promise<CommandResult> {
   const path = args[0] as string;
   const json = flag(values, 'json');
   switch (name) {
@@ -103,7 +104,7 @@ async function runOn(db: DiscoDB<Buffer>, name: string, args: string[], values: 
       const encoding = encodingOption(values);
       const q = parseQuery(args[1] as string, encoding);
       const viewFile = stringOption(values, 'view');
-      const options = viewFile === undefined ? undefined : { view: db.makeView(readViewFile(viewFile, encoding)) };
+      const options = viewFile === undefined ? undefined : { view: readViewFile(viewFile, encoding) };
       const inquiry = db.query(q, options);
       if (flag(values, 'count')) await writeText(`${inquiry.count()}\n`);
       else await printEntries(inquiry, encoding, json);
@@ -176,7 +177,7 @@ export async function runRead(name: string, args: string[], values: OptionValues
   encodingOption(values); // a bad --encoding is a usage error, whatever the db
   const path = args[0] as string;
   try {
-    const db = DiscoDB.open(path, { encoding: 'buffer' });
+    const db = openForReading(path);
     try {
       return await runOn(db, name, args, values);
     } finally {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { DiscoDBError } from '../errors.js';
 import { parseCommandLine } from './args.js';
 import { runRead } from './read.js';
+import { isShardedInvocation } from './sharded-spec.js';
 import { commandHelp, findCommand, mainHelp } from './spec.js';
 import { isClosedPipe, writeText } from './output.js';
 
@@ -83,8 +84,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return EXIT_OK;
     }
     commandName = inv.command.name;
-    const result =
-      inv.command.name === 'create'
+    const result = isShardedInvocation(inv.command.name, inv.values)
+      ? await (await import('./shards.js')).runSharded(inv.command.name, inv.positionals, inv.values)
+      : inv.command.name === 'create'
         ? // Loaded on demand: reading commands need not load the writer.
           await (await import('./create.js')).runCreate(inv.positionals, inv.values)
         : await runRead(inv.command.name, inv.positionals, inv.values);

@@ -26,6 +26,8 @@ export interface CommandSpec {
   details?: string;
 }
 
+import { SHARDED_COMMANDS, SHARDED_CREATE_OPTIONS } from './sharded-spec.js';
+
 const help: OptionSpec = { type: 'boolean', short: 'h', help: 'show this help' };
 const encoding: OptionSpec = {
   type: 'string',
@@ -64,6 +66,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       tmpdir: { type: 'string', arg: 'DIR', help: 'directory for spill files (default: the system temp directory, $TMPDIR or /tmp)' },
       encoding: { ...encoding, help: 'utf8 (default), hex or base64: how key and value text is decoded into bytes' },
       quiet: { type: 'boolean', short: 'q', help: 'no progress bar and no summary' },
+      ...SHARDED_CREATE_OPTIONS,
       help,
     },
     details:
@@ -160,6 +163,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: [1, 1],
     options: { quiet: { type: 'boolean', short: 'q', help: 'print nothing when the db is sound' }, help },
   },
+  ...SHARDED_COMMANDS,
 ];
 
 /** Finds a subcommand by name. */

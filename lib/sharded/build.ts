@@ -1,0 +1,305 @@
+/**
+ * Building a sharded db on one machine (`buildSharded`) and writing the manifest of shard
+ * files built elsewhere (`writeShardedManifest`, what `discodb manifest` runs).
+ */
+import { once } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { finished } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
+import { DiscoDBError, type DiscoDBErrorCode } from '../errors.js';
+import { DiscoDB } from '../discodb.js';
+import { DiscoDBWriter, parseMemoryLimit, type WriterOptions } from '../writer/index.js';
+import { checkShardCount, SHARD_HASH, shardOf } from './hash.js';
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  manifestPath,
+  sha256File,
+  shardFileName,
+  writeManifest,
+  type Manifest,
+  type ShardEntry,
+} from './manifest.js';
+import { checkPartitionBy, normaliseRecord, splitRecord, type ItemRecord, type PartitionBy } from './partition.js';
+import { PartitionFileWriter } from './spill.js';
+import { valueKey } from './sets.js';
+import type { ShardJob, ShardJobResult } from './worker.js';
+
+/** Options of {@link buildSharded}: the shard layout, parallelism, and the writer's options. */
+export interface ShardedBuildOptions extends WriterOptions {
+  /** Number of shards (1..4096). */
+  shards: number;
+  /** `value` (default) or `key`. */
+  partitionBy?: PartitionBy;
+  /**
+   * Parallel shard builds. 1 (default): one pass feeds the N writers directly. J > 1: one pass
+   * writes N partition files (in `tmpDir`, default the directory), then J worker threads
+   * build the shards. `memoryLimit` is shared by the writers (or the jobs) at work at once.
+   */
+  jobs?: number;
+}
+
+/** Smallest memory budget given to one shard's writer. */
+const MIN_SHARD_MEMORY = 4 * 1024 * 1024;
+
+function checkJobs(j: unknown): number {
+  if (j === undefined) return 1;
+  if (typeof j !== 'number' || !Number.isInteger(j) || j < 1 || j > 256) {
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `jobs must be an integer from 1 to 256, got ${String(j)}`);
+  }
+  return j;
+}
+
+function writerOptionsOf(options: ShardedBuildOptions, memoryShare: number): WriterOptions {
+  const { shards: _s, partitionBy: _p, jobs: _j, ...writer } = options;
+  const budget = parseMemoryLimit(writer.memoryLimit);
+  return { ...writer, memoryLimit: Math.max(MIN_SHARD_MEMORY, Math.floor(budget / memoryShare)) };
+}
+
+/**
+ * Builds a sharded db in `dir` (created if needed) from records (an iterable, async iterable
+ * or object-mode Readable of anything the writer accepts): one pass over the records splits
+ * them by `shardOf` (see `splitRecord`) into N shard files `part-I.ddb`, each exactly what the
+ * plain writer builds from that shard's records; then the manifest is written, last and
+ * atomically. An existing manifest is removed first, so an interrupted build never leaves a
+ * valid-looking db; on failure the shard files written are removed.
+ */
+export async function buildSharded(
+  records: Iterable<unknown> | AsyncIterable<unknown>,
+  dir: string,
+  options: ShardedBuildOptions,
+): Promise<Manifest> {
+  if (typeof dir !== 'string' || dir === '') throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildSharded needs an output directory');
+  if (options === null || typeof options !== 'object') throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildSharded needs { shards }');
+  const n = checkShardCount(options.shards);
+  const partitionBy = checkPartitionBy(options.partitionBy);
+  const jobs = Math.min(checkJobs(options.jobs), n);
+  writerOptionsOf(options, 1); // validates memoryLimit now
+  await fs.promises.mkdir(dir, { recursive: true });
+  await fs.promises.rm(manifestPath(dir), { force: true });
+  const outputs = Array.from({ length: n }, (_, i) => path.join(dir, shardFileName(i)));
+  try {
+    if (jobs === 1) await buildDirect(records, outputs, partitionBy, writerOptionsOf(options, n));
+    else await buildInJobs(records, outputs, partitionBy, jobs, options);
+  } catch (err) {
+    await Promise.all(outputs.map((o) => fs.promises.rm(o, { force: true }).catch(() => undefined)));
+    throw err;
+  }
+  return writeShardedManifest(dir, { shards: n, partitionBy });
+}
+
+/** Iterates records (sync or async) with their 1-based numbers, normalised. */
+async function* numbered(records: Iterable<unknown> | AsyncIterable<unknown>): AsyncGenerator<ItemRecord> {
+  if (records === null || typeof records !== 'object' || (!(Symbol.iterator in records) && !(Symbol.asyncIterator in records))) {
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildSharded needs an iterable or async iterable of records');
+  }
+  let no = 0;
+  for await (const rec of records as AsyncIterable<unknown>) yield normaliseRecord(rec, ++no);
+}
+
+/** One pass, N writers fed directly (with backpressure). */
+async function buildDirect(
+  records: Iterable<unknown> | AsyncIterable<unknown>,
+  outputs: string[],
+  partitionBy: PartitionBy,
+  writerOptions: WriterOptions,
+): Promise<void> {
+  const n = outputs.length;
+  const writers = outputs.map((o) => new DiscoDBWriter(o, writerOptions));
+  const done = writers.map((w) => finished(w));
+  for (const d of done) d.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+  try {
+    const full: DiscoDBWriter[] = [];
+    for await (const rec of numbered(records)) {
+      splitRecord(rec, n, partitionBy, (s, piece) => {
+        const w = writers[s]!;
+        if (!w.write(piece)) full.push(w);
+      });
+      while (full.length > 0) {
+        const w = full.pop()!;
+        if (w.writableNeedDrain) await once(w, 'drain');
+      }
+    }
+    for (const w of writers) w.end();
+    await Promise.all(done);
+  } catch (err) {
+    for (const w of writers) w.destroy();
+    await Promise.all(done.map((d) => d.catch(() => undefined)));
+    throw err;
+  }
+}
+
+/** One pass into N partition files, then J worker threads build the shards. */
+async function buildInJobs(
+  records: Iterable<unknown> | AsyncIterable<unknown>,
+  outputs: string[],
+  partitionBy: PartitionBy,
+  jobs: number,
+  options: ShardedBuildOptions,
+): Promise<void> {
+  const n = outputs.length;
+  const spillDir = options.tmpDir ?? path.dirname(outputs[0]!);
+  const stamp = `${process.pid}.${Date.now()}`;
+  const files: PartitionFileWriter[] = [];
+  try {
+    for (let i = 0; i < n; i++) files.push(new PartitionFileWriter(path.join(spillDir, `.part-${i}.${stamp}.records.tmp`)));
+    for await (const rec of numbered(records)) splitRecord(rec, n, partitionBy, (s, piece) => files[s]!.write(piece));
+    for (const f of files) f.close();
+    const writerOptions = writerOptionsOf(options, jobs);
+    await runPool(
+      outputs.map((output, i): ShardJob => ({ input: files[i]!.path, output, options: writerOptions })),
+      jobs,
+    );
+  } catch (err) {
+    for (const f of files) {
+      try {
+        f.close();
+      } catch {
+        // already closed
+      }
+    }
+    throw err;
+  } finally {
+    await Promise.all(files.map((f) => fs.promises.rm(f.path, { force: true }).catch(() => undefined)));
+  }
+}
+
+/** The worker script next to this module (`.ts` when run from source by the tests). */
+function workerUrl(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+}
+
+/** Sends one job to a worker and waits for its answer (never removes the Worker's own listeners). */
+function runJob(w: Worker, job: ShardJob): Promise<ShardJobResult> {
+  return new Promise<ShardJobResult>((resolve, reject) => {
+    const cleanup = (): void => {
+      w.off('message', onMessage);
+      w.off('error', onError);
+      w.off('exit', onExit);
+    };
+    const onMessage = (r: ShardJobResult): void => {
+      cleanup();
+      resolve(r);
+    };
+    const onError = (err: unknown): void => {
+      cleanup();
+      reject(err);
+    };
+    const onExit = (code: number): void => {
+      cleanup();
+      reject(new DiscoDBError('ERR_DISCODB_IO', `a shard build worker exited with code ${code}`));
+    };
+    w.on('message', onMessage);
+    w.on('error', onError);
+    w.on('exit', onExit);
+    w.postMessage(job);
+  });
+}
+
+/** Runs the jobs on `size` worker threads; the first failure stops the pool and is thrown. */
+async function runPool(queue: ShardJob[], size: number): Promise<void> {
+  const pending = [...queue];
+  let failure: unknown = null;
+  const one = async (): Promise<void> => {
+    const w = new Worker(workerUrl());
+    try {
+      for (let job = pending.shift(); job !== undefined && failure === null; job = pending.shift()) {
+        const r = await runJob(w, job);
+        if (!r.ok) throw new DiscoDBError(r.code as DiscoDBErrorCode, `${job.output}: ${r.message}`, { path: job.output });
+      }
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      await w.terminate();
+    }
+  };
+  await Promise.all(Array.from({ length: size }, () => one()));
+  if (failure !== null) throw failure;
+}
+
+/** Options of {@link writeShardedManifest}. */
+export interface ManifestOptions {
+  shards: number;
+  partitionBy?: PartitionBy;
+}
+
+/**
+ * Checks the shard files `DIR/part-I.ddb` (I = 0..N-1) and writes `DIR/discodb.json`: each
+ * file must open as a discodb and hold only records of its shard (every key under key
+ * partitioning, every value under value partitioning, in the shard its CRC-32 names), which
+ * catches a wrong `--shards` or `--partition-by`. Records sizes, SHA-256s and counts, and the
+ * totals a single db would report. Throws ERR_DISCODB_CORRUPT naming the first bad file.
+ */
+export async function writeShardedManifest(dir: string, options: ManifestOptions): Promise<Manifest> {
+  const n = checkShardCount(options.shards);
+  const partitionBy = checkPartitionBy(options.partitionBy);
+  const parts: DiscoDB<Buffer>[] = [];
+  try {
+    const entries: ShardEntry[] = [];
+    for (let i = 0; i < n; i++) {
+      const name = shardFileName(i);
+      const file = path.join(dir, name);
+      if (!fs.existsSync(file)) throw new DiscoDBError('ERR_DISCODB_CORRUPT', `shard ${file} is missing`, { path: file });
+      const p = DiscoDB.open(file, { encoding: 'buffer' });
+      parts.push(p);
+      if (n > 1) {
+        const items = partitionBy === 'key' ? p.keys() : p.uniqueValues();
+        for (const b of items) {
+          const s = shardOf(b, n);
+          if (s !== i) {
+            throw new DiscoDBError(
+              'ERR_DISCODB_CORRUPT',
+              `shard ${file} holds the ${partitionBy} ${JSON.stringify(b.toString('utf8'))}, which belongs to shard ${s} of ${n} ` +
+                `by CRC-32: the shards were not built as ${n} shards by ${partitionBy} (--shard I/${n} --partition-by ${partitionBy})`,
+              { path: file },
+            );
+          }
+        }
+      }
+      const h = p.header;
+      entries.push({
+        file: name,
+        size: fs.statSync(file).size,
+        sha256: sha256File(file),
+        keys: h.numKeys,
+        uniqueValues: h.numUniqueValues,
+        values: h.numValues,
+      });
+    }
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      shards: n,
+      partitionBy,
+      hash: SHARD_HASH,
+      totals: totalsOf(parts, partitionBy, entries),
+      files: entries,
+    };
+    await writeManifest(dir, manifest);
+    return manifest;
+  } finally {
+    for (const p of parts) p.close();
+  }
+}
+
+/** The counts one db of all the records would have. */
+function totalsOf(parts: DiscoDB<Buffer>[], partitionBy: PartitionBy, entries: ShardEntry[]): Manifest['totals'] {
+  const values = entries.reduce((a, e) => a + e.values, 0);
+  if (parts.length === 1) return { keys: entries[0]!.keys, uniqueValues: entries[0]!.uniqueValues, values };
+  if (partitionBy === 'key') {
+    // Keys are disjoint; a value may be in several shards.
+    const seen = new Set<string>();
+    for (const p of parts) for (const v of p.uniqueValues()) seen.add(valueKey(v));
+    return { keys: entries.reduce((a, e) => a + e.keys, 0), uniqueValues: seen.size, values };
+  }
+  // Values are disjoint; a key may be in several shards: count it where it is first met.
+  let keys = 0;
+  for (let s = 0; s < parts.length; s++) {
+    next: for (const k of parts[s]!.keys()) {
+      for (let t = 0; t < s; t++) if (parts[t]!.has(k)) continue next;
+      keys++;
+    }
+  }
+  return { keys, uniqueValues: entries.reduce((a, e) => a + e.uniqueValues, 0), values };
+}
