@@ -81,6 +81,14 @@ t.test('npm pack, install the tarball in a fresh project, use it', async (t) => 
     "const out = { q: db.query('pets & ~aquatic').toArray(), n: db.size, err: new DiscoDBError('ERR_DISCODB_INPUT', 'x').code };\n" +
     'console.log(JSON.stringify(out));\n';
   const expected = { q: ['dog', 'cat'], n: 2, err: 'ERR_DISCODB_INPUT' };
+  // A file too, opened by whichever route the install allows (mmap with the optional addon
+  // built, pread without it): the answers are the same.
+  const withFile = (load: string): string =>
+    `${load}\n` +
+    "const built = DiscoDB.from({ pets: ['dog', 'cat'] });\n" +
+    "await built.dump('pets.ddb');\n" +
+    "const db = DiscoDB.open('pets.ddb');\n" +
+    "console.log(JSON.stringify({ pets: db.get('pets').toArray(), route: db.route }));\n";
   fs.writeFileSync(path.join(app, 'esm.mjs'), program("import { DiscoDB, DiscoDBError } from 'discodb';"));
   fs.writeFileSync(path.join(app, 'cjs.cjs'), program("const { DiscoDB, DiscoDBError } = require('discodb');"));
   for (const file of ['esm.mjs', 'cjs.cjs']) {
@@ -88,6 +96,20 @@ t.test('npm pack, install the tarball in a fresh project, use it', async (t) => 
     t.equal(r.status, 0, `${file}\n${shown(r)}`);
     if (r.status === 0) t.same(JSON.parse(r.stdout), expected, `${file} runs`);
   }
+
+  fs.writeFileSync(path.join(app, 'file.mjs'), withFile("import { DiscoDB } from 'discodb';"));
+  const file = run(process.execPath, ['file.mjs'], app);
+  t.equal(file.status, 0, `file.mjs\n${shown(file)}`);
+  if (file.status === 0) {
+    const got = JSON.parse(file.stdout) as { pets: string[]; route: string };
+    t.same(got.pets, ['dog', 'cat'], `a file opened from the installed package (route: ${got.route})`);
+    t.ok(got.route === 'mmap' || got.route === 'pread');
+  }
+  // An optional dependency may fail to build: without the addon the package still works.
+  fs.rmSync(path.join(app, 'node_modules', '@riaskov', 'mmap-io'), { recursive: true, force: true });
+  const noAddon = run(process.execPath, ['file.mjs'], app);
+  t.equal(noAddon.status, 0, `file.mjs without the mmap addon\n${shown(noAddon)}`);
+  if (noAddon.status === 0) t.same(JSON.parse(noAddon.stdout), { pets: ['dog', 'cat'], route: 'pread' }, 'without the addon: the pread route');
 
   // Strict TypeScript against the shipped declarations (library checks on: the .d.ts must compile).
   fs.writeFileSync(
@@ -141,5 +163,11 @@ t.test('npm pack, install the tarball in a fresh project, use it', async (t) => 
   t.equal(version.stdout.trim(), JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version);
   const create = spawnSync(bin, ['create', 'x.ddb', '-q'], { cwd: app, input: 'k\tv\n', encoding: 'utf8', env: ENV });
   t.equal(create.status, 0, shown(create as SpawnSyncReturns<string>));
-  t.equal(run(bin, ['get', 'x.ddb', 'k'], app).stdout, 'v\n');
+  const get = run(bin, ['get', 'x.ddb', 'k'], app);
+  t.equal(get.stdout, 'v\n');
+  // The addon is gone (removed above): the library's one warning, if it gives one, comes out
+  // in the command's style.
+  const warns = fs.readdirSync(path.join(root, 'lib/reader')).some((f) => fs.readFileSync(path.join(root, 'lib/reader', f), 'utf8').includes('DISCODB_NO_MMAP'));
+  if (warns) t.match(get.stderr, /^discodb: warning: .+\n$/, 'the missing addon is said once, CLI style');
+  else t.equal(get.stderr, '', 'no warning from this branch\'s reader (it does not emit DISCODB_NO_MMAP yet)');
 });
