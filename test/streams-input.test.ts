@@ -188,3 +188,34 @@ t.test('formatFromPath looks through compression suffixes', async (t) => {
   t.equal(formatFromPath('x.txt.gz'), 'tab');
   t.equal(formatFromPath('x.gz.csv'), 'csv');
 });
+
+t.test('JSON numbers survive any surrounding structure (random records)', async (t) => {
+  let seed = 7;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const numbers = ['0', '-0', '1.0', '1e400', '-1E-7', '12345678901234567891', '0.1000', '3', '2.5e+3'];
+  const strings = ['"a"', '"\\"q\\""', '"\\u00e9\\\\"', '"x y"', '""'];
+  // Junk: nested objects and arrays of every JSON kind, never read.
+  const junk = (depth: number): string => {
+    const k = rand(depth > 3 ? 3 : 6);
+    if (k === 0) return numbers[rand(numbers.length)] as string;
+    if (k === 1) return strings[rand(strings.length)] as string;
+    if (k === 2) return ['true', 'false', 'null'][rand(3)] as string;
+    if (k === 3) return `[${Array.from({ length: rand(4) }, () => junk(depth + 1)).join(',')}]`;
+    if (k === 4) return `{${Array.from({ length: rand(4) }, (_, i) => `"f${i}" : ${junk(depth + 1)}`).join(' , ')}}`;
+    return ' [ ] ';
+  };
+  const lines: string[] = [];
+  const want: DiscoDBRecord[] = [];
+  for (let i = 0; i < 300; i++) {
+    const key = numbers[rand(numbers.length)] as string;
+    const values = Array.from({ length: 1 + rand(3) }, () => (rand(2) === 0 ? numbers[rand(numbers.length)] : strings[rand(strings.length)]) as string);
+    lines.push(`{"a":${junk(0)},"key":${key},"b":${junk(0)},"values":[${values.join(', ')}],"c":${junk(0)}}`);
+    const text = values.map((v) => (v.startsWith('"') ? (JSON.parse(v) as string) : v));
+    want.push(text.length === 1 ? { key, value: text[0] as string } : { key, values: text });
+  }
+  t.same(await parse(() => jsonlRecords(), lines.join('\n')), want);
+  t.same(await parse(() => jsonRecords(), `[${lines.join(',\n')}]`, 13), want);
+});
