@@ -219,3 +219,21 @@ t.test('JSON numbers survive any surrounding structure (random records)', async 
   t.same(await parse(() => jsonlRecords(), lines.join('\n')), want);
   t.same(await parse(() => jsonRecords(), `[${lines.join(',\n')}]`, 13), want);
 });
+
+t.test('CSV: many rows of mixed line ends and quoting, any chunking', async (t) => {
+  const rows: string[] = [];
+  const want: DiscoDBRecord[] = [];
+  const ends = ['\n', '\r\n', '\r'];
+  for (let i = 0; i < 30_000; i++) {
+    const quoted = i % 7 === 0;
+    const multi = i % 101 === 0;
+    const v = multi ? `v${i}\r\nmore` : `v${i}`;
+    rows.push(`k${i},${quoted || multi ? `"${v}"` : v}${ends[i % 3 === 0 ? 2 : i % 5 === 0 ? 1 : 0]}`);
+    want.push({ key: `k${i}`, value: v });
+  }
+  const input = rows.join('');
+  for (const step of [0, 65_536, 1000, 17]) t.same(await parse(() => csvRecords(), input, step), want, `chunks of ${step || 'all'}`);
+  // Line numbers stay right past all of it: row 30 001 starts after 30 000 + 297 quoted line breaks.
+  const breaks = want.filter((_, i) => i % 101 === 0).length;
+  await t.rejects(parse(() => csvRecords(), `${input}x,"y"z\n`, 65_536), { code: 'ERR_DISCODB_INPUT', line: 30_001 + breaks });
+});
