@@ -188,3 +188,52 @@ t.test('formatFromPath looks through compression suffixes', async (t) => {
   t.equal(formatFromPath('x.txt.gz'), 'tab');
   t.equal(formatFromPath('x.gz.csv'), 'csv');
 });
+
+t.test('JSON numbers survive any surrounding structure (random records)', async (t) => {
+  let seed = 7;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const numbers = ['0', '-0', '1.0', '1e400', '-1E-7', '12345678901234567891', '0.1000', '3', '2.5e+3'];
+  const strings = ['"a"', '"\\"q\\""', '"\\u00e9\\\\"', '"x y"', '""'];
+  // Junk: nested objects and arrays of every JSON kind, never read.
+  const junk = (depth: number): string => {
+    const k = rand(depth > 3 ? 3 : 6);
+    if (k === 0) return numbers[rand(numbers.length)] as string;
+    if (k === 1) return strings[rand(strings.length)] as string;
+    if (k === 2) return ['true', 'false', 'null'][rand(3)] as string;
+    if (k === 3) return `[${Array.from({ length: rand(4) }, () => junk(depth + 1)).join(',')}]`;
+    if (k === 4) return `{${Array.from({ length: rand(4) }, (_, i) => `"f${i}" : ${junk(depth + 1)}`).join(' , ')}}`;
+    return ' [ ] ';
+  };
+  const lines: string[] = [];
+  const want: DiscoDBRecord[] = [];
+  for (let i = 0; i < 300; i++) {
+    const key = numbers[rand(numbers.length)] as string;
+    const values = Array.from({ length: 1 + rand(3) }, () => (rand(2) === 0 ? numbers[rand(numbers.length)] : strings[rand(strings.length)]) as string);
+    lines.push(`{"a":${junk(0)},"key":${key},"b":${junk(0)},"values":[${values.join(', ')}],"c":${junk(0)}}`);
+    const text = values.map((v) => (v.startsWith('"') ? (JSON.parse(v) as string) : v));
+    want.push(text.length === 1 ? { key, value: text[0] as string } : { key, values: text });
+  }
+  t.same(await parse(() => jsonlRecords(), lines.join('\n')), want);
+  t.same(await parse(() => jsonRecords(), `[${lines.join(',\n')}]`, 13), want);
+});
+
+t.test('CSV: many rows of mixed line ends and quoting, any chunking', async (t) => {
+  const rows: string[] = [];
+  const want: DiscoDBRecord[] = [];
+  const ends = ['\n', '\r\n', '\r'];
+  for (let i = 0; i < 30_000; i++) {
+    const quoted = i % 7 === 0;
+    const multi = i % 101 === 0;
+    const v = multi ? `v${i}\r\nmore` : `v${i}`;
+    rows.push(`k${i},${quoted || multi ? `"${v}"` : v}${ends[i % 3 === 0 ? 2 : i % 5 === 0 ? 1 : 0]}`);
+    want.push({ key: `k${i}`, value: v });
+  }
+  const input = rows.join('');
+  for (const step of [0, 65_536, 1000, 17]) t.same(await parse(() => csvRecords(), input, step), want, `chunks of ${step || 'all'}`);
+  // Line numbers stay right past all of it: row 30 001 starts after 30 000 + 297 quoted line breaks.
+  const breaks = want.filter((_, i) => i % 101 === 0).length;
+  await t.rejects(parse(() => csvRecords(), `${input}x,"y"z\n`, 65_536), { code: 'ERR_DISCODB_INPUT', line: 30_001 + breaks });
+});

@@ -1,10 +1,11 @@
 /**
- * The byte-level core every record parser stands on: a Duplex from bytes to records with
- * per-record backpressure (stream-chain's `asStream`), a byte-order-mark filter, a list of
- * pieces that is joined once (never re-concatenated per chunk), and strict UTF-8 checks.
+ * The core every record parser stands on: a Duplex from bytes to records with per-record
+ * backpressure (stream-chain's `asStream`), which drops a leading byte-order mark, checks each
+ * chunk as UTF-8 and decodes it once; and a list of text pieces joined once (never
+ * re-concatenated per chunk).
  *
- * Parsers scan only the bytes of each new chunk: the work per byte is constant, so time is
- * linear in the input and memory a small multiple of the longest line or cell.
+ * Parsers scan only the text of each new chunk: the work per character is constant, so time
+ * is linear in the input and memory a small multiple of the longest line or cell.
  */
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
@@ -16,7 +17,7 @@ import type { DiscoDBRecord } from './fields.js';
  * Turns one chunk of bytes into records; `null` marks the end of the input (flush). May throw
  * (a `DiscoDBError`), which fails the stream.
  */
-export type ChunkParser = (chunk: Buffer | null) => DiscoDBRecord[];
+type ChunkParser = (chunk: Buffer | null) => DiscoDBRecord[];
 
 const BOM = [0xef, 0xbb, 0xbf];
 
@@ -25,7 +26,7 @@ const BOM = [0xef, 0xbb, 0xbf];
  * at a time so that a slow reader holds the parser back however many records a chunk holds.
  * A leading UTF-8 byte-order mark is dropped before `parse` sees the bytes.
  */
-export function byteRecordStream(parse: ChunkParser, highWaterMark?: number): Duplex {
+function byteRecordStream(parse: ChunkParser, highWaterMark?: number): Duplex {
   let head: Buffer | null = Buffer.alloc(0); // bytes held until the BOM question is settled
   const feed = (chunk: Buffer | null): DiscoDBRecord[] => {
     if (head !== null) {

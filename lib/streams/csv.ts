@@ -320,7 +320,10 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
     return n;
   };
 
-  // Positions of the next quote / CR / delimiter at or after the fast path's position (n: none).
+  // Positions of the next LF / quote / CR / delimiter at or after the fast path's position (n:
+  // none). Each is searched for again only once the position has passed it, so no text is
+  // scanned twice, whatever mix of rows the slow path takes in between.
+  let nextLF = -1;
   let nextQuote = -1;
   let nextCR = -1;
   let nextDelim = -1;
@@ -329,8 +332,12 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
   const fast = (text: string, i: number, out: DiscoDBRecord[]): number => {
     const n = text.length;
     for (;;) {
-      const nl = text.indexOf('\n', i);
-      if (nl < 0) return i;
+      if (nextLF < i) {
+        const f = text.indexOf('\n', i);
+        nextLF = f < 0 ? n : f;
+      }
+      const nl = nextLF;
+      if (nl === n) return i;
       if (quote >= 0) {
         if (nextQuote < i) {
           const q = text.indexOf(quoteText as string, i);
@@ -378,7 +385,7 @@ function delimitedRecords(options: CsvRecordOptions, defaults: { delimiter: stri
     {
       text(text, out) {
         const n = text.length;
-        nextQuote = nextCR = nextDelim = -1;
+        nextLF = nextQuote = nextCR = nextDelim = -1;
         let i = 0;
         while (i < n) {
           if (atRowStart()) {

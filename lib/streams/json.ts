@@ -1,5 +1,5 @@
 /**
- * JSON records: JSON Lines through the line stage, JSON arrays through a byte scanner that
+ * JSON records: JSON Lines through the line stage, JSON arrays through a scanner that
  * frames the array's elements (tracking only strings and bracket depth, so nesting costs no
  * stack). Each line or element is parsed by `JSON.parse` (the fast path); a record whose
  * numbers become keys or values is read again by {@link parseJsonKeepingNumbers}, so that a
@@ -43,7 +43,7 @@ export interface JsonRecordOptions extends RecordParserOptions {
 type Element = Record<string, unknown> | unknown[];
 
 /**
- * Maps a parsed record to a writer record. `escapes`: the text held a `\\u` escape, so a
+ * Maps a parsed record to a writer record. `escapes`: the text held a `\u` escape, so a
  * string may hold a lone surrogate (raw input is checked UTF-8 and cannot).
  */
 type RecordBuilder = (element: unknown, line: number, escapes: boolean) => DiscoDBRecord;
@@ -51,7 +51,7 @@ type RecordBuilder = (element: unknown, line: number, escapes: boolean) => Disco
 /** Thrown by the builder when a number is needed as text: the caller re-reads the record. */
 const NEED_SOURCE = Symbol('number source needed');
 
-/** Whether a string holds a lone surrogate (from a `\\ud800` escape): it has no UTF-8 form. */
+/** Whether a string holds a lone surrogate (from a `\ud800` escape): it has no UTF-8 form. */
 function isWellFormed(s: string): boolean {
   return (s as string & { isWellFormed(): boolean }).isWellFormed();
 }
