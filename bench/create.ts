@@ -141,7 +141,7 @@ async function main(): Promise<void> {
 
   const tasks: Array<[string, Task, string]> = [
     ['csv: parse only (fast-csv)', 'fastcsv', csv],
-    ['csv: csvRecords (fast-csv + mapping)', 'csvRecords', csv],
+    ['csv: csvRecords (own RFC 4180 parser)', 'csvRecords', csv],
     ['csv: discodb create', 'create-csv', csv],
     ['jsonl: parse only (stream-chain jsonl)', 'jsonl-parser', jsonl],
     ['jsonl: jsonlRecords', 'jsonlRecords', jsonl],
