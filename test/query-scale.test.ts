@@ -30,7 +30,10 @@ const negDb = DiscoDB.from(
   })),
 );
 
-function expectQueryError(t: Tap.Test, f: () => unknown, position: number | undefined, what: string): void {
+/** What the helper below asserts with (the root `t` and every subtest have these). */
+type Asserts = Pick<typeof t, 'ok' | 'equal' | 'fail'>;
+
+function expectQueryError(t: Asserts, f: () => unknown, position: number | undefined, what: string): void {
   try {
     f();
     t.fail(`${what}: no error`);
