@@ -30,7 +30,10 @@ const negDb = DiscoDB.from(
   })),
 );
 
-function expectQueryError(t: Tap.Test, f: () => unknown, position: number | undefined, what: string): void {
+/** What the helper below asserts with (the root `t` and every subtest have these). */
+type Asserts = Pick<typeof t, 'ok' | 'equal' | 'fail'>;
+
+function expectQueryError(t: Asserts, f: () => unknown, position: number | undefined, what: string): void {
   try {
     f();
     t.fail(`${what}: no error`);
@@ -114,6 +117,11 @@ t.test('limits: distinct clauses counted after deduplication, products refused e
   // 20 products of pairs: 2^20 clauses, refused at the `|` where the product passes the limit.
   const pairs = Array.from({ length: 20 }, (_, i) => `(a${i} & b${i})`).join(' | ');
   expectQueryError(t, () => Q.parse(pairs), pairs.indexOf(`| (a16`), 'distribution past the clause limit');
+  // 90 000 clauses that would each get 52 literals: past the literal limit, refused before allocating them.
+  const ands = (p: string): string => `(${Array.from({ length: 300 }, (_, i) => `${p}${i}`).join(' & ')})`;
+  const wideProduct = `${ands('a')} | ${ands('b')} | ${Array.from({ length: 50 }, (_, i) => `x${i}`).join(' | ')}`;
+  expectQueryError(t, () => Q.parse(wideProduct), undefined, 'distribution past the literal limit');
+  t.equal(Q.parse(`${ands('a')} | ${ands('b')} | x`).clauses.length, 90_000, 'just below it: 90 000 clauses of 3 literals');
   t.end();
 });
 
