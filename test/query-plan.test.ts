@@ -5,7 +5,7 @@
  * query's cached flat form serves any db.
  */
 import t from 'tap';
-import { DiscoDB } from '../lib/reader/discodb.js';
+import { DiscoDB } from '../lib/discodb.js';
 import type { IdCursor } from '../lib/reader/cursor.js';
 import { Q, queryCount, queryIds, type QueryableDB } from '../lib/query/index.js';
 

@@ -113,8 +113,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     details:
       'EXPR is the Q language: terms are keys, & (and), | (or), ~ (not), parentheses,\n' +
       "and *TERM (or +TERM) dereferences: the values of TERM used as keys. Example: 'a & ~b | *c'.\n" +
-      'A key holding spaces or any of + * & | ~ ( ) is written in double quotes, inside the\n' +
-      'shell\'s single quotes: discodb query deps.ddb \'"libstdc++6" & ~"g++"\'.\n' +
+      'A term is the text between the operators, trimmed: \'new york & ~ny\' has the keys\n' +
+      '"new york" and "ny". A + right after a character of a term is part of it (libstdc++6,\n' +
+      'g++ need no quotes); a + or * that starts a term dereferences. Any other key (one with\n' +
+      '& | ~ * ( ), starting with + or ", with surrounding spaces, or empty) goes in double\n' +
+      'quotes, with the escapes \\" \\\\ \\n \\r \\t \\xHH, inside the shell\'s single quotes:\n' +
+      'discodb query deps.ddb \'"foo(1)" | libstdc++6 & ~"a*b"\'.\n' +
       'With --encoding hex or base64, every term is read in that encoding.',
   },
   {
