@@ -70,10 +70,11 @@ export class ValueReader<V extends string | Buffer> {
   /** Decodes the compressed extent [start, end) into the codebook's output; returns its length. */
   private inflate(start: number, end: number): number {
     const cb = this.codebook ?? this.book();
-    const whole = this.src.whole;
-    if (whole !== null) return cb.decodeInto(whole, start, end);
-    cb.bound(start, end); // before reading (and allocating) the extent
-    return cb.decodeInto(this.src.bytes(start, end - start), 0, end - start);
+    cb.bound(start, end); // before reading (and, on pread, allocating) the extent
+    const src = this.src;
+    const w = src.window(start, end - start);
+    const at = src.at;
+    return cb.decodeInto(w, at, at + (end - start));
   }
 
   /** The codebook's output buffer after {@link inflate}. */
@@ -102,19 +103,25 @@ export class ValueReader<V extends string | Buffer> {
       if (this.asBuffer) return Buffer.from(out.subarray(0, n)) as V;
       return text(out, 0, n) as V;
     }
-    const whole = this.src.whole;
-    if (whole !== null) return (this.asBuffer ? whole.subarray(start, end) : text(whole, start, end)) as V;
-    const bytes = this.src.bytes(start, end - start);
-    return (this.asBuffer ? bytes : text(bytes, 0, bytes.length)) as V;
+    if (this.asBuffer) return this.src.bytes(start, end - start) as V; // a view of a memory image, a copy on pread
+    const src = this.src;
+    const w = src.window(start, end - start) as Buffer;
+    return text(w, src.at, src.at + (end - start)) as V;
   }
 }
 
 const MAX_STRING = constants.MAX_STRING_LENGTH;
 
-/** UTF-8 bytes [start, end) as a string, made once from the bytes. */
+/** Node's Buffer#utf8Slice, what `toString('utf8', start, end)` ends in, without its argument handling. */
+interface SliceableBuffer extends Buffer {
+  utf8Slice(start: number, end: number): string;
+}
+const HAS_UTF8_SLICE = typeof (Buffer.prototype as Partial<SliceableBuffer>).utf8Slice === 'function';
+
+/** UTF-8 bytes [start, end) as a string, made once from the bytes (no intermediate copy). */
 function text(buf: Buffer, start: number, end: number): string {
   if (end - start > MAX_STRING) {
     throw new DiscoDBError('ERR_DISCODB_LIMIT', `a value of ${end - start} bytes is longer than a JavaScript string can be: open with { encoding: 'buffer' }`);
   }
-  return buf.toString('utf8', start, end);
+  return HAS_UTF8_SLICE ? (buf as SliceableBuffer).utf8Slice(start, end) : buf.toString('utf8', start, end);
 }
