@@ -76,9 +76,8 @@ const NO_BATCH = new Float64Array(0);
  * that their memory misses overlap; each value is still made only when
  * `next()` reaches it.
  */
-export class RecordValueIterator<V> implements Iterator<V> {
+export class RecordValueIterator<V> extends ListState implements Iterator<V> {
   private readonly src: ValueSource<V>;
-  private readonly list = new ListState();
   /** ids at [0, BATCH), starts at [BATCH, 2·BATCH), ends at [2·BATCH, 3·BATCH); pooled. */
   private batch: Float64Array = NO_BATCH;
   /** ids[pos, ready) have validated extents; ids[ready, have) are decoded, not yet validated. */
@@ -87,17 +86,18 @@ export class RecordValueIterator<V> implements Iterator<V> {
   private have = 0;
 
   constructor(src: ValueSource<V>, record: number) {
+    super();
     if (src.isClosed) throw closed();
     this.src = src;
-    this.list.load(src.records, record);
+    this.load(src.records, record);
   }
 
   next(): IteratorResult<V> {
     const src = this.src;
     if (this.pos === this.have) {
-      if (this.list.count === 1) {
+      if (this.count === 1) {
         // One value (the common case of a key → value map): no batch.
-        const id = this.list.nextId();
+        const id = this.nextId();
         if (id === 0) return DONE;
         if (src.isClosed) throw closed();
         return { done: false, value: src.valueById(id) };
@@ -116,8 +116,7 @@ export class RecordValueIterator<V> implements Iterator<V> {
 
   /** Decodes the next ids and validates their extents; false (and the batch given back) when exhausted. */
   private refill(): boolean {
-    const l = this.list;
-    if (l.left === 0) {
+    if (this.left === 0) {
       this.release();
       return false;
     }
@@ -125,7 +124,7 @@ export class RecordValueIterator<V> implements Iterator<V> {
     if (b === NO_BATCH) b = this.batch = pool.pop() ?? new Float64Array(3 * BATCH);
     let have = 0;
     while (have < BATCH) {
-      const id = l.nextId();
+      const id = this.nextId();
       if (id === 0) break;
       b[have++] = id;
     }
@@ -149,7 +148,7 @@ export class RecordValueIterator<V> implements Iterator<V> {
   }
 
   return(): IteratorResult<V> {
-    this.list.left = 0;
+    this.left = 0;
     this.release();
     return DONE;
   }
