@@ -1,69 +1,232 @@
 /**
- * Lookup benchmark on the largest corpus fixture (06e: 1 000 hashed keys,
- * 1 000 000 values): random `get` + iterate, `has` on absent keys, `peek`,
- * against the same data held in a plain JS `Map` (the peer) in the same run.
+ * Lookup benchmark (issue 8): discodb against lmdb-js in the same process, on
+ * the same keys, for the issue's workloads:
+ *   - 1M keys × 1 value (16-byte values, Huffman-compressed by default):
+ *     `get(k)` + iterate vs lmdb `get(k)`;
+ *   - 1M keys × 10 values (compressed): `get(k)` + iterate vs lmdb `dupSort`
+ *     `getValues(k)` iterated;
+ *   - `has` on existing and absent keys, with p50/p99/p999 per operation
+ *     (`perf_hooks.createHistogram`; the timer's own cost is included);
+ *   - every discodb workload again on the pread route (`{ mmap: false }`).
  *
- *   npm run build && node dist/bench/lookup.js
+ *   npm run build && flock /tmp/discodb-bench.lock node dist/bench/lookup.js [--ops N] [--rounds R] [--only get1,get10,has,pread]
+ *
+ * The dbs are built once with the writer (`buildFile`) and lmdb into
+ * bench/data/ (gitignored) and reused by later runs.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { createHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Bench } from 'tinybench';
-import { DiscoDB } from '../lib/index.js';
+import { open as openLmdb, type RootDatabase } from 'lmdb';
+import { DiscoDB, buildFile } from '../lib/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const file = path.resolve(here, '../../test/fixtures/corpus/06e_compress_avg_below_6/db.ddb');
-const db = DiscoDB.open(file);
-const viaPread = DiscoDB.open(file, { mmap: false }); // the route used for images ≥ 2 GiB
-const keys = db.keys().toArray();
-const peer = new Map<string, string[]>(db.items().toArray().map(([k, vs]) => [k, vs.toArray()]));
-const absent = keys.map((k) => `${k}-absent`);
-const hits = keys.map((k) => Buffer.from(k));
-
-let seed = 12345;
-const next = (n: number): number => {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed % n;
+const DATA = path.resolve(here, '../../bench/data');
+const N = 1_000_000;
+const argv = process.argv.slice(2);
+const arg = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
 };
+const OPS = Number(arg('ops') ?? 1_000_000);
+const ROUNDS = Number(arg('rounds') ?? 3);
+const ONLY = new Set((arg('only') ?? 'get1,get10,has,pread').split(','));
+
+const keyOf = (i: number): string => `key:${i.toString(36)}`;
+/** 16 bytes, as in the issue's workload. */
+const valueOf = (id: number): string => `value-${String(id).padStart(10, '0')}`;
+
+/** A small PRNG (xorshift) so that both stores see the same probe sequence. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+function tenValues(i: number): string[] {
+  const r = prng(i * 2654435761 + 1);
+  const ids = new Set<number>();
+  while (ids.size < 10) ids.add(1 + Math.floor(r() * N));
+  return [...ids].map(valueOf);
+}
+
+async function ensureDiscodb(name: string, records: () => Iterable<{ key: string; values: string[] }>): Promise<string> {
+  const file = path.join(DATA, `${name}.ddb`);
+  if (!fs.existsSync(file)) {
+    const t0 = Date.now();
+    await buildFile(records(), file);
+    console.log(`built ${file} with the writer in ${Date.now() - t0} ms`);
+  }
+  return file;
+}
+
+function ensureLmdb(name: string, dupSort: boolean, fill: (db: RootDatabase<string, string>) => void): RootDatabase<string, string> {
+  const dir = path.join(DATA, `${name}.lmdb`);
+  const done = path.join(DATA, `${name}.lmdb.done`);
+  const fresh = !fs.existsSync(done);
+  if (fresh) fs.rmSync(dir, { recursive: true, force: true });
+  const db = openLmdb<string, string>({ path: dir, dupSort, encoding: dupSort ? 'ordered-binary' : 'string', compression: false, noSync: true });
+  if (fresh) {
+    const t0 = Date.now();
+    db.transactionSync(() => fill(db));
+    fs.writeFileSync(done, '');
+    console.log(`built ${dir} in ${Date.now() - t0} ms`);
+  }
+  return db;
+}
+
+function* oneEach(): Generator<{ key: string; values: string[] }> {
+  for (let i = 0; i < N; i++) yield { key: keyOf(i), values: [valueOf(i + 1)] };
+}
+
+function* tenEach(): Generator<{ key: string; values: string[] }> {
+  for (let i = 0; i < N; i++) yield { key: keyOf(i), values: tenValues(i) };
+}
+
 let sink = 0;
 
-const bench = new Bench({ name: 'discodb lookups (06e: 1k keys × 1k values)', time: 1000 });
-bench
-  .add('discodb get(key) + iterate all values', () => {
-    for (const v of db.get(keys[next(keys.length)]!)) sink += v.length;
-  })
-  .add('Map get(key) + iterate all values (peer)', () => {
-    for (const v of peer.get(keys[next(keys.length)]!)!) sink += v.length;
-  })
-  .add('discodb get(key).count()', () => {
-    sink += db.get(keys[next(keys.length)]!).count();
-  })
-  .add('discodb has(bytes key)', () => {
-    if (db.has(hits[next(hits.length)]!)) sink++;
-  })
-  .add('discodb has(absent key)', () => {
-    if (db.has(absent[next(absent.length)]!)) sink++;
-  })
-  .add('Map has(absent key) (peer)', () => {
-    if (peer.has(absent[next(absent.length)]!)) sink++;
-  })
-  .add('discodb (pread route) get(key) + iterate all values', () => {
-    for (const v of viaPread.get(keys[next(keys.length)]!)) sink += v.length;
-  })
-  .add('discodb (pread route) has(absent key)', () => {
-    if (viaPread.has(absent[next(absent.length)]!)) sink++;
-  })
-  .add('discodb peek(key)', () => {
-    sink += db.peek(keys[next(keys.length)]!)!.length;
-  });
+/** ns per op of one pass of `fn` over the probes. */
+function pass(probes: string[], fn: (k: string) => void): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < probes.length; i++) fn(probes[i]!);
+  return Number(process.hrtime.bigint() - t0) / probes.length;
+}
 
-await bench.run();
-console.log(bench.name);
-console.table(bench.table());
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const mean = (name: string): number => (bench.tasks.find((t) => t.name === name)!.result as any).latency.mean as number;
-console.log(
-  `ratio get+iterate discodb/Map: ${(mean('discodb get(key) + iterate all values') / mean('Map get(key) + iterate all values (peer)')).toFixed(2)}x; ` +
-    `has(absent) discodb/Map: ${(mean('discodb has(absent key)') / mean('Map has(absent key) (peer)')).toFixed(2)}x; ` +
-    `pread/mmap get+iterate: ${(mean('discodb (pread route) get(key) + iterate all values') / mean('discodb get(key) + iterate all values')).toFixed(2)}x, ` +
-    `has(absent): ${(mean('discodb (pread route) has(absent key)') / mean('discodb has(absent key)')).toFixed(2)}x (sink ${sink > 0})`,
-);
+/**
+ * ns per op of `fn` and of its peer over the same probes: after a warm-up,
+ * rounds alternate between the two (so that a noisy neighbour hits both
+ * alike) and the best round of each counts.
+ */
+function versus(probes: string[], fn: (k: string) => void, peer: (k: string) => void, rounds = ROUNDS): [number, number] {
+  const warm = probes.slice(0, Math.min(100_000, probes.length));
+  pass(warm, fn);
+  pass(warm, peer);
+  let a = Infinity;
+  let b = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    a = Math.min(a, pass(probes, fn));
+    b = Math.min(b, pass(probes, peer));
+  }
+  return [a, b];
+}
+
+/** p50/p99/p999 (ns) of single operations, each timed with hrtime. */
+function latency(probes: string[], fn: (k: string) => void): { p50: number; p99: number; p999: number; mean: number } {
+  const h = createHistogram();
+  for (let i = 0; i < Math.min(100_000, probes.length); i++) fn(probes[i]!);
+  for (let i = 0; i < probes.length; i++) {
+    const t0 = process.hrtime.bigint();
+    fn(probes[i]!);
+    h.record(Math.max(1, Number(process.hrtime.bigint() - t0)));
+  }
+  return { p50: h.percentile(50), p99: h.percentile(99), p999: h.percentile(99.9), mean: Math.round(h.mean) };
+}
+
+const rows: Array<Record<string, string | number>> = [];
+const row = (workload: string, discodb: number, peerName: string, peer: number | null): void => {
+  rows.push({ workload, 'discodb ns/op': Math.round(discodb), peer: peerName, 'peer ns/op': peer === null ? '' : Math.round(peer), ratio: peer === null ? '' : (discodb / peer).toFixed(2) });
+};
+
+fs.mkdirSync(DATA, { recursive: true });
+console.log(`${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version}, ${new Date().toISOString()}, ${OPS} probes per round`);
+const file1 = await ensureDiscodb('one-1M', oneEach);
+const file10 = await ensureDiscodb('ten-1M', tenEach);
+const r = prng(42);
+const probes = Array.from({ length: OPS }, () => keyOf(Math.floor(r() * N)));
+const absent = Array.from({ length: OPS }, () => `absent:${Math.floor(r() * N).toString(36)}`);
+
+if (ONLY.has('get1') || ONLY.has('has') || ONLY.has('pread')) {
+  const db = DiscoDB.open(file1);
+  console.log(`one-1M: ${db.size} keys, ${db.header.numValues} values, compressed ${db.info().compressed}, ${(db.header.size / 2 ** 20).toFixed(1)} MiB, route ${db.route}`);
+  const getIter = (k: string): void => {
+    for (const v of db.get(k)) sink += v.length;
+  };
+  const hasIt = (k: string): void => {
+    if (db.has(k)) sink++;
+  };
+  if (ONLY.has('get1')) {
+    const lm = ensureLmdb('one-1M', false, (l) => {
+      for (let i = 0; i < N; i++) l.put(keyOf(i), valueOf(i + 1));
+    });
+    const lmGet = (k: string): void => {
+      sink += lm.get(k)!.length;
+    };
+    let [ours, peer] = versus(probes, getIter, lmGet);
+    row('1M×1 get + iterate', ours, 'lmdb get', peer);
+    [ours, peer] = versus(probes, (k) => {
+      sink += db.peek(k)!.length;
+    }, lmGet);
+    row('1M×1 peek', ours, 'lmdb get', peer);
+    [ours, peer] = versus(probes, (k) => {
+      sink += db.get(k).count();
+    }, lmGet);
+    row('1M×1 get(k).count()', ours, 'lmdb get', peer);
+    [ours, peer] = versus(probes, hasIt, (k) => {
+      if (lm.doesExist(k)) sink++;
+    });
+    row('1M×1 has (existing)', ours, 'lmdb doesExist', peer);
+    [ours, peer] = versus(absent, hasIt, (k) => {
+      if (lm.doesExist(k)) sink++;
+    });
+    row('1M×1 has (absent)', ours, 'lmdb doesExist', peer);
+    await lm.close();
+  }
+  if (ONLY.has('has')) {
+    const mixed = probes.map((k, i) => (i % 2 === 0 ? k : absent[i]!));
+    const lat = latency(mixed, hasIt);
+    console.log(`has latency (existing and absent alternating, ${mixed.length} ops; ns, hrtime's own ~30-50 ns included): p50 ${lat.p50}, p99 ${lat.p99}, p999 ${lat.p999}, mean ${lat.mean}`);
+    const lat1 = latency(probes, getIter);
+    console.log(`1M×1 get + iterate latency (ns): p50 ${lat1.p50}, p99 ${lat1.p99}, p999 ${lat1.p999}, mean ${lat1.mean}`);
+  }
+  if (ONLY.has('pread')) {
+    const pr = DiscoDB.open(file1, { mmap: false });
+    let [ours, mm] = versus(probes, (k) => {
+      for (const v of pr.get(k)) sink += v.length;
+    }, getIter);
+    row('1M×1 get + iterate, pread route', ours, 'same, mmap route', mm);
+    [ours, mm] = versus(absent, (k) => {
+      if (pr.has(k)) sink++;
+    }, hasIt);
+    row('1M×1 has (absent), pread route', ours, 'same, mmap route', mm);
+    pr.close();
+  }
+  db.close();
+}
+
+if (ONLY.has('get10') || ONLY.has('pread')) {
+  const db = DiscoDB.open(file10);
+  console.log(`ten-1M: ${db.size} keys, ${db.header.numValues} values (${db.numUniqueValues} distinct), compressed ${db.info().compressed}, ${(db.header.size / 2 ** 20).toFixed(1)} MiB`);
+  const getIter = (k: string): void => {
+    for (const v of db.get(k)) sink += v.length;
+  };
+  if (ONLY.has('get10')) {
+    const lm = ensureLmdb('ten-1M', true, (l) => {
+      for (let i = 0; i < N; i++) for (const v of tenValues(i)) l.put(keyOf(i), v);
+    });
+    const [ours, peer] = versus(probes, getIter, (k) => {
+      for (const v of lm.getValues(k)) sink += v.length;
+    });
+    row('1M×10 get + iterate', ours, 'lmdb dupSort getValues', peer);
+    await lm.close();
+  }
+  if (ONLY.has('pread')) {
+    const pr = DiscoDB.open(file10, { mmap: false });
+    const [ours, mm] = versus(probes, (k) => {
+      for (const v of pr.get(k)) sink += v.length;
+    }, getIter);
+    row('1M×10 get + iterate, pread route', ours, 'same, mmap route', mm);
+    pr.close();
+  }
+  db.close();
+}
+
+console.table(rows);
+console.log(`(sink ${sink > 0})`);

@@ -160,3 +160,34 @@ t.test('value decoding (Huffman tables included) agrees on every corpus case and
     for (const db of [...routes, text]) db.close();
   }
 });
+
+t.test('batched value iteration: a corrupt extent mid-list yields the values before it, then the error', async (t) => {
+  const vs = Array.from({ length: 40 }, (_, i) => `value-${i}`);
+  const good = DiscoDB.from([{ key: 'k', values: vs }, { key: 'one', values: ['value-3'] }], { disableCompression: true }).toBuffer();
+  t.same(DiscoDB.fromBuffer(good).get('k').toArray(), vs);
+  for (const bad of [5, 20]) {
+    const image = Buffer.from(good);
+    const valToc = Number(image.readBigUInt64LE(48));
+    // Value id `bad` ends before it starts.
+    image.writeBigUInt64LE(BigInt(Number(image.readBigUInt64LE(valToc + 8 * (bad - 1))) - 1), valToc + 8 * bad);
+    const db = DiscoDB.fromBuffer(image);
+    const seen: string[] = [];
+    t.throws(() => {
+      for (const v of db.get('k')) seen.push(v);
+    }, { code: 'ERR_DISCODB_CORRUPT', message: new RegExp(`value ${bad} has an invalid extent`) });
+    t.same(seen, vs.slice(0, bad - 1), `the ${bad - 1} values before id ${bad} came out`);
+    t.equal(db.get('k').count(), 40, 'count decodes no value');
+  }
+  // Many iterators in flight at once, abandoned, returned and finished: none disturbs another.
+  const db = DiscoDB.fromBuffer(good);
+  const its = Array.from({ length: 100 }, () => db.get('k')[Symbol.iterator]());
+  const got = its.map(() => [] as string[]);
+  for (let step = 0; step < 40; step++) {
+    its.forEach((it, j) => {
+      if (j % 3 === 0 && step === 17) it.return?.();
+      const r = it.next();
+      if (!r.done) got[j]!.push(r.value);
+    });
+  }
+  got.forEach((g, j) => t.same(g, j % 3 === 0 ? vs.slice(0, 17) : vs, `iterator ${j}`));
+});

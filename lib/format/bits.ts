@@ -6,14 +6,20 @@
 
 /** Reads `width` (0..32) bits starting at absolute bit `bit` of `buf`, treating bytes at or past `end` as 0. */
 export function readBits(buf: Uint8Array, end: number, bit: number, width: number): number {
+  const byte = Math.floor(bit / 8);
+  if (width <= 24 && byte + 3 < end) {
+    // Fast path (small enough to be inlined): shift + width ≤ 31 bits fit in one 32-bit load.
+    const word = buf[byte]! | (buf[byte + 1]! << 8) | (buf[byte + 2]! << 16) | (buf[byte + 3]! << 24);
+    return (word >>> (bit & 7)) & ((1 << width) - 1);
+  }
+  return readBitsSlow(buf, end, bit, width);
+}
+
+/** {@link readBits} near the end of a stream or for widths over 24. */
+function readBitsSlow(buf: Uint8Array, end: number, bit: number, width: number): number {
   if (width === 0) return 0;
   let byte = Math.floor(bit / 8);
   const shift = bit & 7;
-  if (width <= 24 && byte + 3 < end) {
-    // Fast path: shift + width ≤ 31 bits fit in one 32-bit load.
-    const word = buf[byte]! | (buf[byte + 1]! << 8) | (buf[byte + 2]! << 16) | (buf[byte + 3]! << 24);
-    return (word >>> shift) & ((1 << width) - 1);
-  }
   // Gather up to 5 bytes (40 bits) in a float-safe way: 32 + 7 bits fit in 2^53.
   let acc = 0;
   let mul = 1;

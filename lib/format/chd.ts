@@ -12,19 +12,6 @@ import { mulMod } from './arith.js';
 const CMPH_CHD = 8;
 const CMPH_CHD_PH = 7;
 
-/** A select structure (spec §6.6): a bit vector with sampled set-bit positions. */
-interface Select {
-  nOnes: number;
-  /** Byte offset of the bit vector in the image. */
-  bits: number;
-  /** Byte just past the bit vector (reads beyond are zero). */
-  bitsEnd: number;
-  /** Number of valid bits (n_ones + m). */
-  nbits: number;
-  /** Byte offset of the samples (u32 each). */
-  samples: number;
-  numSamples: number;
-}
 
 /** Parsed, bounds-checked layout of a CHD section. */
 export class ChdHash {
@@ -125,22 +112,24 @@ export class ChdHash {
   /** compressed_seq lookup of value i (spec §6.6). */
   private displacement(i: number): number {
     const sel = this.csSel;
+    const buf = this.buf;
     const remR = this.csRemR;
     const scale = 2 ** remR;
+    const rems = this.csRems * 8;
     let start: number;
     let s: number;
     if (i === 0) {
       start = 0;
-      s = select(this.buf, sel, 0);
+      s = sel.select(buf, 0);
     } else {
-      const prev = select(this.buf, sel, i - 1);
-      start = (prev - (i - 1)) * scale + readBits(this.buf, this.csRemsEnd, this.csRems * 8 + (i - 1) * remR, remR);
-      s = selectNext(this.buf, sel, prev);
+      const prev = sel.select(buf, i - 1);
+      start = (prev - (i - 1)) * scale + readBits(buf, this.csRemsEnd, rems + (i - 1) * remR, remR);
+      s = sel.next(buf, prev);
     }
-    const end = (s - i) * scale + readBits(this.buf, this.csRemsEnd, this.csRems * 8 + i * remR, remR);
+    const end = (s - i) * scale + readBits(buf, this.csRemsEnd, rems + i * remR, remR);
     const len = end - start;
     if (len <= 0 || len > 32) return 0;
-    return readBits(this.buf, this.csStoreEnd, this.csStore * 8 + start, len) + 2 ** len - 1;
+    return readBits(buf, this.csStoreEnd, this.csStore * 8 + start, len) + 2 ** len - 1;
   }
 
   /** Number of empty bins below `x` (spec §6.7). */
@@ -149,45 +138,30 @@ export class ChdHash {
     const remR = this.crRemR;
     const scale = 2 ** remR;
     const q = Math.floor(x / scale);
-    const r = x % scale;
+    const r = x - q * scale;
     const sel = this.crSel;
+    const buf = this.buf;
     let pos: number;
     let rank: number;
     if (q === 0) {
       pos = 0;
       rank = 0;
     } else {
-      pos = select(this.buf, sel, q - 1) + 1;
+      pos = sel.select(buf, q - 1) + 1;
       rank = pos - q;
     }
     const base = this.crRems * 8;
+    const k = this.crK;
+    const nbits = sel.nbits;
     // Bounded by the vector length and by k, so corrupt data cannot loop forever.
-    while (pos < sel.nbits && rank < this.crK) {
-      if (bitAt(this.buf, sel, pos)) break;
-      if (readBits(this.buf, this.crRemsEnd, base + rank * remR, remR) >= r) break;
+    while (pos < nbits && rank < k) {
+      if (sel.bit(buf, pos)) break;
+      if (readBits(buf, this.crRemsEnd, base + rank * remR, remR) >= r) break;
       pos++;
       rank++;
     }
     return rank;
   }
-}
-
-function parseSelect(view: DataView, at: number, end: number, limit: number): Select {
-  if (end > limit || at + 8 > end) throw corrupt('hash section: select structure runs past its blob', at);
-  const nOnes = view.getUint32(at, true);
-  const m = view.getUint32(at + 4, true);
-  const nbits = nOnes + m;
-  const bits = at + 8;
-  const bitsEnd = bits + 4 * Math.ceil(nbits / 32);
-  const numSamples = Math.floor(nOnes / 128) + 1;
-  const samples = bitsEnd;
-  if (samples + 4 * numSamples > end) throw corrupt('hash section: select bit vector runs past its blob', at);
-  return { nOnes, bits, bitsEnd, nbits, samples, numSamples };
-}
-
-function bitAt(buf: Uint8Array, sel: Select, pos: number): boolean {
-  const byte = sel.bits + (pos >>> 3);
-  return byte < sel.bitsEnd && ((buf[byte]! >>> (pos & 7)) & 1) === 1;
 }
 
 /** Set bits per byte value. */
@@ -202,38 +176,109 @@ for (let b = 0; b < 256; b++) {
   POPCOUNT[b] = k;
 }
 
+/** One in FINE_STEP set bits has its position in the in-memory index. */
+const FINE_SHIFT = 4;
+const FINE_STEP = 1 << FINE_SHIFT;
+
 /**
- * Position of set bit number j: start at its sample (set bit 128·⌊j/128⌋),
- * then skip set bits a byte at a time. Returns nbits when there is none, so
- * corrupt samples can only give a wrong (never an out-of-image) answer.
+ * A select structure (spec §6.6): a bit vector with `nOnes` set bits. On its
+ * first query it builds an in-memory index of every 16th set bit's position
+ * (one pass over the vector; 4 bytes per 16 set bits), so that a select
+ * scans at most 15 set bits — a byte or two — instead of up to 127 from the
+ * on-disk samples. The answers are the same (select is defined by the bits).
  */
-function select(buf: Uint8Array, sel: Select, j: number): number {
-  if (j >= sel.nOnes) return sel.nbits;
-  const t = j >>> 7;
-  const so = sel.samples + 4 * t;
-  const pos = (buf[so]! | (buf[so + 1]! << 8) | (buf[so + 2]! << 16) | (buf[so + 3]! << 24)) >>> 0;
-  return scanOnes(buf, sel, pos, j - t * 128);
-}
+class Select {
+  readonly nOnes: number;
+  /** Byte offset of the bit vector in the image. */
+  private readonly bits: number;
+  /** Byte just past the bit vector (reads beyond are zero). */
+  private readonly bitsEnd: number;
+  /** Number of valid bits (n_ones + m). */
+  readonly nbits: number;
+  private fine: Uint32Array | null = null;
 
-/** Position of the first set bit after `p`; nbits when there is none. */
-function selectNext(buf: Uint8Array, sel: Select, p: number): number {
-  return scanOnes(buf, sel, p + 1, 0);
-}
-
-/** Position of the (skip+1)-th set bit at or after bit `pos`, or nbits. */
-function scanOnes(buf: Uint8Array, sel: Select, pos: number, skip: number): number {
-  if (pos >= sel.nbits) return sel.nbits;
-  let byte = sel.bits + (pos >>> 3);
-  let v = (buf[byte]! & (0xff << (pos & 7))) & 0xff;
-  const last = sel.bitsEnd;
-  for (;;) {
-    const c = POPCOUNT[v]!;
-    if (skip < c) {
-      const found = (byte - sel.bits) * 8 + SELECT_IN_BYTE[v * 8 + skip]!;
-      return found < sel.nbits ? found : sel.nbits;
-    }
-    skip -= c;
-    if (++byte >= last) return sel.nbits;
-    v = buf[byte]!;
+  constructor(nOnes: number, bits: number, bitsEnd: number, nbits: number) {
+    this.nOnes = nOnes;
+    this.bits = bits;
+    this.bitsEnd = bitsEnd;
+    this.nbits = nbits;
   }
+
+  /** Positions of set bits 0, 16, 32, ... (bits past nbits are not counted). */
+  private build(buf: Uint8Array): Uint32Array {
+    const fine = new Uint32Array(Math.ceil(this.nOnes / FINE_STEP));
+    const nbits = this.nbits;
+    let seen = 0;
+    let t = 0;
+    const first = this.bits;
+    const last = Math.min(this.bitsEnd, first + Math.ceil(nbits / 8));
+    for (let byte = first; byte < last && t < fine.length; byte++) {
+      let v = buf[byte]!;
+      while (v !== 0) {
+        const low = v & -v;
+        const pos = (byte - first) * 8 + (31 - Math.clz32(low));
+        if (pos >= nbits) break;
+        if ((seen & (FINE_STEP - 1)) === 0) fine[t++] = pos;
+        seen++;
+        v ^= low;
+      }
+    }
+    // Missing set bits (corrupt data): the rest point past the vector, so answers stay inside it.
+    for (; t < fine.length; t++) fine[t] = nbits;
+    this.fine = fine;
+    return fine;
+  }
+
+  /** True when bit `pos` is set. */
+  bit(buf: Uint8Array, pos: number): boolean {
+    const byte = this.bits + Math.floor(pos / 8);
+    return byte < this.bitsEnd && ((buf[byte]! >>> (pos & 7)) & 1) === 1;
+  }
+
+  /** Position of set bit number j; nbits when there is none (never an out-of-image answer). */
+  select(buf: Uint8Array, j: number): number {
+    if (j >= this.nOnes) return this.nbits;
+    const fine = this.fine ?? this.build(buf);
+    const pos = fine[j >>> FINE_SHIFT]!;
+    const skip = j & (FINE_STEP - 1);
+    return skip === 0 ? pos : this.scan(buf, pos + 1, skip - 1);
+  }
+
+  /** Position of the first set bit after `p`; nbits when there is none. */
+  next(buf: Uint8Array, p: number): number {
+    return this.scan(buf, p + 1, 0);
+  }
+
+  /** Position of the (skip+1)-th set bit at or after bit `pos`, or nbits. */
+  private scan(buf: Uint8Array, pos: number, skip: number): number {
+    const nbits = this.nbits;
+    if (pos >= nbits) return nbits;
+    const bits = this.bits;
+    let byte = bits + Math.floor(pos / 8);
+    const last = this.bitsEnd;
+    if (byte >= last) return nbits;
+    let v = (buf[byte]! & (0xff << (pos & 7))) & 0xff;
+    for (;;) {
+      const c = POPCOUNT[v]!;
+      if (skip < c) {
+        const found = (byte - bits) * 8 + SELECT_IN_BYTE[v * 8 + skip]!;
+        return found < nbits ? found : nbits;
+      }
+      skip -= c;
+      if (++byte >= last) return nbits;
+      v = buf[byte]!;
+    }
+  }
+}
+
+function parseSelect(view: DataView, at: number, end: number, limit: number): Select {
+  if (end > limit || at + 8 > end) throw corrupt('hash section: select structure runs past its blob', at);
+  const nOnes = view.getUint32(at, true);
+  const m = view.getUint32(at + 4, true);
+  const nbits = nOnes + m;
+  const bits = at + 8;
+  const bitsEnd = bits + 4 * Math.ceil(nbits / 32);
+  const numSamples = Math.floor(nOnes / 128) + 1;
+  if (bitsEnd + 4 * numSamples > end) throw corrupt('hash section: select bit vector runs past its blob', at);
+  return new Select(nOnes, bits, bitsEnd, nbits);
 }

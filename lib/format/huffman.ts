@@ -11,6 +11,9 @@ import { constants } from 'node:buffer';
 import { corrupt } from '../errors.js';
 import { CODEBOOK_SIZE } from './header.js';
 
+const PRIMARY_BITS = 11;
+const PRIMARY_SIZE = 1 << PRIMARY_BITS;
+
 /** Largest Buffer this process can allocate. */
 const MAX_OUTPUT = constants.MAX_LENGTH;
 
@@ -20,6 +23,13 @@ export class Codebook {
   private readonly symbols: Uint32Array;
   /** Code length per index (0 = unused). */
   private readonly lengths: Uint8Array;
+  /**
+   * The codes of up to PRIMARY_BITS bits, by the low PRIMARY_BITS bits of the
+   * index, as [symbol, length] pairs (16 KiB, so hot codes stay in L1); length 0
+   * sends the token to the full table. Filled only where the full table is
+   * replicated as the format says, so both give the same answers.
+   */
+  private readonly primary: Int32Array;
   /** Output bytes per input bit at most: 4 / (shortest code + 1), or 1/9 for literals. */
   readonly maxBytesPerBit: number;
   /** Output of the last {@link decodeInto} (grows as needed; reused). */
@@ -38,6 +48,19 @@ export class Codebook {
       if (len !== 0 && len < shortest) shortest = len;
     }
     this.maxBytesPerBit = Math.max(4 / (shortest + 1), 1 / 9);
+    this.primary = new Int32Array(2 * PRIMARY_SIZE);
+    for (let low = 0; low < PRIMARY_SIZE; low++) {
+      const len = this.lengths[low]!;
+      if (len === 0 || len > PRIMARY_BITS) continue;
+      const sym = this.symbols[low]!;
+      let replicated = true;
+      for (let idx = low + PRIMARY_SIZE; idx < 65536 && replicated; idx += PRIMARY_SIZE) {
+        replicated = this.lengths[idx] === len && this.symbols[idx] === sym;
+      }
+      if (!replicated) continue;
+      this.primary[2 * low] = sym | 0;
+      this.primary[2 * low + 1] = len;
+    }
   }
 
   /**
@@ -68,6 +91,7 @@ export class Codebook {
     if (totalBits > 2 ** 32 - 64) return this.decodeLong(buf, start, end, totalBits, bound);
     const lengths = this.lengths;
     const symbols = this.symbols;
+    const primary = this.primary;
     let out = this.out;
     let room = out.length - 4;
     const safeEnd = end - 3; // bytes [byte, byte + 3] all lie inside the value
@@ -84,10 +108,16 @@ export class Codebook {
         room = out.length - 4;
       }
       if ((v & 1) !== 0) {
-        const idx = v >>> 1;
-        const n = lengths[idx]!;
-        if (n === 0) throw corrupt('compressed value uses a code that is not in the codebook', start + (p >>> 3));
-        const sym = symbols[idx]!;
+        const low = (v >>> 1) & (PRIMARY_SIZE - 1);
+        let n = primary[2 * low + 1]!;
+        let sym: number;
+        if (n !== 0) sym = primary[2 * low]!;
+        else {
+          const idx = v >>> 1;
+          n = lengths[idx]!;
+          if (n === 0) throw corrupt('compressed value uses a code that is not in the codebook', start + (p >>> 3));
+          sym = symbols[idx]!;
+        }
         out[o] = sym;
         out[o + 1] = sym >>> 8;
         out[o + 2] = sym >>> 16;

@@ -14,17 +14,71 @@ export function jenkinsHash(seed: number, key: Uint8Array, out: Uint32Array, leg
  * Allocation-free.
  */
 export function jenkinsHashAt(seed: number, key: Uint8Array, start: number, len: number, out: Uint32Array, legacy = false): void {
+  if (legacy) {
+    jenkinsLegacy(seed, key, start, len, out);
+    return;
+  }
   let a = 0x9e3779b9 | 0;
   let b = 0x9e3779b9 | 0;
   let c = seed | 0;
   let p = start;
   let rem = len;
-  const byteAt = legacy ? signedByte : unsignedByte;
+  while (rem >= 12) {
+    a = (a + (key[p]! | (key[p + 1]! << 8) | (key[p + 2]! << 16) | (key[p + 3]! << 24))) | 0;
+    b = (b + (key[p + 4]! | (key[p + 5]! << 8) | (key[p + 6]! << 16) | (key[p + 7]! << 24))) | 0;
+    c = (c + (key[p + 8]! | (key[p + 9]! << 8) | (key[p + 10]! << 16) | (key[p + 11]! << 24))) | 0;
+    // mix(a, b, c)
+    a = (a - b - c) ^ (c >>> 13);
+    b = (b - c - a) ^ (a << 8);
+    c = (c - a - b) ^ (b >>> 13);
+    a = (a - b - c) ^ (c >>> 12);
+    b = (b - c - a) ^ (a << 16);
+    c = (c - a - b) ^ (b >>> 5);
+    a = (a - b - c) ^ (c >>> 3);
+    b = (b - c - a) ^ (a << 10);
+    c = (c - a - b) ^ (b >>> 15);
+    p += 12;
+    rem -= 12;
+  }
+  c = (c + len) | 0;
+  // The tail, top byte first (the C switch falls through).
+  if (rem >= 11) c = (c + (key[p + 10]! << 24)) | 0;
+  if (rem >= 10) c = (c + (key[p + 9]! << 16)) | 0;
+  if (rem >= 9) c = (c + (key[p + 8]! << 8)) | 0;
+  if (rem >= 8) b = (b + (key[p + 7]! << 24)) | 0;
+  if (rem >= 7) b = (b + (key[p + 6]! << 16)) | 0;
+  if (rem >= 6) b = (b + (key[p + 5]! << 8)) | 0;
+  if (rem >= 5) b = (b + key[p + 4]!) | 0;
+  if (rem >= 4) a = (a + (key[p + 3]! << 24)) | 0;
+  if (rem >= 3) a = (a + (key[p + 2]! << 16)) | 0;
+  if (rem >= 2) a = (a + (key[p + 1]! << 8)) | 0;
+  if (rem >= 1) a = (a + key[p]!) | 0;
+  a = (a - b - c) ^ (c >>> 13);
+  b = (b - c - a) ^ (a << 8);
+  c = (c - a - b) ^ (b >>> 13);
+  a = (a - b - c) ^ (c >>> 12);
+  b = (b - c - a) ^ (a << 16);
+  c = (c - a - b) ^ (b >>> 5);
+  a = (a - b - c) ^ (c >>> 3);
+  b = (b - c - a) ^ (a << 10);
+  c = (c - a - b) ^ (b >>> 15);
+  out[0] = a;
+  out[1] = b;
+  out[2] = c;
+}
+
+/** CMPH before 2013: key bytes read through a signed char (sign-extended), except k[0] and k[4] of the tail. */
+function jenkinsLegacy(seed: number, key: Uint8Array, start: number, len: number, out: Uint32Array): void {
+  let a = 0x9e3779b9 | 0;
+  let b = 0x9e3779b9 | 0;
+  let c = seed | 0;
+  let p = start;
+  let rem = len;
+  const byteAt = signedByte;
   while (rem >= 12) {
     a = (a + (byteAt(key, p) + (byteAt(key, p + 1) << 8) + (byteAt(key, p + 2) << 16) + (byteAt(key, p + 3) << 24))) | 0;
     b = (b + (byteAt(key, p + 4) + (byteAt(key, p + 5) << 8) + (byteAt(key, p + 6) << 16) + (byteAt(key, p + 7) << 24))) | 0;
     c = (c + (byteAt(key, p + 8) + (byteAt(key, p + 9) << 8) + (byteAt(key, p + 10) << 16) + (byteAt(key, p + 11) << 24))) | 0;
-    // mix(a, b, c)
     a = (a - b - c) ^ (c >>> 13);
     b = (b - c - a) ^ (a << 8);
     c = (c - a - b) ^ (b >>> 13);
@@ -62,10 +116,6 @@ export function jenkinsHashAt(seed: number, key: Uint8Array, start: number, len:
   out[0] = a;
   out[1] = b;
   out[2] = c;
-}
-
-function unsignedByte(key: Uint8Array, i: number): number {
-  return key[i]!;
 }
 
 function signedByte(key: Uint8Array, i: number): number {

@@ -7,10 +7,12 @@ import { DiscoDBError } from '../errors.js';
 import { deltaAt } from './cursor.js';
 import { Inquiry } from './inquiry.js';
 import type { ListExtent, RecordLocator } from './records.js';
+import type { ValueReader } from './values.js';
 
 /** What the iterators need from the image reader. */
 export interface ValueSource<V> {
   readonly records: RecordLocator;
+  readonly valueReader: ValueReader<V>;
   readonly isClosed: boolean;
   valueById(id: number): V;
   listCount(record: number): number;
@@ -59,25 +61,95 @@ class ListState implements ListExtent {
   }
 }
 
-/** The values of one record, decoded as they are reached. */
-export class RecordValueIterator<V> implements Iterator<V> {
+/** Ids decoded ahead per batch: enough to overlap their memory misses, few enough to stay lazy. */
+const BATCH = 16;
+
+/** Batch buffers (ids, starts, ends) given back by finished iterators, for the next ones. */
+const pool: Float64Array[] = [];
+const POOL_MAX = 64;
+const NO_BATCH = new Float64Array(0);
+
+/**
+ * The values of one record, decoded as they are reached. A list of one id
+ * goes straight to its value; longer ones are decoded up to {@link BATCH} ids
+ * at a time and their extents validated together (`ValueReader.extents`), so
+ * that their memory misses overlap; each value is still made only when
+ * `next()` reaches it.
+ */
+export class RecordValueIterator<V> extends ListState implements Iterator<V> {
   private readonly src: ValueSource<V>;
-  private readonly list = new ListState();
+  /** ids at [0, BATCH), starts at [BATCH, 2·BATCH), ends at [2·BATCH, 3·BATCH); pooled. */
+  private batch: Float64Array = NO_BATCH;
+  /** ids[pos, ready) have validated extents; ids[ready, have) are decoded, not yet validated. */
+  private pos = 0;
+  private ready = 0;
+  private have = 0;
 
   constructor(src: ValueSource<V>, record: number) {
+    super();
     if (src.isClosed) throw closed();
     this.src = src;
-    this.list.load(src.records, record);
+    this.load(src.records, record);
   }
 
   next(): IteratorResult<V> {
-    const id = this.list.nextId();
-    if (id === 0) return DONE;
-    return { done: false, value: this.src.valueById(id) };
+    const src = this.src;
+    if (this.pos === this.have) {
+      if (this.count === 1) {
+        // One value (the common case of a key → value map): no batch.
+        const id = this.nextId();
+        if (id === 0) return DONE;
+        if (src.isClosed) throw closed();
+        return { done: false, value: src.valueById(id) };
+      }
+      if (!this.refill()) return DONE;
+    }
+    if (src.isClosed) throw closed();
+    const i = this.pos++;
+    const b = this.batch;
+    if (i < this.ready) return { done: false, value: src.valueReader.valueIn(b[BATCH + i]!, b[2 * BATCH + i]!) };
+    // Its extent did not validate: valueById reports the error (as it would have without batching).
+    const value = src.valueById(b[i]!);
+    this.ready = src.valueReader.extents(b, this.pos, this.have, BATCH);
+    return { done: false, value };
+  }
+
+  /** Decodes the next ids and validates their extents; false (and the batch given back) when exhausted. */
+  private refill(): boolean {
+    if (this.left === 0) {
+      this.release();
+      return false;
+    }
+    let b = this.batch;
+    if (b === NO_BATCH) b = this.batch = pool.pop() ?? new Float64Array(3 * BATCH);
+    let have = 0;
+    while (have < BATCH) {
+      const id = this.nextId();
+      if (id === 0) break;
+      b[have++] = id;
+    }
+    this.pos = 0;
+    this.have = have;
+    if (have === 0) {
+      this.ready = 0;
+      this.release();
+      return false;
+    }
+    this.ready = this.src.valueReader.extents(b, 0, have, BATCH);
+    return true;
+  }
+
+  private release(): void {
+    if (this.batch !== NO_BATCH) {
+      if (pool.length < POOL_MAX) pool.push(this.batch);
+      this.batch = NO_BATCH;
+    }
+    this.pos = this.ready = this.have = 0;
   }
 
   return(): IteratorResult<V> {
-    this.list.left = 0;
+    this.left = 0;
+    this.release();
     return DONE;
   }
 }

@@ -31,7 +31,7 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
   readonly header: Readonly<Header>;
   readonly encoding: Encoding;
   /** @internal */ readonly records: RecordLocator;
-  private readonly valueReader: ValueReader<V>;
+  /** @internal */ readonly valueReader: ValueReader<V>;
   private keys_: KeyFinder;
   private chd: ChdHash | null = null;
   /** Skip indexes of long lists, least recently built first; bounded by SKIP_CACHE_BYTES. */

@@ -15,7 +15,7 @@ export interface ListExtent {
   buf: Uint8Array;
   /** First byte of the stream in `buf`. */
   start: number;
-  /** Byte just past the bytes the list needs. */
+  /** Reads stop here: just past the list's bytes, or up to 3 bytes further inside the image. */
   end: number;
   count: number;
   width: number;
@@ -106,15 +106,19 @@ export class RecordLocator {
     }
     out.count = count;
     out.width = width;
+    // `end` is where reads stop (bytes past it read as zero). Letting a 32-bit load run up to 3 bytes
+    // past the list (into the next record or section, never past the image) keeps every delta on the
+    // one-load path; the masked delta never depends on those bytes.
+    const readable = Math.min(needed + 3, src.length - streamStart);
     const whole = src.whole;
     if (whole !== null) {
       out.buf = whole;
       out.start = streamStart;
-      out.end = streamStart + needed;
+      out.end = streamStart + readable;
     } else {
-      out.buf = src.bytes(streamStart, needed);
+      out.buf = src.bytes(streamStart, readable);
       out.start = 0;
-      out.end = needed;
+      out.end = readable;
     }
     return true;
   }
