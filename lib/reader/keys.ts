@@ -13,6 +13,8 @@ import { describe, type Bytes } from './types.js';
 const UNHASHED_SCAN_MAX = 32;
 /** Strings up to this many UTF-16 units always fit the scratch (3 bytes per unit at most). */
 const SCRATCH_CHARS = 1024;
+/** The scratch grows for long keys up to this; longer ones are encoded on their own. */
+const MAX_SCRATCH = 64 * 1024;
 
 /**
  * Encodes keys given as strings into one reused buffer. The bytes are valid
@@ -43,7 +45,13 @@ export class KeyEncoder {
       }
       if (n > SCRATCH_CHARS) {
         const need = Buffer.byteLength(key, 'utf8');
-        if (need > buf.length) buf = this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * buf.length));
+        if (need > MAX_SCRATCH) {
+          // A huge key gets its own buffer, so the scratch never pins its size.
+          const own = Buffer.from(key, 'utf8');
+          this.length = own.length;
+          return own;
+        }
+        if (need > buf.length) buf = this.scratch = Buffer.allocUnsafe(Math.min(MAX_SCRATCH, Math.max(need, 2 * buf.length)));
       }
       this.length = buf.write(key, 0, 'utf8');
       return buf;
