@@ -86,16 +86,41 @@ export async function buildSharded(
     await Promise.all(outputs.map((o) => fs.promises.rm(o, { force: true }).catch(() => undefined)));
     throw err;
   }
-  return writeShardedManifest(dir, { shards: n, partitionBy });
+  // The shards were split here by the rule itself: no need to re-check their placement.
+  return writeShardedManifest(dir, { shards: n, partitionBy, checkPlacement: false });
 }
 
-/** Iterates records (sync or async) with their 1-based numbers, normalised. */
-async function* numbered(records: Iterable<unknown> | AsyncIterable<unknown>): AsyncGenerator<ItemRecord> {
+/** Records between two turns of the event loop when the input is a synchronous iterable. */
+const YIELD_EVERY = 16384;
+
+/**
+ * Calls `fn` on every record (normalised, with its 1-based number). A synchronous iterable is
+ * walked synchronously (no promise per record), with a turn of the event loop every
+ * YIELD_EVERY records and whenever `fn` returns a promise (backpressure).
+ */
+async function forEachRecord(records: Iterable<unknown> | AsyncIterable<unknown>, fn: (rec: ItemRecord) => Promise<void> | undefined): Promise<void> {
   if (records === null || typeof records !== 'object' || (!(Symbol.iterator in records) && !(Symbol.asyncIterator in records))) {
     throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildSharded needs an iterable or async iterable of records');
   }
   let no = 0;
-  for await (const rec of records as AsyncIterable<unknown>) yield normaliseRecord(rec, ++no);
+  if (Symbol.iterator in records) {
+    for (const rec of records) {
+      const wait = fn(normaliseRecord(rec, ++no));
+      if (wait !== undefined) await wait;
+      else if (no % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return;
+  }
+  for await (const rec of records) {
+    const wait = fn(normaliseRecord(rec, ++no));
+    if (wait !== undefined) await wait;
+  }
+}
+
+/** Resolves when `w` may take more writes; rejects with its error if it failed. */
+async function drained(w: DiscoDBWriter): Promise<void> {
+  if (w.errored) throw w.errored;
+  if (w.writableNeedDrain) await once(w, 'drain');
 }
 
 /** One pass, N writers fed directly (with backpressure). */
@@ -111,16 +136,18 @@ async function buildDirect(
   for (const d of done) d.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
   try {
     const full: DiscoDBWriter[] = [];
-    for await (const rec of numbered(records)) {
-      splitRecord(rec, n, partitionBy, (s, piece) => {
-        const w = writers[s]!;
-        if (!w.write(piece)) full.push(w);
-      });
-      while (full.length > 0) {
-        const w = full.pop()!;
-        if (w.writableNeedDrain) await once(w, 'drain');
-      }
-    }
+    const write = (s: number, piece: ItemRecord): void => {
+      const w = writers[s]!;
+      if (!w.write(piece)) full.push(w);
+    };
+    await forEachRecord(records, (rec) => {
+      splitRecord(rec, n, partitionBy, write);
+      if (full.length === 0) return undefined;
+      const waits = full.map(drained);
+      full.length = 0;
+      return Promise.all(waits).then(() => undefined);
+    });
+    for (const w of writers) if (w.errored) throw w.errored;
     for (const w of writers) w.end();
     await Promise.all(done);
   } catch (err) {
@@ -144,7 +171,11 @@ async function buildInJobs(
   const files: PartitionFileWriter[] = [];
   try {
     for (let i = 0; i < n; i++) files.push(new PartitionFileWriter(path.join(spillDir, `.part-${i}.${stamp}.records.tmp`)));
-    for await (const rec of numbered(records)) splitRecord(rec, n, partitionBy, (s, piece) => files[s]!.write(piece));
+    const write = (s: number, piece: ItemRecord): void => files[s]!.write(piece);
+    await forEachRecord(records, (rec) => {
+      splitRecord(rec, n, partitionBy, write);
+      return undefined;
+    });
     for (const f of files) f.close();
     const writerOptions = writerOptionsOf(options, jobs);
     await runPool(
@@ -222,6 +253,8 @@ async function runPool(queue: ShardJob[], size: number): Promise<void> {
 export interface ManifestOptions {
   shards: number;
   partitionBy?: PartitionBy;
+  /** Check that every key/value is in the shard its hash names (default true). */
+  checkPlacement?: boolean;
 }
 
 /**
@@ -243,7 +276,7 @@ export async function writeShardedManifest(dir: string, options: ManifestOptions
       if (!fs.existsSync(file)) throw new DiscoDBError('ERR_DISCODB_CORRUPT', `shard ${file} is missing`, { path: file });
       const p = DiscoDB.open(file, { encoding: 'buffer' });
       parts.push(p);
-      if (n > 1) {
+      if (n > 1 && options.checkPlacement !== false) {
         const items = partitionBy === 'key' ? p.keys() : p.uniqueValues();
         for (const b of items) {
           const s = shardOf(b, n);
