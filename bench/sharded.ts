@@ -4,12 +4,14 @@
  *
  *   npm run build && flock /tmp/discodb-bench.lock node dist/bench/sharded.js [--records 20000000] [--lookup-records 1000000]
  *
- * Build: `--records` records `{ key, value }` (keys from 2M names, values from 2M names, ~9
- * bytes each), generated on the fly by the same seeded generator in every task; each task in
+ * Build: `--records` records `{ key, value }` (keys from records/10 names, values from
+ * records/10 names with a skew, ~8 bytes each: ~10 values per key), generated on the fly by
+ * the same seeded generator in every task; each task in
  * a fresh child process, so peak RSS (`maxRSS`, worker threads included) is the task's own:
  * - `buildFile` into one file (the peer);
  * - `buildSharded` 4 shards, `jobs: 1` (one pass, 4 writers fed directly);
- * - `buildSharded` 4 shards, `jobs: 2` (one pass into 4 partition files, 2 worker threads build).
+ * - `buildSharded` 4 shards, `jobs: 2` (one pass into 4 partition files, 2 worker threads build);
+ * - the same by key (no key is in two shards, so no key-total pass and no repeated key tables).
  *
  * Reads: `--lookup-records` records into one file and into 4 shards by value and by key;
  * `get` of random present keys (all values read), `has` of absent keys, and small queries
@@ -23,15 +25,16 @@ import { fileURLToPath } from 'node:url';
 import { rng as prng } from '../examples/random.js';
 
 const HERE = fileURLToPath(import.meta.url);
-type Task = 'file' | 'shards-jobs1' | 'shards-jobs2';
+type Task = 'file' | 'shards-jobs1' | 'shards-jobs2' | 'key-shards-jobs2';
 
-/** The records of every build task: the same sequence for a given count. */
+/** The records of every build task: the same sequence for a given count (n/10 key names, n/10 value names, skewed values). */
 function* records(n: number, seed = 42): Generator<{ key: string; value: string }> {
   const r = prng(seed);
+  const names = Math.max(1, Math.floor(n / 10));
   const rec = { key: '', value: '' };
   for (let i = 0; i < n; i++) {
-    rec.key = `k${Math.floor(r() * 2_000_000)}`;
-    rec.value = `v${Math.floor(r() ** 2 * 2_000_000)}`;
+    rec.key = `k${Math.floor(r() * names)}`;
+    rec.value = `v${Math.floor(r() ** 2 * names)}`;
     yield rec;
   }
 }
@@ -48,7 +51,10 @@ async function child(task: Task, n: number, memory: string): Promise<void> {
   const out = path.join(os.tmpdir(), `discodb-bench-sharded-${process.pid}`);
   const start = performance.now();
   if (task === 'file') await buildFile(records(n), `${out}.ddb`, { memoryLimit: memory });
-  else await buildSharded(records(n), out, { shards: 4, jobs: task === 'shards-jobs2' ? 2 : 1, memoryLimit: memory });
+  else {
+    const partitionBy = task === 'key-shards-jobs2' ? 'key' : 'value';
+    await buildSharded(records(n), out, { shards: 4, jobs: task === 'shards-jobs1' ? 1 : 2, partitionBy, memoryLimit: memory });
+  }
   const seconds = (performance.now() - start) / 1000;
   let bytes = 0;
   if (task === 'file') {
@@ -154,6 +160,7 @@ async function main(): Promise<void> {
       ['buildFile, 1 file', 'file'],
       ['buildSharded, 4 shards, jobs 1', 'shards-jobs1'],
       ['buildSharded, 4 shards, jobs 2', 'shards-jobs2'],
+      ['buildSharded, 4 shards by key, jobs 2', 'key-shards-jobs2'],
     ] as Array<[string, Task]>) {
       const r = runChild(task, n, memory);
       if (task === 'file') base = r.seconds;

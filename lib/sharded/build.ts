@@ -23,6 +23,7 @@ import {
 } from './manifest.js';
 import { checkPartitionBy, normaliseRecord, splitRecord, type ItemRecord, type PartitionBy } from './partition.js';
 import { PartitionFileWriter } from './spill.js';
+import { newKeysIn } from './totals.js';
 import { valueKey } from './sets.js';
 import type { ShardJob, ShardJobResult } from './worker.js';
 
@@ -79,15 +80,32 @@ export async function buildSharded(
   await fs.promises.mkdir(dir, { recursive: true });
   await fs.promises.rm(manifestPath(dir), { force: true });
   const outputs = Array.from({ length: n }, (_, i) => path.join(dir, shardFileName(i)));
+  let totalKeys: number | undefined;
   try {
     if (jobs === 1) await buildDirect(records, outputs, partitionBy, writerOptionsOf(options, n));
-    else await buildInJobs(records, outputs, partitionBy, jobs, options);
+    else {
+      await buildInJobs(records, outputs, partitionBy, jobs, options);
+      if (partitionBy === 'value' && n > 1) totalKeys = await countKeysInJobs(outputs, jobs);
+    }
   } catch (err) {
     await Promise.all(outputs.map((o) => fs.promises.rm(o, { force: true }).catch(() => undefined)));
     throw err;
   }
   // The shards were split here by the rule itself: no need to re-check their placement.
-  return writeShardedManifest(dir, { shards: n, partitionBy, checkPlacement: false });
+  return writeShardedManifest(dir, { shards: n, partitionBy, checkPlacement: false, ...(totalKeys === undefined ? {} : { totalKeys }) });
+}
+
+/** The distinct keys of value-partitioned shards, counted by J worker threads (the largest jobs first). */
+async function countKeysInJobs(outputs: string[], jobs: number): Promise<number> {
+  const queue: ShardJob[] = [];
+  for (let s = outputs.length - 1; s >= 1; s--) queue.push({ kind: 'count', files: outputs.slice(0, s + 1) });
+  const counts = await runPool(queue, jobs);
+  const first = DiscoDB.open(outputs[0]!, { encoding: 'buffer' });
+  try {
+    return counts.reduce((a, c) => a + c, first.size);
+  } finally {
+    first.close();
+  }
 }
 
 /** Records between two turns of the event loop when the input is a synchronous iterable. */
@@ -179,7 +197,7 @@ async function buildInJobs(
     for (const f of files) f.close();
     const writerOptions = writerOptionsOf(options, jobs);
     await runPool(
-      outputs.map((output, i): ShardJob => ({ input: files[i]!.path, output, options: writerOptions })),
+      outputs.map((output, i): ShardJob => ({ kind: 'build', input: files[i]!.path, output, options: writerOptions })),
       jobs,
     );
   } catch (err) {
@@ -228,16 +246,20 @@ function runJob(w: Worker, job: ShardJob): Promise<ShardJobResult> {
   });
 }
 
-/** Runs the jobs on `size` worker threads; the first failure stops the pool and is thrown. */
-async function runPool(queue: ShardJob[], size: number): Promise<void> {
-  const pending = [...queue];
+/** Runs the jobs on `size` worker threads and gives their counts in job order; the first failure stops the pool and is thrown. */
+async function runPool(queue: ShardJob[], size: number): Promise<number[]> {
+  const pending = queue.map((job, i) => ({ job, i }));
+  const counts = new Array<number>(queue.length).fill(0);
   let failure: unknown = null;
   const one = async (): Promise<void> => {
     const w = new Worker(workerUrl());
     try {
-      for (let job = pending.shift(); job !== undefined && failure === null; job = pending.shift()) {
+      for (let next = pending.shift(); next !== undefined && failure === null; next = pending.shift()) {
+        const { job, i } = next;
         const r = await runJob(w, job);
-        if (!r.ok) throw new DiscoDBError(r.code as DiscoDBErrorCode, `${job.output}: ${r.message}`, { path: job.output });
+        const file = job.kind === 'build' ? job.output : job.files[job.files.length - 1]!;
+        if (!r.ok) throw new DiscoDBError(r.code as DiscoDBErrorCode, `${file}: ${r.message}`, { path: file });
+        counts[i] = r.count;
       }
     } catch (err) {
       failure ??= err;
@@ -245,8 +267,9 @@ async function runPool(queue: ShardJob[], size: number): Promise<void> {
       await w.terminate();
     }
   };
-  await Promise.all(Array.from({ length: size }, () => one()));
+  await Promise.all(Array.from({ length: Math.min(size, queue.length) }, () => one()));
   if (failure !== null) throw failure;
+  return counts;
 }
 
 /** Options of {@link writeShardedManifest}. */
@@ -255,6 +278,8 @@ export interface ManifestOptions {
   partitionBy?: PartitionBy;
   /** Check that every key/value is in the shard its hash names (default true). */
   checkPlacement?: boolean;
+  /** @internal The distinct keys, when already counted (value partitioning). */
+  totalKeys?: number;
 }
 
 /**
@@ -306,7 +331,7 @@ export async function writeShardedManifest(dir: string, options: ManifestOptions
       shards: n,
       partitionBy,
       hash: SHARD_HASH,
-      totals: totalsOf(parts, partitionBy, entries),
+      totals: totalsOf(parts, partitionBy, entries, options.totalKeys),
       files: entries,
     };
     await writeManifest(dir, manifest);
@@ -317,7 +342,7 @@ export async function writeShardedManifest(dir: string, options: ManifestOptions
 }
 
 /** The counts one db of all the records would have. */
-function totalsOf(parts: DiscoDB<Buffer>[], partitionBy: PartitionBy, entries: ShardEntry[]): Manifest['totals'] {
+function totalsOf(parts: DiscoDB<Buffer>[], partitionBy: PartitionBy, entries: ShardEntry[], knownKeys?: number): Manifest['totals'] {
   const values = entries.reduce((a, e) => a + e.values, 0);
   if (parts.length === 1) return { keys: entries[0]!.keys, uniqueValues: entries[0]!.uniqueValues, values };
   if (partitionBy === 'key') {
@@ -327,12 +352,7 @@ function totalsOf(parts: DiscoDB<Buffer>[], partitionBy: PartitionBy, entries: S
     return { keys: entries.reduce((a, e) => a + e.keys, 0), uniqueValues: seen.size, values };
   }
   // Values are disjoint; a key may be in several shards: count it where it is first met.
-  let keys = 0;
-  for (let s = 0; s < parts.length; s++) {
-    next: for (const k of parts[s]!.keys()) {
-      for (let t = 0; t < s; t++) if (parts[t]!.has(k)) continue next;
-      keys++;
-    }
-  }
+  let keys = knownKeys ?? 0;
+  if (knownKeys === undefined) for (let s = 0; s < parts.length; s++) keys += newKeysIn(parts, s);
   return { keys, uniqueValues: entries.reduce((a, e) => a + e.uniqueValues, 0), values };
 }
