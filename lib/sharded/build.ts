@@ -205,7 +205,7 @@ async function buildInJobs(
       try {
         f.close();
       } catch {
-        // already closed
+        // a failed flush: the file is removed below anyway
       }
     }
     throw err;

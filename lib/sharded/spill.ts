@@ -53,8 +53,12 @@ export class PartitionFileWriter {
     this.used = 0;
   }
 
-  /** Flushes and closes the file. */
+  private closed = false;
+
+  /** Flushes and closes the file; idempotent (a second call never closes a reused descriptor). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     try {
       this.flush();
     } finally {
