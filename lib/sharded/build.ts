@@ -22,10 +22,10 @@ import {
   type ShardEntry,
 } from './manifest.js';
 import { checkPartitionBy, normaliseRecord, splitRecord, type ItemRecord, type PartitionBy } from './partition.js';
-import { PartitionFileWriter } from './spill.js';
+import { RecordChunker } from './spill.js';
 import { newKeysIn } from './totals.js';
 import { valueKey } from './sets.js';
-import type { ShardJob, ShardJobResult } from './worker.js';
+import type { FromWorker, ToWorker } from './worker.js';
 
 /** Options of {@link buildSharded}: the shard layout, parallelism, and the writer's options. */
 export interface ShardedBuildOptions extends WriterOptions {
@@ -34,9 +34,10 @@ export interface ShardedBuildOptions extends WriterOptions {
   /** `value` (default) or `key`. */
   partitionBy?: PartitionBy;
   /**
-   * Parallel shard builds. 1 (default): one pass feeds the N writers directly. J > 1: one pass
-   * writes N partition files (in `tmpDir`, default the directory), then J worker threads
-   * build the shards. `memoryLimit` is shared by the writers (or the jobs) at work at once.
+   * Parallel shard builds. 1 (default): one pass feeds the N writers directly. J > 1: the pass
+   * streams each shard's records (in 1 MiB chunks, with flow control) to one of J worker
+   * threads, which writes and then builds its shards while the pass goes on. `memoryLimit` is
+   * shared by the N writers.
    */
   jobs?: number;
 }
@@ -93,19 +94,6 @@ export async function buildSharded(
   }
   // The shards were split here by the rule itself: no need to re-check their placement.
   return writeShardedManifest(dir, { shards: n, partitionBy, checkPlacement: false, ...(totalKeys === undefined ? {} : { totalKeys }) });
-}
-
-/** The distinct keys of value-partitioned shards, counted by J worker threads (the largest jobs first). */
-async function countKeysInJobs(outputs: string[], jobs: number): Promise<number> {
-  const queue: ShardJob[] = [];
-  for (let s = outputs.length - 1; s >= 1; s--) queue.push({ kind: 'count', files: outputs.slice(0, s + 1) });
-  const counts = await runPool(queue, jobs);
-  const first = DiscoDB.open(outputs[0]!, { encoding: 'buffer' });
-  try {
-    return counts.reduce((a, c) => a + c, first.size);
-  } finally {
-    first.close();
-  }
 }
 
 /** Records between two turns of the event loop when the input is a synchronous iterable. */
@@ -175,7 +163,94 @@ async function buildDirect(
   }
 }
 
-/** One pass into N partition files, then J worker threads build the shards. */
+/** Chunks in flight to one worker before the splitting pass waits for it. */
+const MAX_IN_FLIGHT = 8;
+
+/** The worker script next to this module (`.ts` when run from source by the tests). */
+function workerUrl(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+}
+
+/** One worker thread: posts messages, counts chunks in flight, waits for acks and results. */
+class ShardWorker {
+  readonly thread = new Worker(workerUrl());
+  private inFlight = 0;
+  private onAck: (() => void) | null = null;
+  private onResult: ((r: FromWorker) => void) | null = null;
+  private crash: unknown = null;
+  private closing = false;
+
+  constructor() {
+    this.thread.on('message', (m: FromWorker) => {
+      if (m.kind === 'ack') {
+        this.inFlight--;
+        const a = this.onAck;
+        this.onAck = null;
+        a?.();
+      } else {
+        const r = this.onResult;
+        this.onResult = null;
+        r?.(m);
+      }
+    });
+    const died = (err: unknown): void => {
+      this.crash ??= err;
+      this.onAck?.();
+      this.onResult?.({ kind: 'result', ok: false, code: 'ERR_DISCODB_IO', message: `a shard build worker failed: ${String(err)}` });
+    };
+    this.thread.on('error', died);
+    this.thread.on('exit', (code) => {
+      if (!this.closing) died(new Error(`exited with code ${code}`));
+    });
+  }
+
+  send(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    if (this.crash !== null) throw new DiscoDBError('ERR_DISCODB_IO', `a shard build worker failed: ${String(this.crash)}`);
+    this.thread.postMessage(m, transfer);
+  }
+
+  /** Sends a chunk of shard `shard`'s records (the bytes move to the worker). */
+  chunk(shard: number, chunk: Buffer): void {
+    this.inFlight++;
+    this.send({ kind: 'chunk', shard, data: chunk.buffer as ArrayBuffer, length: chunk.length }, [chunk.buffer as ArrayBuffer]);
+  }
+
+  get busy(): boolean {
+    return this.inFlight > MAX_IN_FLIGHT;
+  }
+
+  /** Resolves once fewer chunks are in flight (or the worker died). */
+  async drained(): Promise<void> {
+    while (this.inFlight > MAX_IN_FLIGHT && this.crash === null) await new Promise<void>((r) => (this.onAck = r));
+    if (this.crash !== null) throw new DiscoDBError('ERR_DISCODB_IO', `a shard build worker failed: ${String(this.crash)}`);
+  }
+
+  /** Sends a request answered by a result; resolves with its count, rejects with its error. */
+  async request(m: ToWorker, what: string): Promise<number> {
+    const r = await new Promise<FromWorker>((resolve) => {
+      this.onResult = resolve;
+      try {
+        this.send(m);
+      } catch (err) {
+        resolve({ kind: 'result', ok: false, code: 'ERR_DISCODB_IO', message: (err as Error).message });
+      }
+    });
+    if (r.kind !== 'result') throw new DiscoDBError('ERR_DISCODB_IO', `${what}: unexpected answer from a worker`);
+    if (!r.ok) throw new DiscoDBError(r.code as DiscoDBErrorCode, `${what}: ${r.message}`, { path: what });
+    return r.count;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.thread.terminate();
+  }
+}
+
+/**
+ * One pass splits the records and streams each shard's records, in chunks, to the worker
+ * thread that owns it (shard I to worker I mod J), which feeds them to that shard's writer
+ * while the pass goes on; then every worker builds its files.
+ */
 async function buildInJobs(
   records: Iterable<unknown> | AsyncIterable<unknown>,
   outputs: string[],
@@ -184,92 +259,55 @@ async function buildInJobs(
   options: ShardedBuildOptions,
 ): Promise<void> {
   const n = outputs.length;
-  const spillDir = options.tmpDir ?? path.dirname(outputs[0]!);
-  const stamp = `${process.pid}.${Date.now()}`;
-  const files: PartitionFileWriter[] = [];
+  const workers = Array.from({ length: jobs }, () => new ShardWorker());
+  const owner = (s: number): ShardWorker => workers[s % jobs]!;
+  const writerOptions = writerOptionsOf(options, n);
   try {
-    for (let i = 0; i < n; i++) files.push(new PartitionFileWriter(path.join(spillDir, `.part-${i}.${stamp}.records.tmp`)));
-    const write = (s: number, piece: ItemRecord): void => files[s]!.write(piece);
+    workers.forEach((w, j) =>
+      w.send({ kind: 'open', options: writerOptions, shards: outputs.flatMap((output, shard) => (shard % jobs === j ? [{ shard, output }] : [])) }),
+    );
+    const chunkers = outputs.map((_, s) => new RecordChunker((chunk) => owner(s).chunk(s, chunk)));
+    const write = (s: number, piece: ItemRecord): void => chunkers[s]!.write(piece);
     await forEachRecord(records, (rec) => {
       splitRecord(rec, n, partitionBy, write);
-      return undefined;
+      if (!workers.some((w) => w.busy)) return undefined;
+      return Promise.all(workers.map((w) => w.drained())).then(() => undefined);
     });
-    for (const f of files) f.close();
-    const writerOptions = writerOptionsOf(options, jobs);
-    await runPool(
-      outputs.map((output, i): ShardJob => ({ kind: 'build', input: files[i]!.path, output, options: writerOptions })),
-      jobs,
-    );
+    for (const c of chunkers) c.flush();
+    await Promise.all(workers.map((w, j) => w.request({ kind: 'end' }, outputs[j]!)));
   } catch (err) {
-    for (const f of files) {
-      try {
-        f.close();
-      } catch {
-        // a failed flush: the file is removed below anyway
-      }
-    }
+    // Let every worker remove its writers' temporary files before it goes.
+    await Promise.all(workers.map((w) => w.request({ kind: 'abort' }, 'abort').catch(() => undefined)));
     throw err;
   } finally {
-    await Promise.all(files.map((f) => fs.promises.rm(f.path, { force: true }).catch(() => undefined)));
+    await Promise.all(workers.map((w) => w.close()));
   }
 }
 
-/** The worker script next to this module (`.ts` when run from source by the tests). */
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
-}
-
-/** Sends one job to a worker and waits for its answer (never removes the Worker's own listeners). */
-function runJob(w: Worker, job: ShardJob): Promise<ShardJobResult> {
-  return new Promise<ShardJobResult>((resolve, reject) => {
-    const cleanup = (): void => {
-      w.off('message', onMessage);
-      w.off('error', onError);
-      w.off('exit', onExit);
-    };
-    const onMessage = (r: ShardJobResult): void => {
-      cleanup();
-      resolve(r);
-    };
-    const onError = (err: unknown): void => {
-      cleanup();
-      reject(err);
-    };
-    const onExit = (code: number): void => {
-      cleanup();
-      reject(new DiscoDBError('ERR_DISCODB_IO', `a shard build worker exited with code ${code}`));
-    };
-    w.on('message', onMessage);
-    w.on('error', onError);
-    w.on('exit', onExit);
-    w.postMessage(job);
-  });
-}
-
-/** Runs the jobs on `size` worker threads and gives their counts in job order; the first failure stops the pool and is thrown. */
-async function runPool(queue: ShardJob[], size: number): Promise<number[]> {
-  const pending = queue.map((job, i) => ({ job, i }));
-  const counts = new Array<number>(queue.length).fill(0);
-  let failure: unknown = null;
-  const one = async (): Promise<void> => {
-    const w = new Worker(workerUrl());
-    try {
-      for (let next = pending.shift(); next !== undefined && failure === null; next = pending.shift()) {
-        const { job, i } = next;
-        const r = await runJob(w, job);
-        const file = job.kind === 'build' ? job.output : job.files[job.files.length - 1]!;
-        if (!r.ok) throw new DiscoDBError(r.code as DiscoDBErrorCode, `${file}: ${r.message}`, { path: file });
-        counts[i] = r.count;
-      }
-    } catch (err) {
-      failure ??= err;
-    } finally {
-      await w.terminate();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, queue.length) }, () => one()));
-  if (failure !== null) throw failure;
-  return counts;
+/** The distinct keys of value-partitioned shards, counted by J worker threads (the largest jobs first). */
+async function countKeysInJobs(outputs: string[], jobs: number): Promise<number> {
+  const queue: number[] = [];
+  for (let s = outputs.length - 1; s >= 1; s--) queue.push(s);
+  const workers = Array.from({ length: Math.min(jobs, queue.length) }, () => new ShardWorker());
+  let total = 0;
+  try {
+    await Promise.all(
+      workers.map(async (w) => {
+        for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
+          const count = await w.request({ kind: 'count', files: outputs.slice(0, s + 1) }, outputs[s]!);
+          total += count; // (not `total += await ...`: that would read total before the wait)
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+  }
+  const first = DiscoDB.open(outputs[0]!, { encoding: 'buffer' });
+  try {
+    return total + first.size;
+  } finally {
+    first.close();
+  }
 }
 
 /** Options of {@link writeShardedManifest}. */
