@@ -10,7 +10,7 @@
  * a fresh child process, so peak RSS (`maxRSS`, worker threads included) is the task's own:
  * - `buildFile` into one file (the peer);
  * - `buildSharded` 4 shards, `jobs: 1` (one pass, 4 writers fed directly);
- * - `buildSharded` 4 shards, `jobs: 2` (one pass into 4 partition files, 2 worker threads build);
+ * - `buildSharded` 4 shards, `jobs: 2` (the pass streams each shard's records to 1 of 2 worker threads);
  * - the same by key (no key is in two shards, so no key-total pass and no repeated key tables).
  *
  * Reads: `--lookup-records` records into one file and into 4 shards by value and by key;
