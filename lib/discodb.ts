@@ -4,6 +4,7 @@
  * higher floors are wired here — queries (lib/query) and building
  * (lib/writer) — so that lib/reader never imports them.
  */
+import * as fs from 'node:fs';
 import { DiscoDBError } from './errors.js';
 import type { Header } from './format/header.js';
 import { makeView, metaquery, query, type DiscoDBView, type QueryOptions } from './query/engine.js';
@@ -14,12 +15,12 @@ import type { Inquiry } from './reader/inquiry.js';
 import { openSource, toPath } from './reader/open.js';
 import { ImageReader } from './reader/reader.js';
 import { MemorySource } from './reader/source.js';
-import { checkEncoding, type Bytes, type CheckReport, type DiscoDBInfo, type Encoding, type OpenOptions, type SourceKind } from './reader/types.js';
+import { checkEncoding, type Bytes, type CheckReport, type DiscoDBInfo, type Encoding, type OpenOptions, type Route } from './reader/types.js';
 import { writeFileAtomic } from './writer/atomic-file.js';
 import { buildBuffer, buildFile, type BuildInput } from './writer/from.js';
 import type { WriterOptions } from './writer/options.js';
 
-export type { Bytes, CheckReport, DiscoDBInfo, Encoding, OpenOptions } from './reader/types.js';
+export type { Bytes, CheckReport, DiscoDBInfo, Encoding, OpenOptions, Route } from './reader/types.js';
 export type { DiscoDBBackend } from './reader/backend.js';
 
 /**
@@ -30,6 +31,23 @@ export interface QueryingBackend<V> extends DiscoDBBackend<V> {
   query?(q: Q | string, options?: QueryOptions): Inquiry<V>;
   metaquery?(q: Q | string): Iterable<[Q, Inquiry<V>]>;
   makeView?(values: Iterable<Bytes>): DiscoDBView;
+}
+
+/**
+ * Opens a directory (a sharded db) as a backend. The sharded layer sits above
+ * this facade (its shards are DiscoDBs), so it is handed in from the package
+ * entry (lib/index.ts) instead of imported here.
+ */
+type DirectoryOpener = (dir: string, options: OpenOptions) => QueryingBackend<string | Buffer>;
+let openDirectory: DirectoryOpener | null = null;
+
+/** @internal Installs how `DiscoDB.open` opens a directory (called once by lib/index.ts). */
+export function setDirectoryOpener(opener: DirectoryOpener): void {
+  openDirectory = opener;
+}
+
+function isDirectory(file: string): boolean {
+  return fs.statSync(file, { throwIfNoEntry: false })?.isDirectory() === true;
 }
 
 /** Opens an image file on the route its size and the options allow. */
@@ -69,13 +87,20 @@ export class DiscoDB<V extends string | Buffer = string> implements Disposable {
   /**
    * Opens a db file (a path or a `file:` URL) by memory mapping it, or by
    * positioned reads when the image cannot be mapped (2 GiB or more, no
-   * addon, too many mappings alive) or with `{ mmap: false }`.
+   * addon, too many mappings alive) or with `{ mmap: false }`. A directory
+   * holding a `discodb.json` manifest opens as one sharded db (see README,
+   * "Sharded dbs and clusters"); `route` is then `'sharded'`.
    */
   static open(path: string | URL, options?: OpenOptions<'utf8'>): DiscoDB<string>;
   static open(path: string | URL, options: OpenOptions<'buffer'>): DiscoDB<Buffer>;
   static open(path: string | URL, options: OpenOptions<Encoding>): DiscoDB<string> | DiscoDB<Buffer>;
   static open(path: string | URL, options: OpenOptions = {}): DiscoDB<string> | DiscoDB<Buffer> {
-    return new DiscoDB(openReader(path, options)) as DiscoDB<string> | DiscoDB<Buffer>;
+    const file = toPath(path);
+    if (openDirectory !== null && isDirectory(file)) {
+      checkEncoding(options.encoding);
+      return new DiscoDB(openDirectory(file, options)) as DiscoDB<string> | DiscoDB<Buffer>;
+    }
+    return new DiscoDB(openReader(file, options)) as DiscoDB<string> | DiscoDB<Buffer>;
   }
 
   /** Opens an image held in memory (the C library's `loads`). The buffer is used, not copied. */
@@ -133,8 +158,8 @@ export class DiscoDB<V extends string | Buffer = string> implements Disposable {
     return DiscoDB.open(path, { encoding, mmap: options.mmap });
   }
 
-  /** How the image is read: `'mmap'`, `'buffer'` or `'pread'`. */
-  get route(): SourceKind {
+  /** How the image is read: `'mmap'`, `'buffer'` or `'pread'`; `'sharded'` for a directory of shards. */
+  get route(): Route {
     return this.backend.route;
   }
 

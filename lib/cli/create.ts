@@ -227,6 +227,9 @@ export async function runCreate(args: string[], values: OptionValues): Promise<C
     // The writer removes its own temporary files on destroy; wait for that. Nothing is ever
     // removed at OUT: the writer only renames there once the build succeeded, so whatever is
     // at OUT now (an older db, a file someone put there, a symlink) is not ours to delete.
+    // A writer destroyed before it finished reports ERR_DISCODB_ABORTED: expected here, and
+    // not an unhandled 'error' when the input failed before the pipeline was set up.
+    writer.on('error', () => undefined);
     if (!writer.destroyed) writer.destroy();
     await new Promise<void>((resolve) => (writer.closed ? resolve() : writer.once('close', () => resolve())));
     for (const p of parsers) p.destroy();

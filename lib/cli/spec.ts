@@ -2,6 +2,7 @@
  * The command table of the `discodb` CLI: every subcommand, its arguments and options, and
  * the help texts rendered from them (so help and parsing can never disagree).
  */
+import { SHARDED_COMMANDS, SHARDED_CREATE_OPTIONS } from './sharded-spec.js';
 
 /** One option of a subcommand, in node:util parseArgs terms plus its help line. */
 export interface OptionSpec {
@@ -25,8 +26,6 @@ export interface CommandSpec {
   /** Extra paragraphs of help. */
   details?: string;
 }
-
-import { SHARDED_COMMANDS, SHARDED_CREATE_OPTIONS } from './sharded-spec.js';
 
 const help: OptionSpec = { type: 'boolean', short: 'h', help: 'show this help' };
 const encoding: OptionSpec = {

@@ -476,7 +476,11 @@ function toQ(q: QueryLike): Q {
 function toView(db: QueryableDB<unknown>, options: QueryOptions | undefined): DiscoDBView | undefined {
   const v = options?.view;
   if (v === undefined || v === null) return undefined;
-  if (v instanceof DiscoDBView) return v;
+  if (v instanceof DiscoDBView) {
+    // A subclass (a sharded db's view) carries no ids of this image: refuse it, never answer empty.
+    if (v.constructor !== DiscoDBView) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', "this view was made by another kind of db (a sharded one): make one with this db's makeView");
+    return v;
+  }
   if (typeof v === 'object' && Symbol.iterator in v) return makeView(db, v);
   throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'view must be a DiscoDBView or an iterable of values');
 }

@@ -6,11 +6,11 @@
 import type { Header } from '../format/header.js';
 import type { IdCursor } from './cursor.js';
 import type { Inquiry } from './inquiry.js';
-import type { Bytes, CheckReport, DiscoDBInfo, Encoding, SourceKind } from './types.js';
+import type { Bytes, CheckReport, DiscoDBInfo, Encoding, Route } from './types.js';
 
 export interface DiscoDBBackend<V> {
   /** How the image is read. */
-  readonly route: SourceKind;
+  readonly route: Route;
   /** The parsed header. */
   readonly header: Readonly<Header>;
   readonly encoding: Encoding;

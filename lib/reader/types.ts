@@ -10,6 +10,9 @@ export type Encoding = 'utf8' | 'buffer';
 /** Which route an opened image uses (see README, "How files are opened"). */
 export type SourceKind = 'mmap' | 'buffer' | 'pread';
 
+/** How a `DiscoDB` reads: one image's route, or `'sharded'` for a directory of shards. */
+export type Route = SourceKind | 'sharded';
+
 /** How to open a file. */
 export interface SourceOptions {
   /** Byte offset of the image inside the file (a db embedded in a larger file). */

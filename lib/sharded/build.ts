@@ -22,9 +22,10 @@ import {
   type ShardEntry,
 } from './manifest.js';
 import { checkPartitionBy, normaliseRecord, splitRecord, type ItemRecord, type PartitionBy } from './partition.js';
-import { PartitionFileWriter } from './spill.js';
+import { RecordChunker } from './spill.js';
+import { newKeysIn } from './totals.js';
 import { valueKey } from './sets.js';
-import type { ShardJob, ShardJobResult } from './worker.js';
+import type { FromWorker, ToWorker } from './worker.js';
 
 /** Options of {@link buildSharded}: the shard layout, parallelism, and the writer's options. */
 export interface ShardedBuildOptions extends WriterOptions {
@@ -33,9 +34,10 @@ export interface ShardedBuildOptions extends WriterOptions {
   /** `value` (default) or `key`. */
   partitionBy?: PartitionBy;
   /**
-   * Parallel shard builds. 1 (default): one pass feeds the N writers directly. J > 1: one pass
-   * writes N partition files (in `tmpDir`, default the directory), then J worker threads
-   * build the shards. `memoryLimit` is shared by the writers (or the jobs) at work at once.
+   * Parallel shard builds. 1 (default): one pass feeds the N writers directly. J > 1: the pass
+   * streams each shard's records (in 1 MiB chunks, with flow control) to one of J worker
+   * threads, which writes and then builds its shards while the pass goes on. `memoryLimit` is
+   * shared by the N writers.
    */
   jobs?: number;
 }
@@ -79,23 +81,52 @@ export async function buildSharded(
   await fs.promises.mkdir(dir, { recursive: true });
   await fs.promises.rm(manifestPath(dir), { force: true });
   const outputs = Array.from({ length: n }, (_, i) => path.join(dir, shardFileName(i)));
+  let totalKeys: number | undefined;
   try {
     if (jobs === 1) await buildDirect(records, outputs, partitionBy, writerOptionsOf(options, n));
-    else await buildInJobs(records, outputs, partitionBy, jobs, options);
+    else {
+      await buildInJobs(records, outputs, partitionBy, jobs, options);
+      if (partitionBy === 'value' && n > 1) totalKeys = await countKeysInJobs(outputs, jobs);
+    }
   } catch (err) {
     await Promise.all(outputs.map((o) => fs.promises.rm(o, { force: true }).catch(() => undefined)));
     throw err;
   }
-  return writeShardedManifest(dir, { shards: n, partitionBy });
+  // The shards were split here by the rule itself: no need to re-check their placement.
+  return writeShardedManifest(dir, { shards: n, partitionBy, checkPlacement: false, ...(totalKeys === undefined ? {} : { totalKeys }) });
 }
 
-/** Iterates records (sync or async) with their 1-based numbers, normalised. */
-async function* numbered(records: Iterable<unknown> | AsyncIterable<unknown>): AsyncGenerator<ItemRecord> {
+/** Records between two turns of the event loop when the input is a synchronous iterable. */
+const YIELD_EVERY = 16384;
+
+/**
+ * Calls `fn` on every record (normalised, with its 1-based number). A synchronous iterable is
+ * walked synchronously (no promise per record), with a turn of the event loop every
+ * YIELD_EVERY records and whenever `fn` returns a promise (backpressure).
+ */
+async function forEachRecord(records: Iterable<unknown> | AsyncIterable<unknown>, fn: (rec: ItemRecord) => Promise<void> | undefined): Promise<void> {
   if (records === null || typeof records !== 'object' || (!(Symbol.iterator in records) && !(Symbol.asyncIterator in records))) {
     throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildSharded needs an iterable or async iterable of records');
   }
   let no = 0;
-  for await (const rec of records as AsyncIterable<unknown>) yield normaliseRecord(rec, ++no);
+  if (Symbol.iterator in records) {
+    for (const rec of records) {
+      const wait = fn(normaliseRecord(rec, ++no));
+      if (wait !== undefined) await wait;
+      else if (no % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return;
+  }
+  for await (const rec of records) {
+    const wait = fn(normaliseRecord(rec, ++no));
+    if (wait !== undefined) await wait;
+  }
+}
+
+/** Resolves when `w` may take more writes; rejects with its error if it failed. */
+async function drained(w: DiscoDBWriter): Promise<void> {
+  if (w.errored) throw w.errored;
+  if (w.writableNeedDrain) await once(w, 'drain');
 }
 
 /** One pass, N writers fed directly (with backpressure). */
@@ -111,16 +142,18 @@ async function buildDirect(
   for (const d of done) d.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
   try {
     const full: DiscoDBWriter[] = [];
-    for await (const rec of numbered(records)) {
-      splitRecord(rec, n, partitionBy, (s, piece) => {
-        const w = writers[s]!;
-        if (!w.write(piece)) full.push(w);
-      });
-      while (full.length > 0) {
-        const w = full.pop()!;
-        if (w.writableNeedDrain) await once(w, 'drain');
-      }
-    }
+    const write = (s: number, piece: ItemRecord): void => {
+      const w = writers[s]!;
+      if (!w.write(piece)) full.push(w);
+    };
+    await forEachRecord(records, (rec) => {
+      splitRecord(rec, n, partitionBy, write);
+      if (full.length === 0) return undefined;
+      const waits = full.map(drained);
+      full.length = 0;
+      return Promise.all(waits).then(() => undefined);
+    });
+    for (const w of writers) if (w.errored) throw w.errored;
     for (const w of writers) w.end();
     await Promise.all(done);
   } catch (err) {
@@ -130,7 +163,94 @@ async function buildDirect(
   }
 }
 
-/** One pass into N partition files, then J worker threads build the shards. */
+/** Chunks in flight to one worker before the splitting pass waits for it. */
+const MAX_IN_FLIGHT = 8;
+
+/** The worker script next to this module (`.ts` when run from source by the tests). */
+function workerUrl(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+}
+
+/** One worker thread: posts messages, counts chunks in flight, waits for acks and results. */
+class ShardWorker {
+  readonly thread = new Worker(workerUrl());
+  private inFlight = 0;
+  private onAck: (() => void) | null = null;
+  private onResult: ((r: FromWorker) => void) | null = null;
+  private crash: unknown = null;
+  private closing = false;
+
+  constructor() {
+    this.thread.on('message', (m: FromWorker) => {
+      if (m.kind === 'ack') {
+        this.inFlight--;
+        const a = this.onAck;
+        this.onAck = null;
+        a?.();
+      } else {
+        const r = this.onResult;
+        this.onResult = null;
+        r?.(m);
+      }
+    });
+    const died = (err: unknown): void => {
+      this.crash ??= err;
+      this.onAck?.();
+      this.onResult?.({ kind: 'result', ok: false, code: 'ERR_DISCODB_IO', message: `a shard build worker failed: ${String(err)}` });
+    };
+    this.thread.on('error', died);
+    this.thread.on('exit', (code) => {
+      if (!this.closing) died(new Error(`exited with code ${code}`));
+    });
+  }
+
+  send(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    if (this.crash !== null) throw new DiscoDBError('ERR_DISCODB_IO', `a shard build worker failed: ${String(this.crash)}`);
+    this.thread.postMessage(m, transfer);
+  }
+
+  /** Sends a chunk of shard `shard`'s records (the bytes move to the worker). */
+  chunk(shard: number, chunk: Buffer): void {
+    this.inFlight++;
+    this.send({ kind: 'chunk', shard, data: chunk.buffer as ArrayBuffer, length: chunk.length }, [chunk.buffer as ArrayBuffer]);
+  }
+
+  get busy(): boolean {
+    return this.inFlight > MAX_IN_FLIGHT;
+  }
+
+  /** Resolves once fewer chunks are in flight (or the worker died). */
+  async drained(): Promise<void> {
+    while (this.inFlight > MAX_IN_FLIGHT && this.crash === null) await new Promise<void>((r) => (this.onAck = r));
+    if (this.crash !== null) throw new DiscoDBError('ERR_DISCODB_IO', `a shard build worker failed: ${String(this.crash)}`);
+  }
+
+  /** Sends a request answered by a result; resolves with its count, rejects with its error. */
+  async request(m: ToWorker, what: string): Promise<number> {
+    const r = await new Promise<FromWorker>((resolve) => {
+      this.onResult = resolve;
+      try {
+        this.send(m);
+      } catch (err) {
+        resolve({ kind: 'result', ok: false, code: 'ERR_DISCODB_IO', message: (err as Error).message });
+      }
+    });
+    if (r.kind !== 'result') throw new DiscoDBError('ERR_DISCODB_IO', `${what}: unexpected answer from a worker`);
+    if (!r.ok) throw new DiscoDBError(r.code as DiscoDBErrorCode, `${what}: ${r.message}`, { path: what });
+    return r.count;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.thread.terminate();
+  }
+}
+
+/**
+ * One pass splits the records and streams each shard's records, in chunks, to the worker
+ * thread that owns it (shard I to worker I mod J), which feeds them to that shard's writer
+ * while the pass goes on; then every worker builds its files.
+ */
 async function buildInJobs(
   records: Iterable<unknown> | AsyncIterable<unknown>,
   outputs: string[],
@@ -139,89 +259,65 @@ async function buildInJobs(
   options: ShardedBuildOptions,
 ): Promise<void> {
   const n = outputs.length;
-  const spillDir = options.tmpDir ?? path.dirname(outputs[0]!);
-  const stamp = `${process.pid}.${Date.now()}`;
-  const files: PartitionFileWriter[] = [];
+  const workers = Array.from({ length: jobs }, () => new ShardWorker());
+  const owner = (s: number): ShardWorker => workers[s % jobs]!;
+  const writerOptions = writerOptionsOf(options, n);
   try {
-    for (let i = 0; i < n; i++) files.push(new PartitionFileWriter(path.join(spillDir, `.part-${i}.${stamp}.records.tmp`)));
-    for await (const rec of numbered(records)) splitRecord(rec, n, partitionBy, (s, piece) => files[s]!.write(piece));
-    for (const f of files) f.close();
-    const writerOptions = writerOptionsOf(options, jobs);
-    await runPool(
-      outputs.map((output, i): ShardJob => ({ input: files[i]!.path, output, options: writerOptions })),
-      jobs,
+    workers.forEach((w, j) =>
+      w.send({ kind: 'open', options: writerOptions, shards: outputs.flatMap((output, shard) => (shard % jobs === j ? [{ shard, output }] : [])) }),
     );
+    const chunkers = outputs.map((_, s) => new RecordChunker((chunk) => owner(s).chunk(s, chunk)));
+    const write = (s: number, piece: ItemRecord): void => chunkers[s]!.write(piece);
+    await forEachRecord(records, (rec) => {
+      splitRecord(rec, n, partitionBy, write);
+      if (!workers.some((w) => w.busy)) return undefined;
+      return Promise.all(workers.map((w) => w.drained())).then(() => undefined);
+    });
+    for (const c of chunkers) c.flush();
+    await Promise.all(workers.map((w, j) => w.request({ kind: 'end' }, outputs[j]!)));
   } catch (err) {
-    for (const f of files) {
-      try {
-        f.close();
-      } catch {
-        // already closed
-      }
-    }
+    // Let every worker remove its writers' temporary files before it goes.
+    await Promise.all(workers.map((w) => w.request({ kind: 'abort' }, 'abort').catch(() => undefined)));
     throw err;
   } finally {
-    await Promise.all(files.map((f) => fs.promises.rm(f.path, { force: true }).catch(() => undefined)));
+    await Promise.all(workers.map((w) => w.close()));
   }
 }
 
-/** The worker script next to this module (`.ts` when run from source by the tests). */
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
-}
-
-/** Sends one job to a worker and waits for its answer (never removes the Worker's own listeners). */
-function runJob(w: Worker, job: ShardJob): Promise<ShardJobResult> {
-  return new Promise<ShardJobResult>((resolve, reject) => {
-    const cleanup = (): void => {
-      w.off('message', onMessage);
-      w.off('error', onError);
-      w.off('exit', onExit);
-    };
-    const onMessage = (r: ShardJobResult): void => {
-      cleanup();
-      resolve(r);
-    };
-    const onError = (err: unknown): void => {
-      cleanup();
-      reject(err);
-    };
-    const onExit = (code: number): void => {
-      cleanup();
-      reject(new DiscoDBError('ERR_DISCODB_IO', `a shard build worker exited with code ${code}`));
-    };
-    w.on('message', onMessage);
-    w.on('error', onError);
-    w.on('exit', onExit);
-    w.postMessage(job);
-  });
-}
-
-/** Runs the jobs on `size` worker threads; the first failure stops the pool and is thrown. */
-async function runPool(queue: ShardJob[], size: number): Promise<void> {
-  const pending = [...queue];
-  let failure: unknown = null;
-  const one = async (): Promise<void> => {
-    const w = new Worker(workerUrl());
-    try {
-      for (let job = pending.shift(); job !== undefined && failure === null; job = pending.shift()) {
-        const r = await runJob(w, job);
-        if (!r.ok) throw new DiscoDBError(r.code as DiscoDBErrorCode, `${job.output}: ${r.message}`, { path: job.output });
-      }
-    } catch (err) {
-      failure ??= err;
-    } finally {
-      await w.terminate();
-    }
-  };
-  await Promise.all(Array.from({ length: size }, () => one()));
-  if (failure !== null) throw failure;
+/** The distinct keys of value-partitioned shards, counted by J worker threads (the largest jobs first). */
+async function countKeysInJobs(outputs: string[], jobs: number): Promise<number> {
+  const queue: number[] = [];
+  for (let s = outputs.length - 1; s >= 1; s--) queue.push(s);
+  const workers = Array.from({ length: Math.min(jobs, queue.length) }, () => new ShardWorker());
+  let total = 0;
+  try {
+    await Promise.all(
+      workers.map(async (w) => {
+        for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
+          const count = await w.request({ kind: 'count', files: outputs.slice(0, s + 1) }, outputs[s]!);
+          total += count; // (not `total += await ...`: that would read total before the wait)
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+  }
+  const first = DiscoDB.open(outputs[0]!, { encoding: 'buffer' });
+  try {
+    return total + first.size;
+  } finally {
+    first.close();
+  }
 }
 
 /** Options of {@link writeShardedManifest}. */
 export interface ManifestOptions {
   shards: number;
   partitionBy?: PartitionBy;
+  /** Check that every key/value is in the shard its hash names (default true). */
+  checkPlacement?: boolean;
+  /** @internal The distinct keys, when already counted (value partitioning). */
+  totalKeys?: number;
 }
 
 /**
@@ -243,7 +339,7 @@ export async function writeShardedManifest(dir: string, options: ManifestOptions
       if (!fs.existsSync(file)) throw new DiscoDBError('ERR_DISCODB_CORRUPT', `shard ${file} is missing`, { path: file });
       const p = DiscoDB.open(file, { encoding: 'buffer' });
       parts.push(p);
-      if (n > 1) {
+      if (n > 1 && options.checkPlacement !== false) {
         const items = partitionBy === 'key' ? p.keys() : p.uniqueValues();
         for (const b of items) {
           const s = shardOf(b, n);
@@ -273,7 +369,7 @@ export async function writeShardedManifest(dir: string, options: ManifestOptions
       shards: n,
       partitionBy,
       hash: SHARD_HASH,
-      totals: totalsOf(parts, partitionBy, entries),
+      totals: totalsOf(parts, partitionBy, entries, options.totalKeys),
       files: entries,
     };
     await writeManifest(dir, manifest);
@@ -284,7 +380,7 @@ export async function writeShardedManifest(dir: string, options: ManifestOptions
 }
 
 /** The counts one db of all the records would have. */
-function totalsOf(parts: DiscoDB<Buffer>[], partitionBy: PartitionBy, entries: ShardEntry[]): Manifest['totals'] {
+function totalsOf(parts: DiscoDB<Buffer>[], partitionBy: PartitionBy, entries: ShardEntry[], knownKeys?: number): Manifest['totals'] {
   const values = entries.reduce((a, e) => a + e.values, 0);
   if (parts.length === 1) return { keys: entries[0]!.keys, uniqueValues: entries[0]!.uniqueValues, values };
   if (partitionBy === 'key') {
@@ -294,12 +390,7 @@ function totalsOf(parts: DiscoDB<Buffer>[], partitionBy: PartitionBy, entries: S
     return { keys: entries.reduce((a, e) => a + e.keys, 0), uniqueValues: seen.size, values };
   }
   // Values are disjoint; a key may be in several shards: count it where it is first met.
-  let keys = 0;
-  for (let s = 0; s < parts.length; s++) {
-    next: for (const k of parts[s]!.keys()) {
-      for (let t = 0; t < s; t++) if (parts[t]!.has(k)) continue next;
-      keys++;
-    }
-  }
+  let keys = knownKeys ?? 0;
+  if (knownKeys === undefined) for (let s = 0; s < parts.length; s++) keys += newKeysIn(parts, s);
   return { keys, uniqueValues: entries.reduce((a, e) => a + e.uniqueValues, 0), values };
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { DiscoDBError } from '../errors.js';
 import { DiscoDB, type Bytes, type CheckReport, type DiscoDBInfo, type Encoding, type OpenOptions } from '../discodb.js';
 import { Inquiry } from '../reader/inquiry.js';
-import { Clause, Literal, Q, type DiscoDBView } from '../query/index.js';
+import { Clause, DiscoDBView, Literal, Q } from '../query/index.js';
 import { shardOf } from './hash.js';
 import { readManifest, verifyShardHash, verifyShardSize, type Manifest, type ShardCounts } from './manifest.js';
 import type { PartitionBy } from './partition.js';
@@ -28,19 +28,25 @@ export interface ShardedQueryOptions {
  * A view of a sharded db (the values of a request that the db holds), made by
  * {@link ShardedDiscoDB.makeView}; it restricts `query` results as a `DiscoDBView` does.
  */
-export class ShardedView {
-  /** Number of requested values found in the db. */
-  readonly size: number;
+export class ShardedView extends DiscoDBView {
   /** @internal Per-shard views (value partitioning: each value lives in one shard). */
   readonly perShard: readonly (DiscoDBView | null)[];
   /** @internal The requested values (as value keys). */
   readonly requested: Set<string>;
+  readonly #size: number;
 
   /** @internal */
   constructor(size: number, perShard: readonly (DiscoDBView | null)[], requested: Set<string>) {
-    this.size = size;
+    // A sharded db has no global value ids: the base class's id list stays empty.
+    super(new Uint32Array(0));
+    this.#size = size;
     this.perShard = perShard;
     this.requested = requested;
+  }
+
+  /** Number of requested values found in the db. */
+  override get size(): number {
+    return this.#size;
   }
 }
 
@@ -97,14 +103,18 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
   readonly encoding: Encoding;
   /** How records were spread over the shards. */
   readonly partitionBy: PartitionBy;
+  /** The shards with buffer encoding: what every combination by value bytes works on. */
   private readonly parts: DiscoDB<Buffer>[];
+  /** The shards in the caller's encoding (the same objects for 'buffer'): answers taken from one shard as they are. */
+  private readonly typed: DiscoDB<V>[];
   private readonly totals: ShardCounts;
   private closed = false;
 
-  private constructor(dir: string, manifest: Manifest, parts: DiscoDB<Buffer>[], encoding: Encoding) {
+  private constructor(dir: string, manifest: Manifest, parts: DiscoDB<Buffer>[], typed: DiscoDB<V>[], encoding: Encoding) {
     this.dir = dir;
     this.manifest = manifest;
     this.parts = parts;
+    this.typed = typed;
     this.encoding = encoding;
     this.partitionBy = manifest.partitionBy;
     this.totals = manifest.totals;
@@ -124,6 +134,7 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
     }
     const manifest = readManifest(dir);
     const parts: DiscoDB<Buffer>[] = [];
+    const typed: DiscoDB<string>[] = [];
     try {
       for (const entry of manifest.files) {
         verifyShardSize(dir, entry);
@@ -139,12 +150,15 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
             { path: file },
           );
         }
+        // A second mapping of the same file in utf8, so that one shard's answers need no re-decoding.
+        if (encoding === 'utf8') typed.push(DiscoDB.open(file, { ...options, encoding: 'utf8' }));
       }
     } catch (err) {
-      for (const p of parts) p.close();
+      for (const p of [...parts, ...typed]) p.close();
       throw err;
     }
-    return new ShardedDiscoDB<string>(dir, manifest, parts, encoding) as ShardedDiscoDB<string> | ShardedDiscoDB<Buffer>;
+    const out = encoding === 'utf8' ? typed : (parts as unknown as DiscoDB<string>[]);
+    return new ShardedDiscoDB<string>(dir, manifest, parts, out, encoding) as ShardedDiscoDB<string> | ShardedDiscoDB<Buffer>;
   }
 
   private live(): DiscoDB<Buffer>[] {
@@ -156,8 +170,16 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
     return (this.encoding === 'buffer' ? b : b.toString('utf8')) as V;
   }
 
-  private decoded(inq: Inquiry<Buffer>): Inquiry<V> {
-    return this.encoding === 'buffer' ? (inq as unknown as Inquiry<V>) : inq.map((b) => b.toString('utf8') as V);
+  /** The shards in the caller's encoding (throws once closed). */
+  private liveTyped(): DiscoDB<V>[] {
+    this.live();
+    return this.typed;
+  }
+
+  /** The shard index of `key` under key partitioning. */
+  private keyShardIndex(key: Uint8Array): number {
+    const n = this.live().length;
+    return n === 1 ? 0 : shardOf(key, n);
   }
 
   /** Number of shards. */
@@ -221,29 +243,25 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
     return this.live().some((p) => p.has(kb));
   }
 
-  /** The values of `key` as bytes: one shard's list (key partitioning) or the shards' lists one after another. */
-  private getBytes(kb: Buffer): Inquiry<Buffer> {
-    if (this.partitionBy === 'key') return this.keyShard(kb).get(kb);
-    const parts = this.live();
-    return lazy(
-      function* () {
-        for (const p of parts) yield* p.get(kb);
-      },
-      () => parts.reduce((n, p) => n + p.get(kb).count(), 0),
-    );
-  }
-
   /** The values of `key` (an empty Inquiry when absent); under value partitioning shard by shard. */
   get(key: Bytes): Inquiry<V> {
-    return this.decoded(this.getBytes(toKeyBytes(key)));
+    const kb = toKeyBytes(key);
+    const typed = this.liveTyped();
+    if (this.partitionBy === 'key' || typed.length === 1) return typed[this.keyShardIndex(kb)]!.get(kb);
+    return lazy(
+      function* () {
+        for (const p of typed) yield* p.get(kb);
+      },
+      () => typed.reduce((n, p) => n + p.get(kb).count(), 0),
+    );
   }
 
   /** The first value of `key`, or `fallback`. */
   peek(key: Bytes): V | undefined;
   peek<F>(key: Bytes, fallback: F): V | F;
   peek<F>(key: Bytes, fallback?: F): V | F | undefined {
-    const first = this.getBytes(toKeyBytes(key)).first();
-    return first === undefined ? fallback : this.decode(first);
+    const first = this.get(key).first();
+    return first === undefined ? fallback : first;
   }
 
   /** Key bytes, each distinct key once, shard by shard. */
@@ -272,7 +290,7 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
   items(): Inquiry<[V, Inquiry<V>]> {
     return lazy(
       function* (this: ShardedDiscoDB<V>): Generator<[V, Inquiry<V>]> {
-        for (const k of this.keyBytes()) yield [this.decode(k), this.decoded(this.getBytes(k))];
+        for (const k of this.keyBytes()) yield [this.decode(k), this.get(k)];
       }.bind(this),
       () => this.totals.keys,
     );
@@ -291,14 +309,11 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
 
   /** Every stored (key, value) item's value, shard by shard (repeats included). */
   values(): Inquiry<V> {
-    const parts = this.live();
+    const typed = this.liveTyped();
     return lazy(
-      () =>
-        this.mapDecode({
-          *[Symbol.iterator](): Iterator<Buffer> {
-            for (const p of parts) yield* p.values();
-          },
-        }),
+      function* () {
+        for (const p of typed) yield* p.values();
+      },
       () => this.totals.values,
     );
   }
@@ -329,7 +344,14 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
 
   /** Every distinct value once, shard by shard. */
   uniqueValues(): Inquiry<V> {
-    return lazy(() => this.mapDecode(this.uniqueValueBytes()), () => this.totals.uniqueValues);
+    const typed = this.liveTyped();
+    if (this.partitionBy === 'key' && typed.length > 1) return lazy(() => this.mapDecode(this.uniqueValueBytes()), () => this.totals.uniqueValues);
+    return lazy(
+      function* () {
+        for (const p of typed) yield* p.uniqueValues();
+      },
+      () => this.totals.uniqueValues,
+    );
   }
 
   // --------------------------------------------------------------- queries
@@ -383,7 +405,19 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
     }
     let view: ShardedView | undefined;
     const getView = (): ShardedView | undefined => (view ??= this.toView(viewOption));
-    this.live();
+    const typed = this.liveTyped();
+    if ((this.partitionBy === 'value' || typed.length === 1) && !hasNegatedDeref(parsed)) {
+      // Every shard answers natively (after dereferences are resolved over the whole db).
+      const self = this;
+      return lazy(
+        function* () {
+          const rq = self.resolveDerefs(parsed, 0);
+          const v = getView();
+          for (let s = 0; s < typed.length; s++) yield* shardQuery(typed[s]!, rq, v, s);
+        },
+        () => this.queryCount(parsed, getView()),
+      );
+    }
     return lazy(
       () => this.mapDecode(this.queryBytes(parsed, getView(), 0)),
       () => this.queryCount(parsed, getView()),
@@ -560,6 +594,7 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
     if (this.closed) return;
     this.closed = true;
     for (const p of this.parts) p.close();
+    if (this.typed !== (this.parts as unknown)) for (const p of this.typed) p.close();
   }
 
   /** True after {@link close}. */
@@ -574,10 +609,10 @@ export class ShardedDiscoDB<V extends string | Buffer = string> {
 }
 
 /** Shard `s`'s answer to a query without dereferences, restricted to its part of the view. */
-function shardQuery(p: DiscoDB<Buffer>, q: Q, view: ShardedView | undefined, s: number): Inquiry<Buffer> {
+function shardQuery<T extends string | Buffer>(p: DiscoDB<T>, q: Q, view: ShardedView | undefined, s: number): Inquiry<T> {
   if (view === undefined) return p.query(q);
   const v = view.perShard[s];
-  if (v === null || v === undefined) return new Inquiry<Buffer>(() => [][Symbol.iterator](), () => 0);
+  if (v === null || v === undefined) return new Inquiry<T>(() => [][Symbol.iterator](), () => 0);
   return p.query(q, { view: v });
 }
 

@@ -1,117 +1,84 @@
 /**
- * Partition files: the records of one shard, written during the single pass over the input
- * and read back by the build of that shard (possibly in another thread). A record is
- * `u32 keyLength, key, u32 valueCount, (u32 valueLength, value)*`, little-endian.
+ * The records of one shard in flight from the splitting pass to the thread that builds the
+ * shard: chunks of about 1 MiB, each holding whole records, transferred (not copied) to the
+ * worker. A record is `u32 keyLength, key, u32 valueCount, (u32 valueLength, value)*`,
+ * little-endian.
  */
-import * as fs from 'node:fs';
 import { DiscoDBError } from '../errors.js';
 import type { ItemRecord } from './partition.js';
 
-const CHUNK = 1 << 20;
+/** Size of a chunk (a record larger than this gets a chunk of its own size). */
+export const CHUNK_SIZE = 1 << 20;
 
-/** Appends records to a partition file through a 1 MiB buffer. */
-export class PartitionFileWriter {
-  private readonly fd: number;
-  private buf = Buffer.allocUnsafe(CHUNK);
+/** Encodes records into chunks and hands each full chunk to `onChunk` (its bytes are then the receiver's). */
+export class RecordChunker {
+  private buf: Buffer = Buffer.allocUnsafe(CHUNK_SIZE);
   private used = 0;
 
-  constructor(readonly path: string) {
-    this.fd = fs.openSync(path, 'wx');
-  }
+  constructor(private readonly onChunk: (chunk: Buffer) => void) {}
 
-  private ensure(n: number): void {
-    if (this.used + n <= this.buf.length) return;
-    this.flush();
-    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
+  private static size(b: string | Uint8Array): number {
+    return 4 + (typeof b === 'string' ? Buffer.byteLength(b, 'utf8') : b.length);
   }
 
   private bytes(b: string | Uint8Array): void {
-    const len = typeof b === 'string' ? Buffer.byteLength(b, 'utf8') : b.length;
-    this.ensure(4 + len);
+    const at = this.used + 4;
+    const len = typeof b === 'string' ? this.buf.write(b, at, 'utf8') : (this.buf.set(b, at), b.length);
     this.buf.writeUInt32LE(len, this.used);
-    this.used += 4;
-    if (typeof b === 'string') this.used += this.buf.write(b, this.used, 'utf8');
-    else {
-      this.buf.set(b, this.used);
-      this.used += len;
-    }
+    this.used = at + len;
   }
 
-  /** Appends one record. */
+  /** Appends one record (whole: a record never straddles two chunks). */
   write(rec: ItemRecord): void {
+    // A cheap upper bound first (3 bytes per UTF-16 unit); the exact size only near the end.
+    let bound = 8 + (typeof rec.key === 'string' ? 3 * rec.key.length : rec.key.length);
+    for (const v of rec.values) bound += 4 + (typeof v === 'string' ? 3 * v.length : v.length);
+    if (this.used + bound > this.buf.length) {
+      let exact = 4 + RecordChunker.size(rec.key);
+      for (const v of rec.values) exact += RecordChunker.size(v);
+      if (this.used + exact > this.buf.length) {
+        this.flush();
+        if (exact > this.buf.length) this.buf = Buffer.allocUnsafe(exact);
+      }
+    }
     this.bytes(rec.key);
-    this.ensure(4);
     this.buf.writeUInt32LE(rec.values.length, this.used);
     this.used += 4;
     for (const v of rec.values) this.bytes(v);
   }
 
-  /** Writes out the buffer. */
+  /** Hands over the records written so far (nothing when there are none). */
   flush(): void {
-    let off = 0;
-    while (off < this.used) off += fs.writeSync(this.fd, this.buf, off, this.used - off);
+    if (this.used === 0) return;
+    const full = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(CHUNK_SIZE);
     this.used = 0;
-  }
-
-  /** Flushes and closes the file. */
-  close(): void {
-    try {
-      this.flush();
-    } finally {
-      fs.closeSync(this.fd);
-    }
+    this.onChunk(full);
   }
 }
 
-/** The records of a partition file, in order (keys and values as Buffers). */
-export function* readPartitionFile(path: string): Generator<{ key: Buffer; values: Buffer[] }> {
-  const fd = fs.openSync(path, 'r');
-  try {
-    let buf = Buffer.allocUnsafe(CHUNK);
-    let start = 0;
-    let end = 0;
-    let eof = false;
-    /** Makes `n` bytes available at `start`; false at a clean end of file. */
-    const need = (n: number): boolean => {
-      if (end - start >= n) return true;
-      if (eof) return false;
-      if (n > buf.length) {
-        const bigger = Buffer.allocUnsafe(n);
-        buf.copy(bigger, 0, start, end);
-        buf = bigger;
-      } else buf.copy(buf, 0, start, end);
-      end -= start;
-      start = 0;
-      while (end < n && !eof) {
-        const r = fs.readSync(fd, buf, end, buf.length - end, null);
-        if (r === 0) eof = true;
-        end += r;
-      }
-      return end - start >= n;
-    };
-    const field = (): Buffer => {
-      if (!need(4)) throw truncated(path);
-      const len = buf.readUInt32LE(start);
-      if (!need(4 + len)) throw truncated(path);
-      // A copy: the buffer is reused for the next chunk.
-      const b = Buffer.from(buf.subarray(start + 4, start + 4 + len));
-      start += 4 + len;
-      return b;
-    };
-    while (need(1)) {
-      const key = field();
-      if (!need(4)) throw truncated(path);
-      const count = buf.readUInt32LE(start);
-      start += 4;
-      const values: Buffer[] = new Array<Buffer>(count);
-      for (let i = 0; i < count; i++) values[i] = field();
-      yield { key, values };
-    }
-  } finally {
-    fs.closeSync(fd);
+/** The records of one chunk, in order (keys and values are views into the chunk). */
+export function* decodeChunk(chunk: Buffer): Generator<{ key: Buffer; values: Buffer[] }> {
+  let at = 0;
+  const field = (): Buffer => {
+    if (at + 4 > chunk.length) throw truncated();
+    const len = chunk.readUInt32LE(at);
+    if (at + 4 + len > chunk.length) throw truncated();
+    const b = chunk.subarray(at + 4, at + 4 + len);
+    at += 4 + len;
+    return b;
+  };
+  while (at < chunk.length) {
+    const key = field();
+    if (at + 4 > chunk.length) throw truncated();
+    const count = chunk.readUInt32LE(at);
+    at += 4;
+    const values = new Array<Buffer>(count);
+    for (let i = 0; i < count; i++) values[i] = field();
+    yield { key, values };
   }
 }
 
-function truncated(path: string): DiscoDBError {
-  return new DiscoDBError('ERR_DISCODB_IO', `partition file ${path} is truncated`, { path });
+function truncated(): DiscoDBError {
+  return new DiscoDBError('ERR_DISCODB_IO', 'a record chunk is truncated');
 }
