@@ -437,6 +437,23 @@ export class RunBuffer {
     return { keys: this.keys.toParts(transfer), values: this.values.toParts(transfer), pairKey: this.pairKey, pairVal: this.pairVal, np: this.np };
   }
 
+  /**
+   * Takes back the buffers a worker returned after spilling this run (made by
+   * {@link toParts} on this very run) and empties the run for reuse.
+   */
+  adoptBack(p: RunParts): void {
+    for (const [d, q] of [
+      [this.keys, p.keys],
+      [this.values, p.values],
+    ] as const) {
+      d.arena = Buffer.from(q.arena.buffer, q.arena.byteOffset, q.arena.length);
+      d.offs = q.offs;
+    }
+    this.pairKey = p.pairKey;
+    this.pairVal = p.pairVal;
+    this.clear();
+  }
+
   /** A run over parts made by {@link toParts}, to spill or finish (no more records can be added). */
   static fromParts(p: RunParts): RunBuffer {
     const r = new RunBuffer(0, ByteDict.fromParts(p.keys), ByteDict.fromParts(p.values));

@@ -55,9 +55,12 @@ function chdSync(req: ChdRequest): ChdBuildResult {
 }
 
 /**
- * Runs in flight at most: with threads, the ingest goes on into a fresh run while
- * earlier ones are sorted and spilled by workers; each run gets a third of the
- * budget, so the ingesting run plus two in flight stay within it.
+ * Runs in flight at most. With threads, each run gets half of the budget; the ingest
+ * goes on into the other half while a worker sorts and spills the previous run. When
+ * a run fills up before that spill is done, it is handed over too and the stream stops
+ * taking records (the next run stays empty) until one spill is done: at most two full
+ * runs exist at any time. A worker gives a spilled run's buffers back and the next run
+ * reuses them (no regrowth, no garbage in the worker).
  */
 const MAX_IN_FLIGHT = 2;
 
@@ -88,6 +91,8 @@ export class Builder {
   private readonly running = new Set<Promise<unknown>>();
   private spillError: unknown = null;
   private readonly runBudget: number;
+  /** An emptied run whose buffers a worker gave back, for the next run. */
+  private spare: RunBuffer | null = null;
   /** Spills go to the workers (a threaded build whose runs are not tiny). */
   private readonly workerSpills: boolean;
   private disposed: Promise<void> | null = null;
@@ -97,9 +102,9 @@ export class Builder {
     spillable: boolean,
   ) {
     this.pool = spillable && opts.threads > 0 ? new WorkerPool(opts.threads) : null;
-    const third = Math.floor(opts.memoryLimit / (MAX_IN_FLIGHT + 1));
-    this.workerSpills = this.pool !== null && third >= threadTestHooks.minWorkerRun;
-    this.runBudget = !spillable ? Infinity : this.workerSpills ? third : opts.memoryLimit;
+    const half = Math.floor(opts.memoryLimit / 2);
+    this.workerSpills = this.pool !== null && half >= threadTestHooks.minWorkerRun;
+    this.runBudget = !spillable ? Infinity : this.workerSpills ? half : opts.memoryLimit;
     this.run = new RunBuffer(this.runBudget);
     this.tmp = spillable ? new TempDir(opts.tmpDir) : null;
     this.ingest = new RecordIngest(this.run, () => this.spill());
@@ -179,9 +184,15 @@ export class Builder {
       bufSize: this.buffers().io,
       fail: threadTestHooks.failSpill,
     };
+    const handed = this.run;
     const done = pool.run(job, transfer).then(
       (r) => {
         if (r.kind !== 'spilled') throw new DiscoDBError('ERR_DISCODB_WORKER', `unexpected worker reply ${r.kind}`);
+        // Keep the buffers for the next run only if that keeps two full runs at most.
+        if (this.spare === null && this.running.size <= 1 && !this.aborted) {
+          handed.adoptBack(r.buffers);
+          this.spare = handed;
+        }
         return r.run;
       },
       (err: unknown) => {
@@ -196,7 +207,13 @@ export class Builder {
     this.running.add(settled);
     done.catch(() => undefined); // reported through spillError / the final await
     this.spilling.push(done);
-    this.run = new RunBuffer(this.runBudget);
+    // The spare run (emptied, full-sized) when one spill at most is in flight; else a small new one.
+    if (this.spare !== null && this.running.size <= 1) {
+      this.run = this.spare;
+    } else {
+      this.run = new RunBuffer(this.runBudget);
+    }
+    this.spare = null;
     this.ingest.switchRun(this.run);
   }
 
@@ -284,6 +301,7 @@ export class Builder {
     const pool = this.pool!;
     if ((this.spilling.length > 0 || this.runs.length > 0) && !this.run.isEmpty()) this.spill();
     const runs = [...this.runs.splice(0), ...(await Promise.all(this.spilling.splice(0)))];
+    this.spare = null;
     if (this.aborted) throw ABORTED();
     const transfer: ArrayBuffer[] = [];
     const job: FinishJob = {

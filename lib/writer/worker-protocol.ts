@@ -41,7 +41,7 @@ export type Job = SpillJob | FinishJob;
 /** A worker's answers: phase changes while finishing, then one result or error per job. */
 export type Reply =
   | { id: number; kind: 'phase'; phase: WriterPhase }
-  | { id: number; kind: 'spilled'; run: RunFile }
+  | { id: number; kind: 'spilled'; run: RunFile; buffers: RunParts }
   | { id: number; kind: 'finished'; stats: ImageStats }
   | { id: number; kind: 'error'; error: SerializedError };
 

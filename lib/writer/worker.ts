@@ -18,8 +18,8 @@ const aborted = (): DiscoDBError => new DiscoDBError('ERR_DISCODB_ABORTED', 'the
 /** A job as received: with its build's abort flag (1 = abort), shared with the main thread. */
 type Received = Job & { abort: Int32Array };
 
-function post(r: Reply): void {
-  port.postMessage(r);
+function post(r: Reply, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(r, transfer);
 }
 
 function spill(job: SpillJob & { abort: Int32Array }): void {
@@ -28,7 +28,10 @@ function spill(job: SpillJob & { abort: Int32Array }): void {
   try {
     const run = spillRun(RunBuffer.fromParts(job.run), tmp, job.unique, job.lastRecord, job.bufSize);
     if (job.fail) throw new Error('injected failure after a spill (test hook)');
-    post({ id: job.id, kind: 'spilled', run });
+    // The run's buffers go back (moved) for the next run: no garbage here, no regrowth there.
+    const p = job.run;
+    const back = [p.keys.arena.buffer, p.keys.offs.buffer, p.values.arena.buffer, p.values.offs.buffer, p.pairKey.buffer, p.pairVal.buffer] as ArrayBuffer[];
+    post({ id: job.id, kind: 'spilled', run, buffers: p }, back);
   } finally {
     tmp.cleanup();
   }
