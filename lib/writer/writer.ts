@@ -57,9 +57,13 @@ const PROGRESS_INTERVAL = 100;
  * `memoryLimit` (plus about 4 bytes per distinct value and ~40 per distinct key at
  * the end): beyond it, sorted runs are spilled to `tmpDir` and merged.
  *
- * The file appears at `path` (atomically: written next to it, fsynced, renamed) just
- * before `finish`. On an error or `destroy()`, nothing is left at `path` and all
- * temporary files are removed; an existing file at `path` is replaced only on success.
+ * The file appears at `path` (atomically: written next to it, every write checked,
+ * fsynced, renamed; a symlink is followed, a non-regular file refused, an existing
+ * file's mode kept) just before `finish`. On an error or `destroy()`, nothing is left
+ * at `path` and all temporary files are removed; an existing file at `path` is
+ * replaced only on success. `destroy()` before the end fails the stream with an
+ * `ERR_DISCODB_ABORTED` DiscoDBError. With `threads` (default: the available
+ * parallelism, at most 4) sorting, merging, hashing and writing run on worker threads.
  *
  * Emits `progress` ({@link WriterProgress}) during ingest (at most every 100 ms) and at
  * every phase change (`ingest`, `spill`, `merge`, `write`, `hash`, `done`).
