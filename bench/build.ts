@@ -1,7 +1,7 @@
 /**
  * Writer throughput and peak memory, against lmdb loading the same records.
  *
- *   npm run build && node dist/bench/build.js [--keys 1000000] [--sets 1x,10x] [--only discodb|lmdb|source]
+ *   npm run build && node dist/bench/build.js [--keys 1000000] [--sets 1x,10x] [--only discodb|lmdb|source] [--threads 0,2]
  *
  * Data sets, generated on the fly (deterministic, nothing stored):
  * - `1x`:  1M keys × 1 value  — 1M `{ key, value }` records;
@@ -14,8 +14,9 @@
  * Each task runs in a fresh child process so that its peak RSS
  * (`process.resourceUsage().maxRSS`) is its own:
  * - `source`: generating the records and draining them through an object-mode stream (the floor);
- * - `discodb`: `pipeline(Readable.from(records), new DiscoDBWriter(file, { memoryLimit }))`,
- *   with memoryLimit 128M and the default (256M);
+ * - `discodb`: `pipeline(Readable.from(records), new DiscoDBWriter(file, { memoryLimit, threads }))`,
+ *   with memoryLimit 128M and the default (256M), for each `--threads` value (default `0,2`:
+ *   the one-thread path and two worker threads);
  * - `discodb-iter`: `buildFile(records, file)` (no stream), default limit;
  * - `lmdb`: the same records put into an lmdb `dupSort` database (one key, many values),
  *   in synchronous transactions of 100k puts.
@@ -56,7 +57,7 @@ function* records(set: DataSet, keys: number): Generator<{ key: string; value: s
   }
 }
 
-async function child(task: Task, set: DataSet, keys: number, memory: string | undefined): Promise<void> {
+async function child(task: Task, set: DataSet, keys: number, memory: string | undefined, threads: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-bench-'));
   const file = path.join(dir, 'out.ddb');
   const count = keys * parseInt(set, 10);
@@ -80,7 +81,7 @@ async function child(task: Task, set: DataSet, keys: number, memory: string | un
       }
       case 'discodb': {
         const { DiscoDBWriter } = await import('../lib/writer/index.js');
-        const w = new DiscoDBWriter(file, memory === undefined ? {} : { memoryLimit: memory });
+        const w = new DiscoDBWriter(file, memory === undefined ? { threads } : { memoryLimit: memory, threads });
         await pipeline(Readable.from(records(set, keys)), w);
         size = fs.statSync(file).size;
         process.stderr.write(`  ${JSON.stringify(w.stats)}\n`);
@@ -88,7 +89,7 @@ async function child(task: Task, set: DataSet, keys: number, memory: string | un
       }
       case 'discodb-iter': {
         const { buildFile } = await import('../lib/writer/index.js');
-        await buildFile(records(set, keys), file, memory === undefined ? {} : { memoryLimit: memory });
+        await buildFile(records(set, keys), file, memory === undefined ? { threads } : { memoryLimit: memory, threads });
         size = fs.statSync(file).size;
         break;
       }
@@ -118,8 +119,11 @@ async function child(task: Task, set: DataSet, keys: number, memory: string | un
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const seconds = (performance.now() - start) / 1000;
-  const maxRssMB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ seconds, records: count, maxRssMB, size }) + '\n');
+  const ru = process.resourceUsage();
+  const maxRssMB = ru.maxRSS / 1024;
+  // All threads of the process (workers included), in seconds.
+  const cpu = (ru.userCPUTime + ru.systemCPUTime) / 1e6;
+  process.stdout.write(JSON.stringify({ seconds, records: count, maxRssMB, size, cpu }) + '\n');
 }
 
 interface Result {
@@ -127,10 +131,11 @@ interface Result {
   records: number;
   maxRssMB: number;
   size: number;
+  cpu: number;
 }
 
-function runChild(task: Task, set: DataSet, keys: number, memory: string | undefined): Result {
-  const args = [...process.execArgv, HERE, '--child', task, set, String(keys), memory ?? '-'];
+function runChild(task: Task, set: DataSet, keys: number, memory: string | undefined, threads: number): Result {
+  const args = [...process.execArgv, HERE, '--child', task, set, String(keys), memory ?? '-', String(threads)];
   const res = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * MB });
   if (res.status !== 0) throw new Error(`${task} ${set} failed with status ${res.status}`);
   const line = res.stdout.trim().split('\n').pop()!;
@@ -140,7 +145,7 @@ function runChild(task: Task, set: DataSet, keys: number, memory: string | undef
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--child') {
-    await child(argv[1] as Task, argv[2] as DataSet, Number(argv[3]), argv[4] === '-' ? undefined : argv[4]);
+    await child(argv[1] as Task, argv[2] as DataSet, Number(argv[3]), argv[4] === '-' ? undefined : argv[4], Number(argv[5]));
     return;
   }
   const opt = (name: string): string | undefined => {
@@ -149,27 +154,30 @@ async function main(): Promise<void> {
   };
   const keys = Number(opt('--keys') ?? 1_000_000);
   const only = opt('--only');
-  const configs: [Task, DataSet, string | undefined][] = [];
+  const configs: [Task, DataSet, string | undefined, number][] = [];
   const sets = (opt('--sets') ?? '1x,10x').split(',');
+  const threadCounts = (opt('--threads') ?? '0,2').split(',').map(Number);
   for (const set of sets) {
-    configs.push(['source', set, undefined]);
-    configs.push(['discodb', set, '128M']);
-    configs.push(['discodb', set, undefined]);
-    configs.push(['discodb-iter', set, undefined]);
-    configs.push(['lmdb', set, undefined]);
+    configs.push(['source', set, undefined, 0]);
+    for (const th of threadCounts) {
+      configs.push(['discodb', set, '128M', th]);
+      configs.push(['discodb', set, undefined, th]);
+      configs.push(['discodb-iter', set, undefined, th]);
+    }
+    configs.push(['lmdb', set, undefined, 0]);
   }
   console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${keys} keys`);
-  console.log('task          data  limit   records      seconds   records/s   peak RSS MB   output MB');
-  for (const [task, set, memory] of configs) {
+  console.log('task          data  limit   threads   records      seconds   records/s   cpu/wall   peak RSS MB   output MB');
+  for (const [task, set, memory, threads] of configs) {
     if (only !== undefined && !task.startsWith(only)) continue;
-    const r = runChild(task, set, keys, memory);
+    const r = runChild(task, set, keys, memory, threads);
     const limit = task.startsWith('discodb') ? (memory ?? '256M') : '-';
     console.log(
-      `${task.padEnd(13)} ${set.padEnd(5)} ${limit.padEnd(7)} ${String(r.records).padStart(9)} ${r.seconds.toFixed(2).padStart(11)} ${Math.round(
-        r.records / r.seconds,
-      )
+      `${task.padEnd(13)} ${set.padEnd(5)} ${limit.padEnd(7)} ${(task.startsWith('discodb') ? String(threads) : '-').padStart(7)} ${String(r.records).padStart(9)} ${r.seconds
+        .toFixed(2)
+        .padStart(12)} ${Math.round(r.records / r.seconds)
         .toLocaleString('en-US')
-        .padStart(11)} ${r.maxRssMB.toFixed(0).padStart(13)} ${(r.size / MB).toFixed(1).padStart(11)}`,
+        .padStart(11)} ${(r.cpu / r.seconds).toFixed(2).padStart(10)} ${r.maxRssMB.toFixed(0).padStart(13)} ${(r.size / MB).toFixed(1).padStart(11)}`,
     );
   }
 }

@@ -20,7 +20,9 @@ export type DiscoDBErrorCode =
   /** The command line was used wrongly (the CLI exits 2 on these). */
   | 'ERR_DISCODB_USAGE'
   /** A build was stopped before it finished (`writer.destroy()`); nothing was written. */
-  | 'ERR_DISCODB_ABORTED';
+  | 'ERR_DISCODB_ABORTED'
+  /** A worker thread of a threaded build failed (it crashed or hit an internal error). */
+  | 'ERR_DISCODB_WORKER';
 
 /** Extra facts attached to an error, so that callers need not parse messages. */
 export interface DiscoDBErrorDetails {

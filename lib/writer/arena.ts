@@ -72,6 +72,30 @@ export class ByteDict {
     return this.arena.length + ByteDict.entryBytes(this.cap);
   }
 
+  /**
+   * The entries, for a worker thread: the arena and offsets (moved, listed in
+   * `transfer`; a pooled arena is copied). The lookup table is not sent: the
+   * receiving side only reads entries. This dictionary must not be used afterwards.
+   */
+  toParts(transfer: ArrayBuffer[]): DictParts {
+    const offs = this.offs;
+    transfer.push(offs.buffer as ArrayBuffer);
+    return { arena: movable(this.arena, this.used, transfer), used: this.used, n: this.n, offs };
+  }
+
+  /** A read-only dictionary over parts made by {@link toParts} (no lookups). */
+  static fromParts(p: DictParts): ByteDict {
+    const d = new ByteDict(1, 16);
+    d.arena = Buffer.from(p.arena.buffer, p.arena.byteOffset, p.arena.length);
+    d.used = p.used;
+    d.n = p.n;
+    d.cap = p.offs.length - 1;
+    d.offs = p.offs;
+    d.table = new Int32Array(0);
+    d.mask = 0;
+    return d;
+  }
+
   /** Bytes of the per-entry arrays for an entry capacity `cap`. */
   static entryBytes(cap: number): number {
     return 4 * (cap + 1) + 16 * cap;
@@ -331,6 +355,36 @@ export class ByteDict {
   }
 }
 
+/** A dictionary's entries as sent to a worker (see {@link ByteDict.toParts}). */
+export interface DictParts {
+  arena: Uint8Array;
+  used: number;
+  n: number;
+  offs: Uint32Array;
+}
+
+/** A run as sent to a worker (see {@link RunBuffer.toParts}). */
+export interface RunParts {
+  keys: DictParts;
+  values: DictParts;
+  pairKey: Uint32Array;
+  pairVal: Uint32Array;
+  np: number;
+}
+
+/** `buf` as a Uint8Array whose ArrayBuffer can be transferred (listed in `transfer`), copying only a pooled or shared one. */
+function movable(buf: Buffer, used: number, transfer: ArrayBuffer[]): Uint8Array {
+  const ab = buf.buffer;
+  if (ab instanceof ArrayBuffer && buf.byteOffset === 0 && ab.byteLength === buf.length) {
+    transfer.push(ab);
+    return new Uint8Array(ab, 0, buf.length);
+  }
+  const copy = new Uint8Array(used);
+  copy.set(buf.subarray(0, used));
+  transfer.push(copy.buffer);
+  return copy;
+}
+
 /**
  * Records buffered since the last spill: distinct keys, distinct values, and the
  * (key entry, value entry) pair of every item that has a value. Its allocations
@@ -350,7 +404,18 @@ export class RunBuffer {
    * @param budget bytes the run may use; `Infinity` for an unbounded in-memory build.
    * Initial allocations are scaled down for small budgets.
    */
-  constructor(private readonly budget: number) {
+  constructor(
+    private readonly budget: number,
+    keys?: ByteDict,
+    values?: ByteDict,
+  ) {
+    if (keys !== undefined && values !== undefined) {
+      this.keys = keys;
+      this.values = values;
+      this.pairKey = new Uint32Array(0);
+      this.pairVal = new Uint32Array(0);
+      return;
+    }
     let entries = INITIAL_ENTRIES;
     while (entries > 2 && RunBuffer.footprint(entries, entries, entries, entries, entries) * 4 > budget) entries >>= 1;
     const arena = Math.max(16, Math.min(INITIAL_ARENA, Math.floor(budget / 16)));
@@ -364,6 +429,38 @@ export class RunBuffer {
   /** True when nothing at all is buffered. */
   isEmpty(): boolean {
     return this.keys.n === 0;
+  }
+
+  /** The run for a worker thread (its buffers are moved: this run must not be used afterwards). */
+  toParts(transfer: ArrayBuffer[]): RunParts {
+    transfer.push(this.pairKey.buffer as ArrayBuffer, this.pairVal.buffer as ArrayBuffer);
+    return { keys: this.keys.toParts(transfer), values: this.values.toParts(transfer), pairKey: this.pairKey, pairVal: this.pairVal, np: this.np };
+  }
+
+  /**
+   * Takes back the buffers a worker returned after spilling this run (made by
+   * {@link toParts} on this very run) and empties the run for reuse.
+   */
+  adoptBack(p: RunParts): void {
+    for (const [d, q] of [
+      [this.keys, p.keys],
+      [this.values, p.values],
+    ] as const) {
+      d.arena = Buffer.from(q.arena.buffer, q.arena.byteOffset, q.arena.length);
+      d.offs = q.offs;
+    }
+    this.pairKey = p.pairKey;
+    this.pairVal = p.pairVal;
+    this.clear();
+  }
+
+  /** A run over parts made by {@link toParts}, to spill or finish (no more records can be added). */
+  static fromParts(p: RunParts): RunBuffer {
+    const r = new RunBuffer(0, ByteDict.fromParts(p.keys), ByteDict.fromParts(p.values));
+    r.pairKey = p.pairKey;
+    r.pairVal = p.pairVal;
+    r.np = p.np;
+    return r;
   }
 
   clear(): void {

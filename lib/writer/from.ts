@@ -60,14 +60,30 @@ export async function buildFile(
   const b = new Builder(resolveOptions(options, OPEN_OPTION_NAMES), true);
   try {
     if (records !== null && typeof records === 'object' && typeof (records as Iterable<unknown>)[Symbol.iterator] === 'function') {
-      for (const rec of records as Iterable<unknown>) b.add(rec);
+      // A synchronous source: give the event loop a turn every ~10 ms.
+      let next = 4096;
+      let slice = performance.now();
+      for (const rec of records as Iterable<unknown>) {
+        b.add(rec);
+        if (b.mustWait) await b.whenRoom();
+        if (b.ingest.records >= next) {
+          next = b.ingest.records + 4096;
+          if (performance.now() - slice >= 10) {
+            await new Promise((resolve) => setImmediate(resolve));
+            slice = performance.now();
+          }
+        }
+      }
     } else if (records !== null && typeof records === 'object' && typeof (records as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
-      for await (const rec of records as AsyncIterable<unknown>) b.add(rec);
+      for await (const rec of records as AsyncIterable<unknown>) {
+        b.add(rec);
+        if (b.mustWait) await b.whenRoom();
+      }
     } else {
       throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildFile needs an iterable or async iterable of records');
     }
     await b.buildFile(path);
   } finally {
-    b.dispose();
+    await b.dispose();
   }
 }

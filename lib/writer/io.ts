@@ -325,9 +325,43 @@ export class TempDir implements TempHolder {
   private dir: string | null = null;
   private count = 0;
   private closed = false;
+  /** False for a worker's view of the directory of the main thread: it removes nothing on cleanup. */
+  private owned = true;
+  private prefix = '';
   private readonly open = new Map<number, string>();
 
   constructor(private readonly parent: string) {}
+
+  /**
+   * A worker thread's handle on the directory `dir` its main thread owns: files
+   * are named `<prefix><n>-<tag>`; `cleanup()` only closes them (the owner removes the directory).
+   */
+  static within(dir: string, prefix: string): TempDir {
+    const t = new TempDir(path.dirname(dir));
+    t.dir = dir;
+    t.owned = false;
+    t.prefix = prefix;
+    return t;
+  }
+
+  /** The directory, created (and tracked for cleanup) if it does not exist yet. */
+  ensureDir(): string {
+    if (this.closed) throw new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (its temporary files are gone)');
+    if (this.dir !== null) return this.dir;
+    this.sweep();
+    let dir: string;
+    try {
+      dir = fs.mkdtempSync(spillDirPrefix(this.parent));
+    } catch (err) {
+      throw new DiscoDBError('ERR_DISCODB_IO', `cannot create a temporary directory in ${this.parent}: ${(err as Error).message}`, {
+        path: this.parent,
+        cause: err,
+      });
+    }
+    this.dir = dir;
+    trackTemps(this);
+    return dir;
+  }
 
   /** Removes, in the parent directory, the spill directories of builds whose process died. */
   sweep(): void {
@@ -336,20 +370,8 @@ export class TempDir implements TempHolder {
 
   /** Creates and opens (read/write) a new temporary file. */
   create(tag: string): { fd: number; path: string } {
-    if (this.closed) throw new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (its temporary files are gone)');
-    if (this.dir === null) {
-      this.sweep();
-      try {
-        this.dir = fs.mkdtempSync(spillDirPrefix(this.parent));
-      } catch (err) {
-        throw new DiscoDBError('ERR_DISCODB_IO', `cannot create a temporary directory in ${this.parent}: ${(err as Error).message}`, {
-          path: this.parent,
-          cause: err,
-        });
-      }
-      trackTemps(this);
-    }
-    const p = path.join(this.dir, `${++this.count}-${tag}`);
+    const dir = this.ensureDir();
+    const p = path.join(dir, `${this.prefix}${++this.count}-${tag}`);
     const fd = fs.openSync(p, 'w+', 0o600);
     this.open.set(fd, p);
     return { fd, path: p };
@@ -407,6 +429,10 @@ export class TempDir implements TempHolder {
       }
     }
     this.open.clear();
+    if (this.dir !== null && !this.owned) {
+      this.dir = null;
+      return;
+    }
     if (this.dir !== null) {
       try {
         fs.rmSync(this.dir, { recursive: true, force: true });

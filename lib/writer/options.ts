@@ -24,6 +24,14 @@ export interface WriterOptions {
   memoryLimit?: number | string;
   /** Directory for spilled runs (default `os.tmpdir()`). The output's own temp file always lives next to the output. */
   tmpDir?: string;
+  /**
+   * Worker threads for a file build (`DiscoDBWriter`, `buildFile`): run sorting and
+   * spilling, merging, the perfect hash and the image writing run on them, so the
+   * main thread only takes records in. Default: the available parallelism, at most 4.
+   * `0` keeps everything on the calling thread. The output is byte-identical either way.
+   * Ignored by the in-memory `buildBuffer`.
+   */
+  threads?: number;
 }
 
 /** {@link WriterOptions} with defaults applied and the limit in bytes. */
@@ -32,6 +40,12 @@ export interface ResolvedOptions {
   disableCompression: boolean;
   memoryLimit: number;
   tmpDir: string;
+  threads: number;
+}
+
+/** The default number of worker threads: the available parallelism, at most 4. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(4, os.availableParallelism()));
 }
 
 /** The default memory budget: 256 MiB. */
@@ -65,7 +79,7 @@ export function parseMemoryLimit(limit: number | string | undefined): number {
 }
 
 /** The names of {@link WriterOptions}. */
-export const WRITER_OPTION_NAMES: readonly string[] = ['uniqueItems', 'disableCompression', 'memoryLimit', 'tmpDir'];
+export const WRITER_OPTION_NAMES: readonly string[] = ['uniqueItems', 'disableCompression', 'memoryLimit', 'tmpDir', 'threads'];
 
 /** Levenshtein distance (small strings: option names). */
 function editDistance(a: string, b: string): number {
@@ -139,7 +153,12 @@ export function resolveOptions(options: WriterOptions | undefined, alsoKnown: re
   if (options.tmpDir !== undefined && (typeof options.tmpDir !== 'string' || options.tmpDir === '')) {
     throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `tmpDir must be a non-empty string, not ${typeof options.tmpDir === 'string' ? 'an empty one' : typeof options.tmpDir}`);
   }
+  const threads = options.threads;
+  if (threads !== undefined && (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 0 || threads > 64)) {
+    throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `threads must be an integer from 0 to 64, not ${typeof threads === 'number' ? threads : typeof threads}`);
+  }
   return {
+    threads: threads ?? defaultThreads(),
     uniqueItems: options.uniqueItems === true,
     disableCompression: options.disableCompression === true,
     memoryLimit: parseMemoryLimit(options.memoryLimit),

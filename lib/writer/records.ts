@@ -124,10 +124,20 @@ export class RecordIngest {
   private readonly vHash = new Int32Array(BATCH);
   private readonly vIds = new Int32Array(BATCH);
 
+  /**
+   * @param onFull must spill the run and either clear it or give a fresh one to
+   * {@link switchRun} (a threaded build hands the full run to a worker).
+   */
   constructor(
-    private readonly run: RunBuffer,
+    private run: RunBuffer,
     private readonly onFull: () => void,
   ) {}
+
+  /** Continues into `run` (called by `onFull`; nothing is staged at that point). */
+  switchRun(run: RunBuffer): void {
+    this.run = run;
+    this.lastKey = null;
+  }
 
   /** Validates and adds one record. Throws `ERR_DISCODB_INPUT` for a malformed one. */
   add(rec: unknown): void {
@@ -187,7 +197,7 @@ export class RecordIngest {
   private item(no: number, key: Bytes, value: Bytes | null): void {
     if (typeof key === 'string' && key !== this.lastKey && !isWellFormed(key)) throw malformed(no, 'key', key);
     if (typeof value === 'string' && !isWellFormed(value)) throw malformed(no, 'value', value);
-    const run = this.run;
+    let run = this.run;
     const kMax = typeof key === 'string' ? 3 * key.length : key.length;
     if (kMax > U32_MAX && typeof key !== 'string') throw inputError(no, `key is ${key.length} bytes (the limit is 2^32-1)`);
     let vMax = -1;
@@ -195,8 +205,6 @@ export class RecordIngest {
       vMax = typeof value === 'string' ? 3 * value.length : value.length;
       if (vMax > U32_MAX && typeof value !== 'string') throw inputError(no, `value is ${value.length} bytes (the limit is 2^32-1)`);
     }
-    const keys = run.keys;
-    const values = run.values;
     const sameKey = typeof key === 'string' && key === this.lastKey;
     const vNew = value === null ? 0 : 1;
     if (
@@ -211,9 +219,12 @@ export class RecordIngest {
       if (!run.reserve(sameKey ? 0 : kMax, vMax)) {
         this.onFull();
         this.lastKey = null;
+        run = this.run;
         if (!run.reserve(kMax, vMax)) throw inputError(no, 'the record does not fit in memory');
       }
     }
+    const keys = run.keys;
+    const values = run.values;
     const i = this.n++;
     if (typeof key === 'string' && key === this.lastKey) {
       this.kSame[i] = 1;

@@ -33,6 +33,16 @@ export interface WriterStats {
   multiset: boolean;
 }
 
+/**
+ * The longest the writer keeps the event loop during ingest (ms): a synchronous
+ * source (`Readable.from(generator)`) feeds a stream whose callbacks are synchronous
+ * in one unbroken chain of nextTicks, so past this the write callback is deferred to
+ * `setImmediate` and timers and I/O get their turn.
+ */
+const INGEST_SLICE_MS = 10;
+/** The clock is read every this many records. */
+const SLICE_CHECK = 256;
+
 /** Progress is checked every this many records. */
 const PROGRESS_CHECK = 8192;
 /** ... and emitted at most this often (ms). */
@@ -47,9 +57,13 @@ const PROGRESS_INTERVAL = 100;
  * `memoryLimit` (plus about 4 bytes per distinct value and ~40 per distinct key at
  * the end): beyond it, sorted runs are spilled to `tmpDir` and merged.
  *
- * The file appears at `path` (atomically: written next to it, fsynced, renamed) just
- * before `finish`. On an error or `destroy()`, nothing is left at `path` and all
- * temporary files are removed; an existing file at `path` is replaced only on success.
+ * The file appears at `path` (atomically: written next to it, every write checked,
+ * fsynced, renamed; a symlink is followed, a non-regular file refused, an existing
+ * file's mode kept) just before `finish`. On an error or `destroy()`, nothing is left
+ * at `path` and all temporary files are removed; an existing file at `path` is
+ * replaced only on success. `destroy()` before the end fails the stream with an
+ * `ERR_DISCODB_ABORTED` DiscoDBError. With `threads` (default: the available
+ * parallelism, at most 4) sorting, merging, hashing and writing run on worker threads.
  *
  * Emits `progress` ({@link WriterProgress}) during ingest (at most every 100 ms) and at
  * every phase change (`ingest`, `spill`, `merge`, `write`, `hash`, `done`).
@@ -65,6 +79,8 @@ export class DiscoDBWriter extends Writable {
   private building: Promise<void> | null = null;
   private nextCheck = PROGRESS_CHECK;
   private lastProgress = 0;
+  private nextSliceCheck = SLICE_CHECK;
+  private sliceStart = performance.now();
 
   constructor(path: string, options?: WriterOptions) {
     if (typeof path !== 'string' || path === '') {
@@ -93,6 +109,27 @@ export class DiscoDBWriter extends Writable {
     }
   }
 
+  /** Calls `callback` now, or on the next turn of the event loop once this slice of ingest is long enough. */
+  private done(callback: (error?: Error | null) => void): void {
+    if (this.builder.mustWait) {
+      // Worker threads are behind: wait for a spill to finish (memory stays bounded).
+      this.builder.whenRoom().then(
+        () => callback(),
+        (err: unknown) => callback(asDiscoDBError(err) as Error),
+      );
+      return;
+    }
+    const records = this.builder.ingest.records;
+    if (records < this.nextSliceCheck) return callback();
+    this.nextSliceCheck = records + SLICE_CHECK;
+    const now = performance.now();
+    if (now - this.sliceStart < INGEST_SLICE_MS) return callback();
+    setImmediate(() => {
+      this.sliceStart = performance.now();
+      callback();
+    });
+  }
+
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
       this.builder.add(chunk);
@@ -101,7 +138,7 @@ export class DiscoDBWriter extends Writable {
       callback(asDiscoDBError(err) as Error);
       return;
     }
-    callback();
+    this.done(callback);
   }
 
   override _writev(chunks: Array<{ chunk: unknown; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
@@ -113,7 +150,7 @@ export class DiscoDBWriter extends Writable {
       callback(asDiscoDBError(err) as Error);
       return;
     }
-    callback();
+    this.done(callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -149,8 +186,10 @@ export class DiscoDBWriter extends Writable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.builder.abort();
     const done = (): void => {
-      this.builder.dispose();
-      callback(error ?? (this.stats === null ? new DiscoDBError('ERR_DISCODB_ABORTED', `the build of ${this.path} was aborted (destroy() before it finished): nothing was written`, { path: this.path }) : null));
+      const finished = this.stats !== null;
+      void this.builder.dispose().then(() =>
+        callback(error ?? (finished ? null : new DiscoDBError('ERR_DISCODB_ABORTED', `the build of ${this.path} was aborted (destroy() before it finished): nothing was written`, { path: this.path }))),
+      );
     };
     if (this.building === null) done();
     else this.building.then(done, done);

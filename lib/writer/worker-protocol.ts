@@ -1,0 +1,88 @@
+/**
+ * Messages between a threaded build and its worker threads. Run buffers travel as
+ * transferred ArrayBuffers (moved, never copied or cloned per record); everything
+ * else is a handful of numbers and paths.
+ */
+import { DiscoDBError, type DiscoDBErrorCode } from '../errors.js';
+import type { RunParts } from './arena.js';
+import type { WriterPhase } from './build.js';
+import type { ImageStats } from './image.js';
+import type { ResolvedOptions } from './options.js';
+import type { RunFile } from './runs.js';
+
+/** Sort a run and write it as a run file in `dir`. */
+export interface SpillJob {
+  kind: 'spill';
+  id: number;
+  run: RunParts;
+  dir: string;
+  unique: boolean;
+  lastRecord: number;
+  bufSize: number;
+  /** Test hook: fail after the run file was written. */
+  fail: boolean;
+}
+
+/** Merge the runs (or take the in-memory run) and write the image to the open descriptor `outFd`. */
+export interface FinishJob {
+  kind: 'finish';
+  id: number;
+  runs: RunFile[];
+  run: RunParts | null;
+  dir: string;
+  opts: ResolvedOptions;
+  outFd: number;
+  /** Test hook: fail on entering this phase. */
+  failAt: WriterPhase | null;
+}
+
+export type Job = SpillJob | FinishJob;
+
+/** A worker's answers: phase changes while finishing, then one result or error per job. */
+export type Reply =
+  | { id: number; kind: 'phase'; phase: WriterPhase }
+  | { id: number; kind: 'spilled'; run: RunFile; buffers: RunParts }
+  | { id: number; kind: 'finished'; stats: ImageStats }
+  | { id: number; kind: 'error'; error: SerializedError };
+
+/** An error as it crosses the thread boundary. */
+export interface SerializedError {
+  message: string;
+  /** A DiscoDBError's code, or a Node system error's (`ENOSPC`). */
+  code?: string;
+  syscall?: string;
+  discodb: boolean;
+  record?: number;
+  path?: string;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof DiscoDBError) {
+    const out: SerializedError = { message: err.message, code: err.code, discodb: true };
+    if (err.record !== undefined) out.record = err.record;
+    if (err.path !== undefined) out.path = err.path;
+    return out;
+  }
+  const e = err as NodeJS.ErrnoException;
+  const out: SerializedError = { message: e instanceof Error ? e.message : String(err), discodb: false };
+  if (e !== null && typeof e === 'object') {
+    if (typeof e.code === 'string') out.code = e.code;
+    if (typeof e.syscall === 'string') out.syscall = e.syscall;
+    if (typeof e.path === 'string') out.path = e.path;
+  }
+  return out;
+}
+
+/** The error on this side: DiscoDBErrors keep their code; a system error is an ERR_DISCODB_IO; anything else an ERR_DISCODB_WORKER. */
+export function deserializeError(s: SerializedError): DiscoDBError {
+  if (s.discodb) {
+    const details: { record?: number; path?: string } = {};
+    if (s.record !== undefined) details.record = s.record;
+    if (s.path !== undefined) details.path = s.path;
+    return new DiscoDBError(s.code as DiscoDBErrorCode, s.message, details);
+  }
+  if (s.syscall !== undefined) {
+    return new DiscoDBError('ERR_DISCODB_IO', `${s.syscall} failed${s.path === undefined ? '' : ` for ${s.path}`}: ${s.message}`, s.path === undefined ? {} : { path: s.path });
+  }
+  return new DiscoDBError('ERR_DISCODB_WORKER', `a worker thread of the build failed: ${s.message}`);
+}

@@ -1,0 +1,158 @@
+/**
+ * The threaded writer (issue 9): byte identity with the C library on every corpus case
+ * with threads 0, 1 and 2, in memory and with forced spills through the workers; a
+ * random model test through the threaded path; a worker that throws fails the build
+ * with a DiscoDBError and leaves nothing; destroy() in every phase terminates the workers.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import t from 'tap';
+import { DiscoDB } from '../lib/reader/discodb.js';
+import { DiscoDBWriter, buildBuffer, buildFile, type WriterPhase, type WriterProgress } from '../lib/writer/index.js';
+import { liveThreads, threadTestHooks } from '../lib/writer/threads.js';
+import { corpusCases, corpusInput } from './helpers/corpus.js';
+import { randInt, rng } from './helpers/random.js';
+
+const sha256 = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
+
+function scratch(tt: Tap.Test): { dir: string; tmp: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-threads-'));
+  const tmp = path.join(dir, 'tmp');
+  fs.mkdirSync(tmp);
+  tt.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return { dir, tmp };
+}
+
+// Every spill through the workers, however small the budget.
+threadTestHooks.minWorkerRun = 0;
+t.teardown(() => {
+  threadTestHooks.minWorkerRun = 1024 * 1024;
+});
+
+t.test('corpus: byte-identical with threads 0, 1 and 2, in memory and with spills through the workers', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  for (const c of corpusCases()) {
+    const recs = corpusInput(c).map((r) => (r.value === null ? { key: r.key } : { key: r.key, value: r.value }));
+    const f = c.expected.build_flags_value as number;
+    const flags = { disableCompression: (f & 1) !== 0, uniqueItems: (f & 2) !== 0 };
+    const limits = recs.length > 10000 ? ['256M', '4M'] : ['256M', '3000'];
+    for (const threads of [0, 1, 2]) {
+      for (const memoryLimit of limits) {
+        const out = path.join(dir, `${c.name}.ddb`);
+        const w = new DiscoDBWriter(out, { ...flags, memoryLimit, threads, tmpDir: tmp });
+        await pipeline(Readable.from(recs), w);
+        tt.equal(sha256(fs.readFileSync(out)), c.expected.ddb_sha256, `${c.name} threads ${threads} @ ${memoryLimit} (${w.stats!.runs} runs)`);
+        if (memoryLimit !== '256M' && threads > 0 && recs.length > 40) tt.ok(w.stats!.runs > 1, `${c.name} threads ${threads} @ ${memoryLimit} spilled`);
+        fs.rmSync(out);
+      }
+    }
+  }
+  tt.same(fs.readdirSync(tmp), [], 'no temporary files left');
+  tt.same(fs.readdirSync(dir), ['tmp']);
+});
+
+t.test('random data through the threaded path = the one-thread in-memory image, and the reader agrees with a model', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const r = rng(20261202);
+  for (let round = 0; round < 6; round++) {
+    const model = new Map<string, string[]>();
+    const recs: { key: string; value?: string }[] = [];
+    const nk = randInt(r, 1, 3000);
+    const n = randInt(r, 1, 20000);
+    for (let i = 0; i < n; i++) {
+      const key = `k${randInt(r, 0, nk)}`;
+      if (randInt(r, 0, 20) === 0) {
+        recs.push({ key });
+        if (!model.has(key)) model.set(key, []);
+      } else {
+        const value = `v${randInt(r, 0, 5000)}`.repeat(randInt(r, 1, 4));
+        recs.push({ key, value });
+        const l = model.get(key) ?? [];
+        l.push(value);
+        model.set(key, l);
+      }
+    }
+    const uniqueItems = round % 2 === 1;
+    const expected = buildBuffer(recs, { uniqueItems });
+    const out = path.join(dir, `r${round}.ddb`);
+    await buildFile(recs, out, { uniqueItems, threads: 1 + (round % 2), memoryLimit: randInt(r, 2000, 200000), tmpDir: tmp });
+    tt.ok(fs.readFileSync(out).equals(expected), `round ${round}: same bytes`);
+    const db = DiscoDB.open(out);
+    tt.equal(db.size, model.size);
+    for (const [k, vs] of [...model].slice(0, 200)) {
+      const want = uniqueItems ? [...new Set(vs)] : vs;
+      tt.same(db.get(k).toArray().sort(), [...want].sort(), `round ${round}: ${k}`);
+    }
+    db.close();
+  }
+  tt.same(fs.readdirSync(tmp), []);
+});
+
+/** Records that spill several runs at `64k` and hash (> 25 keys). */
+function records(n: number): { key: string; value: string }[] {
+  const out: { key: string; value: string }[] = [];
+  for (let i = 0; i < n; i++) out.push({ key: `key${i % 3000}`, value: `value${i}` });
+  return out;
+}
+
+t.test('a worker that throws fails the build with a DiscoDBError and leaves nothing', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const out = path.join(dir, 'w.ddb');
+  fs.writeFileSync(out, 'previous');
+  const faults: [string, () => void][] = [
+    ['spill', () => (threadTestHooks.failSpill = true)],
+    ['merge', () => (threadTestHooks.failAt = 'merge')],
+    ['hash', () => (threadTestHooks.failAt = 'hash')],
+    ['write', () => (threadTestHooks.failAt = 'write')],
+  ];
+  for (const [where, arm] of faults) {
+    for (const memoryLimit of where === 'spill' || where === 'merge' ? ['64k'] : ['64k', '256M']) {
+      arm();
+      try {
+        await tt.rejects(
+          pipeline(Readable.from(records(20000)), new DiscoDBWriter(out, { memoryLimit, threads: 2, tmpDir: tmp })),
+          { name: 'DiscoDBError', code: 'ERR_DISCODB_WORKER', message: new RegExp(`injected failure.*${where === 'spill' ? 'spill' : where}`) },
+          `${where} @ ${memoryLimit}`,
+        );
+      } finally {
+        threadTestHooks.failSpill = false;
+        threadTestHooks.failAt = null;
+      }
+      tt.same(fs.readdirSync(tmp), [], `${where} @ ${memoryLimit}: no spill files`);
+      tt.same(fs.readdirSync(dir).sort(), ['tmp', 'w.ddb'], `${where} @ ${memoryLimit}: no temp output`);
+      tt.equal(fs.readFileSync(out, 'utf8'), 'previous', `${where} @ ${memoryLimit}: target untouched`);
+    }
+  }
+  // The next build works.
+  await buildFile(records(100), out, { threads: 2, tmpDir: tmp });
+  tt.equal(DiscoDB.open(out).size, 100);
+});
+
+t.test('destroy() in every phase of a threaded build rejects, removes every temp file and terminates the workers', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const out = path.join(dir, 'd.ddb');
+  const cases: { phase: WriterPhase; memoryLimit: string }[] = [
+    { phase: 'spill', memoryLimit: '64k' },
+    { phase: 'merge', memoryLimit: '64k' },
+    { phase: 'hash', memoryLimit: '64k' },
+    { phase: 'write', memoryLimit: '64k' },
+    { phase: 'hash', memoryLimit: '256M' },
+    { phase: 'write', memoryLimit: '256M' },
+  ];
+  for (const c of cases) {
+    const label = `${c.phase} @ ${c.memoryLimit}`;
+    const w = new DiscoDBWriter(out, { memoryLimit: c.memoryLimit, threads: 2, tmpDir: tmp });
+    w.on('progress', (p: WriterProgress) => {
+      if (p.phase === c.phase && !w.destroyed && (c.phase !== 'spill' || p.runs > 1)) w.destroy();
+    });
+    await tt.rejects(pipeline(Readable.from(records(20000)), w), { code: 'ERR_DISCODB_ABORTED' }, label);
+    await new Promise((resolve) => (w.closed ? resolve(undefined) : w.once('close', resolve)));
+    tt.equal(liveThreads(), 0, `${label}: the workers were terminated`);
+    tt.same(fs.readdirSync(tmp), [], `${label}: no spill files`);
+    tt.same(fs.readdirSync(dir), ['tmp'], `${label}: no output`);
+  }
+});
