@@ -60,7 +60,7 @@ async function child(task: string, shape: Shape, scale: number, limit: string, t
       await pipeline(Readable.from(records(shape, scale)), new Writable({ objectMode: true, write: (_c, _e, cb) => cb() }));
     } else {
       const { DiscoDBWriter } = await import('../lib/writer/index.js');
-      const { DiscoDB } = await import('../lib/reader/discodb.js');
+      const { DiscoDB } = await import('../lib/discodb.js');
       const file = path.join(dir, 'out.ddb');
       const w = new DiscoDBWriter(file, { memoryLimit: limit, threads, tmpDir: dir });
       await pipeline(Readable.from(records(shape, scale)), w);

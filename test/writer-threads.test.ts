@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import t from 'tap';
-import { DiscoDB } from '../lib/reader/discodb.js';
+import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBWriter, buildBuffer, buildFile, type WriterPhase, type WriterProgress } from '../lib/writer/index.js';
 import { liveThreads, threadTestHooks } from '../lib/writer/threads.js';
 import { corpusCases, corpusInput } from './helpers/corpus.js';
