@@ -563,8 +563,8 @@ function* expandLiteral(db: QueryableDB<unknown>, l: Literal, depth: number): Ge
   }
 }
 
-/** Cartesian product of lists (one empty combination for no lists). */
-function* product<T>(lists: T[][]): Generator<T[]> {
+/** Cartesian product of lists (one empty combination for no lists); metaquery expansions (also the sharded db's). */
+export function* product<T>(lists: T[][]): Generator<T[]> {
   for (const l of lists) if (l.length === 0) return;
   const idx = new Array<number>(lists.length).fill(0);
   for (;;) {

@@ -8,6 +8,7 @@ import { DiscoDBError } from '../errors.js';
 import { DiscoDB, type Bytes, type CheckReport, type DiscoDBInfo, type Encoding, type OpenOptions } from '../discodb.js';
 import { Inquiry } from '../reader/inquiry.js';
 import { Clause, DiscoDBView, Literal, Q } from '../query/index.js';
+import { product } from '../query/engine.js';
 import { shardOf } from './hash.js';
 import { readManifest, verifyShardHash, verifyShardSize, type Manifest, type ShardCounts } from './manifest.js';
 import type { PartitionBy } from './partition.js';
@@ -614,20 +615,4 @@ function shardQuery<T extends string | Buffer>(p: DiscoDB<T>, q: Q, view: Sharde
   const v = view.perShard[s];
   if (v === null || v === undefined) return new Inquiry<T>(() => [][Symbol.iterator](), () => 0);
   return p.query(q, { view: v });
-}
-
-/** Cartesian product of lists (one empty combination for no lists). */
-function* product<T>(lists: T[][]): Generator<T[]> {
-  for (const l of lists) if (l.length === 0) return;
-  const idx = new Array<number>(lists.length).fill(0);
-  for (;;) {
-    yield lists.map((l, i) => l[idx[i]!]!);
-    let k = lists.length - 1;
-    while (k >= 0) {
-      if (++idx[k]! < lists[k]!.length) break;
-      idx[k] = 0;
-      k--;
-    }
-    if (k < 0) return;
-  }
 }
