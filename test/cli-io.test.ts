@@ -9,48 +9,20 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as zlib from 'node:zlib';
 import t from 'tap';
+import { ENV, MAIN, cli, cliAsync, lines, type Run } from './helpers/cli.js';
 
-const MAIN = fileURLToPath(new URL('../dist/lib/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ENV = { ...process.env, NODE_OPTIONS: '' };
-
-interface Run {
-  code: number | null;
-  stdout: Buffer;
-  err: string;
-}
-
-function cli(args: string[], input?: string | Buffer, env: NodeJS.ProcessEnv = ENV): Run {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { input: input ?? '', maxBuffer: 64 * 1024 * 1024, env });
-  return { code: r.status, stdout: r.stdout, err: r.stderr.toString('utf8') };
-}
-
-/** Runs the CLI asynchronously (independent runs go side by side). */
-function cliAsync(args: string[], input?: string | Buffer): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: ENV });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), err }));
-    child.stdin.end(input ?? '');
-  });
-}
 
 /** Runs the CLI with stdin read from a file (a redirect, `< file`). */
 function cliFromFile(args: string[], file: string): Run {
   const fd = fs.openSync(file, 'r');
   try {
     const r = spawnSync(process.execPath, [MAIN, ...args], { stdio: [fd, 'pipe', 'pipe'], env: ENV });
-    return { code: r.status, stdout: r.stdout, err: r.stderr.toString('utf8') };
+    return { code: r.status, stdout: r.stdout, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8') };
   } finally {
     fs.closeSync(fd);
   }
 }
-
-const lines = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
 
 const PAIRS: Array<[string, string]> = [
   ['alice', 'apple'],

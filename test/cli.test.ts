@@ -2,48 +2,14 @@
  * End-to-end tests of the `discodb` command: they spawn the built CLI (dist/lib/cli/main.js;
  * `npm test` builds first) and check outputs, exit statuses, messages and files.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { ENV, MAIN, cli, cliAsync, lines, type Run } from './helpers/cli.js';
 
-const MAIN = fileURLToPath(new URL('../dist/lib/cli/main.js', import.meta.url));
 const CORPUS = fileURLToPath(new URL('./fixtures/corpus/', import.meta.url));
-
-// tap instruments child processes through NODE_OPTIONS; the CLI runs faster without it.
-const ENV = { ...process.env, NODE_OPTIONS: '' };
-
-interface Run {
-  code: number | null;
-  stdout: Buffer;
-  out: string;
-  err: string;
-}
-
-/** Runs the CLI synchronously with optional stdin. */
-function cli(args: string[], input?: string | Buffer): Run {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { input: input ?? '', maxBuffer: 64 * 1024 * 1024, env: ENV });
-  return { code: r.status, stdout: r.stdout, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8') };
-}
-
-/** The lines of an output (each ends with \n; an empty line is an empty entry). */
-/** Runs the CLI asynchronously: independent invocations can run side by side. */
-function cliAsync(args: string[], input?: string | Buffer): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: ENV });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const stdout = Buffer.concat(out);
-      resolve({ code, stdout, out: stdout.toString('utf8'), err: Buffer.concat(err).toString('utf8') });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
 
 /** Runs several invocations in parallel. */
 async function cliAll<K extends string>(runs: Record<K, string[]>): Promise<Record<K, Run>> {
@@ -51,8 +17,6 @@ async function cliAll<K extends string>(runs: Record<K, string[]>): Promise<Reco
   const results = await Promise.all(keys.map((k) => cliAsync(runs[k])));
   return Object.fromEntries(keys.map((k, i) => [k, results[i]])) as Record<K, Run>;
 }
-
-const lines = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
 
 // One dataset in every input format: users → items, plus a "team" whose values are users
 // (so that a dereference has something to follow). Same adds in the same order, so every

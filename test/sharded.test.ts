@@ -5,7 +5,6 @@
  * catch missing or changed shards.
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,6 +21,7 @@ import {
   writeShardedManifest,
   type PartitionBy,
 } from '../lib/sharded/index.js';
+import { cli, cliAsync } from './helpers/cli.js';
 import { corpusCases, corpusInput } from './helpers/corpus.js';
 import { rng, randInt } from './helpers/random.js';
 
@@ -342,25 +342,6 @@ t.test('bad arguments and bad records', async (t) => {
 // ---------------------------------------------------------------------------
 // The CLI (dist/: `npm test` builds first)
 
-const MAIN = new URL('../dist/lib/cli/main.js', import.meta.url).pathname;
-const ENV = { ...process.env, NODE_OPTIONS: '' };
-function cli(args: string[], input = ''): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { input, env: ENV, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8') };
-}
-/** Runs the CLI asynchronously, so that independent invocations run side by side. */
-function cliAsync(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: ENV });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out: Buffer.concat(out).toString('utf8'), err: Buffer.concat(err).toString('utf8') }));
-    child.stdin.end();
-  });
-}
 /** Output lines in a canonical order: sorted, and in JSON lines (items) the values sorted too. */
 const sortedLines = (s: string): string[] =>
   s
