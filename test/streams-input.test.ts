@@ -4,9 +4,8 @@
  * nesting is an input error (never a stack overflow), 16 MiB cells and lines parse in one
  * pass, and `.tsv` vs tab lines follow the one documented rule.
  */
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import t from 'tap';
+import { parse } from './helpers/parse.js';
 import {
   csvRecords,
   formatFromPath,
@@ -20,26 +19,6 @@ import {
 
 type Make = () => NodeJS.ReadWriteStream;
 
-/** Runs bytes through a parser, split at every `step` bytes (0: one chunk). */
-async function parse(make: Make, input: string | Buffer, step = 0): Promise<DiscoDBRecord[]> {
-  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input);
-  const chunks: Buffer[] = [];
-  if (step > 0) for (let i = 0; i < bytes.length; i += step) chunks.push(bytes.subarray(i, i + step));
-  else chunks.push(bytes);
-  const out: DiscoDBRecord[] = [];
-  await pipeline(
-    Readable.from(chunks),
-    make(),
-    new Writable({
-      objectMode: true,
-      write(r, _e, cb) {
-        out.push(r as DiscoDBRecord);
-        cb();
-      },
-    }),
-  );
-  return out;
-}
 
 /** Expects an input error on `line` whatever the chunking. */
 async function failsAt(t: Tap.Test, make: Make, input: string | Buffer, line: number, message: RegExp): Promise<void> {

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import t from 'tap';
+import { parse } from './helpers/parse.js';
 import through2 from 'through2';
 import { DiscoDBError } from '../lib/errors.js';
 import { DiscoDB } from '../lib/discodb.js';
@@ -237,26 +238,6 @@ t.test('Inquiry.stream() over a real db', async (t) => {
   t.equal(fs.readFileSync(file, 'utf8'), db.get(first).toArray().map((v) => `${v.toUpperCase()}\n`).join(''));
 });
 
-/** Runs bytes through a parser, as one chunk or split at every `step` bytes. */
-async function parse(make: () => NodeJS.ReadWriteStream, input: string | Buffer, step = 0): Promise<DiscoDBRecord[]> {
-  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input);
-  const chunks: Buffer[] = [];
-  if (step > 0) for (let i = 0; i < bytes.length; i += step) chunks.push(bytes.subarray(i, i + step));
-  else chunks.push(bytes);
-  const out: DiscoDBRecord[] = [];
-  await pipeline(
-    Readable.from(chunks),
-    make(),
-    new Writable({
-      objectMode: true,
-      write(r, _e, cb) {
-        out.push(r as DiscoDBRecord);
-        cb();
-      },
-    }),
-  );
-  return out;
-}
 
 /** Same records for whole input, byte-by-byte and 7-byte chunks. */
 async function parseAllWays(t: Tap.Test, make: () => NodeJS.ReadWriteStream, input: string): Promise<DiscoDBRecord[]> {
