@@ -16,9 +16,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { counter } from './counter.js';
 import { rng as prng } from '../examples/random.js';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -26,20 +26,6 @@ const DATA = fileURLToPath(new URL('../../bench/data/', import.meta.url));
 const MB = 1024 * 1024;
 
 type Task = 'fastcsv' | 'csvRecords' | 'create-csv' | 'jsonl-parser' | 'jsonlRecords' | 'create-jsonl';
-
-/** A sink that counts objects (or bytes) and drops them. */
-function counter(): Writable & { n: number } {
-  const w = new Writable({
-    objectMode: true,
-    highWaterMark: 1024,
-    writev(chunks, cb) {
-      w.n += chunks.length;
-      cb();
-    },
-  }) as Writable & { n: number };
-  w.n = 0;
-  return w;
-}
 
 /** Runs one task in this (child) process and prints `{ seconds, records, maxRssMB }`. */
 async function child(task: Task, file: string, memory: string): Promise<void> {

@@ -18,9 +18,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { counter } from './counter.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const DATA = fileURLToPath(new URL('../../bench/data/', import.meta.url));
@@ -31,20 +32,6 @@ type LongCase = 'csv-cell' | 'csv-quoted' | 'csv-unclosed' | 'tsv' | 'tab' | 'js
 type FileCase = 'tsvRecords' | 'tabRecords' | 'csvRecords' | 'fastcsv' | 'jsonlRecords' | 'jsonl-peer';
 /** The parser factories of `lib/streams` (this build or a baseline's). */
 type Streams = typeof import('../lib/streams/index.js');
-
-/** A sink that counts objects and drops them. */
-function counter(): Writable & { n: number } {
-  const w = new Writable({
-    objectMode: true,
-    highWaterMark: 1024,
-    writev(chunks, cb) {
-      w.n += chunks.length;
-      cb();
-    },
-  }) as Writable & { n: number };
-  w.n = 0;
-  return w;
-}
 
 /** The input of a long-line case: one record holding `size` bytes, then a short one. */
 function longInput(c: LongCase, size: number): Buffer {
