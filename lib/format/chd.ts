@@ -3,6 +3,13 @@
  * `cmph_search_packed` of the C library. The section is parsed once into
  * offsets (O(1), no per-key work); each lookup hashes the key and does two
  * select queries and one rank query on the packed bit vectors.
+ *
+ * A db that is looked up often gets flat tables instead (see {@link ChdHash.flatten}):
+ * the displacements decoded into one u32 per bucket, and the empty-bin set as
+ * a bitmap with a running count per 32 bins (interleaved, so one rank is one
+ * cache line). A lookup then touches two cache lines of ~1.5 bytes per key
+ * of tables instead of six to eight of the packed structure, and a probe
+ * landing in an empty bin is known absent without reading any record.
  */
 import { corrupt } from '../errors.js';
 import { readBits } from './bits.js';
@@ -35,6 +42,10 @@ export class ChdHash {
   private readonly csStore: number;
   private readonly csStoreEnd: number;
   private readonly triple = new Uint32Array(3);
+  /** Decoded displacement per bucket (after {@link flatten}). */
+  private disp: Uint32Array | null = null;
+  /** Per 32 bins: [empty bins before them, bitmap of the empty ones] (after {@link flatten}). */
+  private bins: Int32Array | null = null;
 
   /**
    * Parses the section at `start` of `buf`, which must end by `limit`. Throws
@@ -94,7 +105,11 @@ export class ChdHash {
     return this.lookupAt(key, key.length, legacy);
   }
 
-  /** {@link lookup} of the key `key[0, len)` (a prefix of a scratch buffer). Allocation-free. */
+  /**
+   * {@link lookup} of the key `key[0, len)` (a prefix of a scratch buffer).
+   * Allocation-free. -1 when the key lands in an empty bin (flat tables only):
+   * no stored key does, so it is absent.
+   */
   lookupAt(key: Uint8Array, len: number, legacy: boolean): number {
     const t = this.triple;
     jenkinsHashAt(this.seed, key, 0, len, t, legacy);
@@ -102,11 +117,129 @@ export class ChdHash {
     const g = t[0]! % this.nbuckets;
     const f = t[1]! % n;
     const h = (t[2]! % (n - 1)) + 1;
-    const d = this.displacement(g);
+    const disp = this.disp;
+    const d = disp !== null ? disp[g]! : this.displacement(g);
     const p0 = d % n;
     const p1 = Math.floor(d / n);
     const bin = (f + mulMod(h, p0, n) + p1) % n;
-    return bin - this.rank(bin);
+    const bins = this.bins;
+    if (bins === null) return bin - this.rank(bin);
+    const w = 2 * (bin >>> 5);
+    const empty = bins[w + 1]!;
+    const b = bin & 31;
+    if (((empty >>> b) & 1) !== 0) return -1;
+    return bin - (bins[w]! + popcount(empty & ((1 << b) - 1)));
+  }
+
+  /** True once {@link flatten} has built the flat tables. */
+  get flat(): boolean {
+    return this.bins !== null;
+  }
+
+  /**
+   * Builds the flat tables (about 1.5 bytes per key; one pass over the
+   * packed structure) when they would take at most `maxBytes`. Only a
+   * well-formed structure is flattened (displacements below 2^32; empty bins
+   * strictly increasing, as many as it says, the last its maximum, all below
+   * n), where both give the same answers (spec §6.7: rank(x) is the number of
+   * empty bins below x); otherwise lookups keep using it as it is. Returns
+   * whether the tables are in use.
+   */
+  flatten(maxBytes: number): boolean {
+    if (this.bins !== null) return true;
+    const nb = this.nbuckets;
+    const words = Math.ceil(this.n / 32);
+    if (4 * nb + 8 * words > maxBytes) return false;
+    const disp = this.displacements();
+    if (disp === null) return false;
+    const bins = this.emptyBins(words);
+    if (bins === null) return false;
+    this.disp = disp;
+    this.bins = bins;
+    return true;
+  }
+
+  /**
+   * Every displacement, in one walk of the select vector (what
+   * {@link displacement} gives for each bucket when the vector holds all its
+   * set bits); null when it does not, or when one is 2^32 or more.
+   */
+  private displacements(): Uint32Array | null {
+    const buf = this.buf;
+    const sel = this.csSel;
+    const nbits = sel.nbits;
+    const nb = this.nbuckets;
+    const disp = new Uint32Array(nb);
+    const remR = this.csRemR;
+    const scale = 2 ** remR;
+    const rems = this.csRems * 8;
+    const remsEnd = this.csRemsEnd;
+    const store = this.csStore * 8;
+    const storeEnd = this.csStoreEnd;
+    const first = sel.bits;
+    const last = Math.min(sel.bitsEnd, first + Math.ceil(nbits / 8));
+    let i = 0;
+    let start = 0;
+    // Set bit i lies at X_i + i (spec §6.6): X_i is the high part of the end of value i.
+    for (let byte = first; byte < last && i < nb; byte++) {
+      let v = buf[byte]!;
+      while (v !== 0 && i < nb) {
+        const low = v & -v;
+        const pos = (byte - first) * 8 + (31 - Math.clz32(low));
+        if (pos >= nbits) break;
+        const end = (pos - i) * scale + readBits(buf, remsEnd, rems + i * remR, remR);
+        const len = end - start;
+        const d = len <= 0 || len > 32 ? 0 : readBits(buf, storeEnd, store + start, len) + 2 ** len - 1;
+        if (d >= 4294967296) return null;
+        disp[i++] = d;
+        start = end;
+        v ^= low;
+      }
+    }
+    return i === nb ? disp : null;
+  }
+
+  /** The empty-bin bitmap and running counts, decoded in one walk of the rank structure; null when it is not well-formed. */
+  private emptyBins(words: number): Int32Array | null {
+    const sel = this.crSel;
+    const buf = this.buf;
+    const remR = this.crRemR;
+    const scale = 2 ** remR;
+    const k = this.crK;
+    const n = this.n;
+    const nbits = sel.nbits;
+    if (k < 1 || sel.nOnes !== Math.floor(this.crMaxVal / scale)) return null;
+    const bins = new Int32Array(2 * words);
+    const rems = this.crRems * 8;
+    const remsEnd = this.crRemsEnd;
+    const first = sel.bits;
+    const last = Math.min(sel.bitsEnd, first + Math.ceil(nbits / 8));
+    let j = 0;
+    let q = 0;
+    let prev = -1;
+    // The high part of empty bin j is the number of set bits before the j-th clear bit (spec §6.7).
+    for (let byte = first; byte < last && j < k; byte++) {
+      const v = buf[byte]!;
+      const here = Math.min(8, nbits - (byte - first) * 8);
+      for (let b = 0; b < here && j < k; b++) {
+        if (((v >>> b) & 1) !== 0) {
+          q++;
+          continue;
+        }
+        const e = q * scale + readBits(buf, remsEnd, rems + j * remR, remR);
+        if (e <= prev || e >= n) return null;
+        bins[2 * (e >>> 5) + 1]! |= 1 << (e & 31);
+        prev = e;
+        j++;
+      }
+    }
+    if (j !== k || prev !== this.crMaxVal) return null;
+    let before = 0;
+    for (let w = 0; w < words; w++) {
+      bins[2 * w] = before;
+      before += popcount(bins[2 * w + 1]!);
+    }
+    return bins;
   }
 
   /** compressed_seq lookup of value i (spec §6.6). */
@@ -164,6 +297,13 @@ export class ChdHash {
   }
 }
 
+/** Number of set bits of a 32-bit integer. */
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
+
 /** Set bits per byte value. */
 const POPCOUNT = new Uint8Array(256);
 /** SELECT_IN_BYTE[b * 8 + k] = position of the k-th set bit of byte b. */
@@ -190,9 +330,9 @@ const FINE_STEP = 1 << FINE_SHIFT;
 class Select {
   readonly nOnes: number;
   /** Byte offset of the bit vector in the image. */
-  private readonly bits: number;
+  readonly bits: number;
   /** Byte just past the bit vector (reads beyond are zero). */
-  private readonly bitsEnd: number;
+  readonly bitsEnd: number;
   /** Number of valid bits (n_ones + m). */
   readonly nbits: number;
   private fine: Uint32Array | null = null;

@@ -64,31 +64,54 @@ export class KeyEncoder {
   }
 }
 
+/** Most memory one in-memory lookup table (flat hash, key TOC copy, value TOC copy) may take per db. */
+export const TABLE_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Lookups before the in-memory tables are built. Building them is one
+ * sequential pass (~30–50 ns per key, allocation included), about what n/8
+ * random lookups cost, so a db looked up only a few times never pays for
+ * them and one looked up often pays at most ~2× for its first n/8 lookups.
+ */
+export function tablesAfter(entries: number): number {
+  return Math.max(32, Math.ceil(entries / 8));
+}
+
 /** Finds records by key bytes. */
 export class KeyFinder {
   private readonly records: RecordLocator;
   private readonly chd: ChdHash | null;
   private readonly n: number;
   private unhashedIndex: Map<string, number> | null = null;
+  /** Lookups left before the in-memory tables are built. */
+  private untilTables: number;
 
   constructor(records: RecordLocator, chd: ChdHash | null) {
     this.records = records;
     this.chd = chd;
     this.n = records.numKeys;
+    this.untilTables = tablesAfter(this.n);
+  }
+
+  /** Builds the flat hash and the key TOC copy (when they fit {@link TABLE_MAX_BYTES}). */
+  private buildTables(): void {
+    this.chd?.flatten(TABLE_MAX_BYTES);
+    this.records.index(TABLE_MAX_BYTES);
   }
 
   /** Record index of the key `key[0, len)`, or -1 when it is absent. */
   find(key: Uint8Array, len: number): number {
     const n = this.n;
     if (n === 0) return -1;
+    if (this.untilTables > 0 && --this.untilTables === 0) this.buildTables();
     const chd = this.chd;
     if (chd !== null) {
       const i = chd.lookupAt(key, len, false);
-      if (i < n && this.records.keyEquals(i, key, len)) return i;
+      if (i >= 0 && i < n && this.records.keyEquals(i, key, len)) return i;
       // Files hashed by CMPH < 2.0 with bytes ≥ 0x80 in keys: retry the legacy Jenkins (spec §6.4).
       if (hasHighByteAt(key, len)) {
         const j = chd.lookupAt(key, len, true);
-        if (j < n && j !== i && this.records.keyEquals(j, key, len)) return j;
+        if (j >= 0 && j < n && j !== i && this.records.keyEquals(j, key, len)) return j;
       }
       return -1;
     }

@@ -278,6 +278,8 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
     this.src.close();
     this.chd = null;
     this.keys_ = new KeyFinder(this.records, null);
+    this.records.dropIndex();
+    this.valueReader.dropIndex();
     this.skipCache.clear();
   }
 }

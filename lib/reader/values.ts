@@ -8,6 +8,8 @@ import { constants } from 'node:buffer';
 import { DiscoDBError, corrupt } from '../errors.js';
 import { CODEBOOK_SIZE, F_COMPRESSED, type Header } from '../format/header.js';
 import { Codebook } from '../format/huffman.js';
+import { TABLE_MAX_BYTES, tablesAfter } from './keys.js';
+import { copyToc } from './records.js';
 import type { ImageSource } from './source.js';
 import type { Encoding } from './types.js';
 
@@ -26,6 +28,15 @@ export class ValueReader<V> {
   /** The extent last validated by {@link extent}. */
   start = 0;
   end = 0;
+  /**
+   * The value TOC copied into memory once values are read often: value id
+   * spans [offsets[id - 1], offsets[id]). Entries that do not fit are
+   * 0xffffffff, which fails validation and sends that id to the image read.
+   */
+  private offsets: Uint32Array | null = null;
+  /** Extents read before the TOC is copied. */
+  private untilTable: number;
+  private readonly size: number;
 
   constructor(src: ImageSource, header: Header, encoding: Encoding) {
     this.src = src;
@@ -43,10 +54,42 @@ export class ValueReader<V> {
       // a corrupt entry: extents are then checked against the image only (check() reports it)
     }
     this.limit = limit;
+    this.size = header.size;
+    this.untilTable = tablesAfter(this.u);
+  }
+
+  /** Copies the value TOC into memory (4 bytes per value) when it fits and the image is under 4 GiB. */
+  private index(): void {
+    const count = this.u + 1;
+    if (this.size >= 0xffffffff || 4 * count > TABLE_MAX_BYTES || !(this.tocEnd <= this.src.length)) return;
+    this.offsets = copyToc(this.src, this.toc, count);
+  }
+
+  /** Drops the in-memory TOC (at close). */
+  dropIndex(): void {
+    this.offsets = null;
+    this.untilTable = -1;
   }
 
   /** Validates value `id`'s extent into start/end. */
   extent(id: number): void {
+    const u = this.u;
+    if (this.untilTable > 0 && --this.untilTable === 0) this.index();
+    const t = this.offsets;
+    if (t !== null && id >= 1 && id <= u) {
+      const start = t[id - 1]!;
+      const end = t[id]!;
+      if (start >= this.tocEnd && end >= start && end <= this.limit) {
+        this.start = start;
+        this.end = end;
+        return;
+      }
+    }
+    this.extentInImage(id);
+  }
+
+  /** {@link extent} from the TOC in the image (and the error, when it is corrupt). */
+  private extentInImage(id: number): void {
     const u = this.u;
     if (!(id >= 1 && id <= u)) throw corrupt(`value id ${id} is outside 1..${u}`, this.toc);
     const at = this.toc + 8 * (id - 1);
@@ -105,20 +148,33 @@ export class ValueReader<V> {
     const src = this.src;
     const u = this.u;
     const whole = src.whole;
+    if (this.untilTable > 0) {
+      this.untilTable -= to - from;
+      if (this.untilTable <= 0) {
+        this.untilTable = 0;
+        this.index();
+      }
+    }
+    const t = this.offsets;
     let touched = 0;
     let i = from;
     for (; i < to; i++) {
       const id = batch[i]!;
       if (!(id >= 1 && id <= u)) break;
-      const at = this.toc + 8 * (id - 1);
-      if (at + 16 > src.length) break;
       let start: number;
       let end: number;
-      try {
-        start = src.u64(at);
-        end = src.u64(at + 8);
-      } catch {
-        break;
+      if (t !== null) {
+        start = t[id - 1]!;
+        end = t[id]!;
+      } else {
+        const at = this.toc + 8 * (id - 1);
+        if (at + 16 > src.length) break;
+        try {
+          start = src.u64(at);
+          end = src.u64(at + 8);
+        } catch {
+          break;
+        }
       }
       if (start < this.tocEnd || end < start || end > this.limit) break;
       batch[stride + i] = start;
