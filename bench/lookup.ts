@@ -6,7 +6,10 @@
  *   - 1M keys × 10 values (compressed): `get(k)` + iterate vs lmdb `dupSort`
  *     `getValues(k)` iterated;
  *   - `has` on existing and absent keys, with p50/p99/p999 per operation
- *     (`perf_hooks.createHistogram`; the timer's own cost is included);
+ *     (`perf_hooks.createHistogram`), timed two ways: each call on its own
+ *     (the timer's own cost, measured on an empty call and printed, is
+ *     included) and in samples of 16 consecutive calls (the sample's mean per
+ *     call: the timer's cost is spread over 16 calls, and so is an outlier);
  *   - every discodb workload again on the pread route (`{ mmap: false }`).
  *
  *   npm run build && flock /tmp/discodb-bench.lock node dist/bench/lookup.js [--ops N] [--rounds R] [--only get1,get10,has,pread]
@@ -118,17 +121,31 @@ function versus(probes: string[], fn: (k: string) => void, peer: (k: string) => 
   return [a, b];
 }
 
-/** p50/p99/p999 (ns) of single operations, each timed with hrtime. */
-function latency(probes: string[], fn: (k: string) => void): { p50: number; p99: number; p999: number; mean: number } {
+interface Latency {
+  p50: number;
+  p99: number;
+  p999: number;
+  mean: number;
+}
+
+/**
+ * p50/p99/p999 (ns) per operation, from samples of `per` consecutive calls
+ * each timed with hrtime (a sample records its mean per call; `per` = 1
+ * times every call on its own, the timer's own cost included).
+ */
+function latency(probes: string[], fn: (k: string) => void, per = 1): Latency {
   const h = createHistogram();
   for (let i = 0; i < Math.min(100_000, probes.length); i++) fn(probes[i]!);
-  for (let i = 0; i < probes.length; i++) {
+  const n = probes.length - (probes.length % per);
+  for (let i = 0; i < n; i += per) {
     const t0 = process.hrtime.bigint();
-    fn(probes[i]!);
-    h.record(Math.max(1, Number(process.hrtime.bigint() - t0)));
+    for (let j = i; j < i + per; j++) fn(probes[j]!);
+    h.record(Math.max(1, Math.round(Number(process.hrtime.bigint() - t0) / per)));
   }
   return { p50: h.percentile(50), p99: h.percentile(99), p999: h.percentile(99.9), mean: Math.round(h.mean) };
 }
+
+const show = (l: Latency): string => `p50 ${l.p50}, p99 ${l.p99}, p999 ${l.p999}, mean ${l.mean}`;
 
 const rows: Array<Record<string, string | number>> = [];
 const row = (workload: string, discodb: number, peerName: string, peer: number | null): void => {
@@ -181,10 +198,14 @@ if (ONLY.has('get1') || ONLY.has('has') || ONLY.has('pread')) {
   }
   if (ONLY.has('has')) {
     const mixed = probes.map((k, i) => (i % 2 === 0 ? k : absent[i]!));
-    const lat = latency(mixed, hasIt);
-    console.log(`has latency (existing and absent alternating, ${mixed.length} ops; ns, hrtime's own ~30-50 ns included): p50 ${lat.p50}, p99 ${lat.p99}, p999 ${lat.p999}, mean ${lat.mean}`);
-    const lat1 = latency(probes, getIter);
-    console.log(`1M×1 get + iterate latency (ns): p50 ${lat1.p50}, p99 ${lat1.p99}, p999 ${lat1.p999}, mean ${lat1.mean}`);
+    const timer = latency(mixed, () => {});
+    console.log(`the timer alone (an empty call, ns): ${show(timer)}`);
+    console.log(`has latency, existing and absent alternating, ${mixed.length} ops (ns):`);
+    console.log(`  each call timed (timer included): ${show(latency(mixed, hasIt))}`);
+    console.log(`  samples of 16 calls, mean per call: ${show(latency(mixed, hasIt, 16))}`);
+    console.log(`  existing only, samples of 16: ${show(latency(probes, hasIt, 16))}`);
+    console.log(`  absent only, samples of 16: ${show(latency(absent, hasIt, 16))}`);
+    console.log(`1M×1 get + iterate latency (ns): each call ${show(latency(probes, getIter))}; samples of 16 ${show(latency(probes, getIter, 16))}`);
   }
   if (ONLY.has('pread')) {
     const pr = DiscoDB.open(file1, { mmap: false });
@@ -192,6 +213,10 @@ if (ONLY.has('get1') || ONLY.has('has') || ONLY.has('pread')) {
       for (const v of pr.get(k)) sink += v.length;
     }, getIter);
     row('1M×1 get + iterate, pread route', ours, 'same, mmap route', mm);
+    [ours, mm] = versus(probes, (k) => {
+      if (pr.has(k)) sink++;
+    }, hasIt);
+    row('1M×1 has (existing), pread route', ours, 'same, mmap route', mm);
     [ours, mm] = versus(absent, (k) => {
       if (pr.has(k)) sink++;
     }, hasIt);

@@ -12,6 +12,8 @@ import { DiscoDB } from '../lib/index.js';
 import { ChdHash } from '../lib/format/chd.js';
 import { parseHeader } from '../lib/format/header.js';
 import { tablesAfter } from '../lib/reader/keys.js';
+import { MemorySource } from '../lib/reader/source.js';
+import { NO_ENTRY, TocCopy } from '../lib/reader/toc.js';
 import { corpusCases, fromExpected, toExpected, type CorpusCase } from './helpers/corpus.js';
 import { rng as prng } from './helpers/random.js';
 
@@ -195,4 +197,40 @@ t.test('mutated hash sections: the flat hash refuses what is not well-formed and
     }
   }
   t.ok(flattened > 0 && refused > 0, `both outcomes seen (${flattened} flattened, ${refused} refused)`);
+});
+
+t.test('TOC copies: 2-byte deltas, groups that do not fit, and the 4-byte form', async (t) => {
+  const entries = (values: number[]): MemorySource => {
+    const b = Buffer.alloc(8 * values.length);
+    values.forEach((v, i) => b.writeBigUInt64LE(BigInt(v), 8 * i));
+    return new MemorySource(b, 'buffer');
+  };
+  // 4096 ascending entries (64 groups), a jump of 70 000 inside group 2, an entry past 2^32 in group 4.
+  const vals = Array.from({ length: 4096 }, (_, i) => 1000 + 17 * i + (i >= 150 ? 70_000 : 0) + (i === 260 ? 2 ** 33 : 0));
+  const copy = TocCopy.copy(entries(vals), 0, vals.length);
+  t.ok(copy.bytes < 4 * vals.length, 'the compact form');
+  for (let i = 0; i < vals.length; i++) {
+    const group = i >>> 6;
+    const want = group === 2 || group === 4 ? NO_ENTRY : vals[i];
+    if (copy.at(i) !== want) t.fail(`entry ${i}: ${copy.at(i)}, want ${want}`);
+  }
+  // Spans of 64 KiB or more in most groups: every entry in 4 bytes, only the one past 2^32 unrepresented.
+  const wide = Array.from({ length: 300 }, (_, i) => 5000 * i + (i === 7 ? 2 ** 40 : 0));
+  const full = TocCopy.copy(entries(wide), 0, wide.length);
+  t.equal(full.bytes, 4 * wide.length, 'the u32 form');
+  for (let i = 0; i < wide.length; i++) if (full.at(i) !== (i === 7 ? NO_ENTRY : wide[i])) t.fail(`wide entry ${i}`);
+  t.pass('all entries checked');
+});
+
+t.test('large keys and values (4-byte TOC copies) answer the same after the tables', async (t) => {
+  const pairs = Array.from({ length: 120 }, (_, i) => ({ key: `${'k'.repeat(1500)}${i}`, values: [`${'v'.repeat(2000)}${i}`, `w${i}`] }));
+  const db = DiscoDB.fromBuffer(DiscoDB.from(pairs, { disableCompression: true }).toBuffer());
+  for (let pass = 0; pass < 4; pass++) {
+    for (const p of pairs) {
+      if (!db.has(p.key)) t.fail(`pass ${pass}: ${p.key.slice(-4)} missing`);
+      const got = new Set(db.get(p.key).toArray());
+      if (got.size !== 2 || !p.values.every((v) => got.has(v))) t.fail(`pass ${pass}: values of ${p.key.slice(-4)}`);
+    }
+    t.notOk(db.has('k'.repeat(1500)), `pass ${pass}: a prefix is absent`);
+  }
 });

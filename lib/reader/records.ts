@@ -8,6 +8,7 @@ import { corrupt } from '../errors.js';
 import type { Header } from '../format/header.js';
 import { DeltaCursor, EMPTY_CURSOR, type IdCursor, type SkipIndexSource } from './cursor.js';
 import type { ImageSource } from './source.js';
+import { TocCopy } from './toc.js';
 
 /** Where record i's list lies, for decoders that keep their own state. */
 export interface ListExtent {
@@ -46,10 +47,10 @@ export class RecordLocator {
    * do not fit are stored as 0xffffffff, which fails validation and sends
    * that record to the image read (and its error).
    */
-  private offsets: Uint32Array | null = null;
+  private offsets: TocCopy | null = null;
 
   /**
-   * Copies the key TOC into memory (4 bytes per key, read sequentially) when
+   * Copies the key TOC into memory (2–4 bytes per key, read sequentially) when
    * it takes at most `maxBytes` and the image is under 4 GiB, so that a lookup
    * reads one small in-memory entry instead of two u64 of the image (a cache
    * and TLB miss on a mapping, a system call on the pread route). Returns
@@ -60,7 +61,7 @@ export class RecordLocator {
     const n = this.numKeys;
     const src = this.src;
     if (this.size >= 0xffffffff || 4 * (n + 1) > maxBytes || !(this.tocEnd <= src.length)) return false;
-    this.offsets = copyToc(src, this.toc, n + 1);
+    this.offsets = TocCopy.copy(src, this.toc, n + 1);
     return true;
   }
 
@@ -73,8 +74,8 @@ export class RecordLocator {
   locate(i: number): void {
     const t = this.offsets;
     if (t !== null && i >= 0 && i < this.numKeys) {
-      const start = t[i]!;
-      const end = t[i + 1]!;
+      const start = t.at(i);
+      const end = t.at(i + 1);
       if (start >= this.tocEnd && end >= start + 8 && end <= this.size) {
         const len = this.src.u32(start);
         if (len <= end - start - 8) {
@@ -185,25 +186,3 @@ export class RecordLocator {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** TOC entries copied per read (64 KiB: one system call each on the pread route). */
-const TOC_CHUNK = 8192;
-
-/**
- * The `count` u64 entries at `toc` as u32 (0xffffffff for those of 2^32 or
- * more, which no image under 4 GiB can hold), read sequentially in chunks.
- * The caller has checked that they lie inside the image.
- */
-export function copyToc(src: ImageSource, toc: number, count: number): Uint32Array {
-  const out = new Uint32Array(count);
-  for (let i = 0; i < count; i += TOC_CHUNK) {
-    const m = Math.min(TOC_CHUNK, count - i);
-    const w = src.window(toc + 8 * i, 8 * m);
-    let at = src.at;
-    for (let j = 0; j < m; j++, at += 8) {
-      const hi = w[at + 4]! | w[at + 5]! | w[at + 6]! | w[at + 7]!;
-      out[i + j] = hi === 0 ? (w[at]! | (w[at + 1]! << 8) | (w[at + 2]! << 16) | (w[at + 3]! << 24)) >>> 0 : 0xffffffff;
-    }
-  }
-  return out;
-}

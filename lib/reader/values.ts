@@ -9,7 +9,7 @@ import { DiscoDBError, corrupt } from '../errors.js';
 import { CODEBOOK_SIZE, F_COMPRESSED, type Header } from '../format/header.js';
 import { Codebook } from '../format/huffman.js';
 import { TABLE_MAX_BYTES, tablesAfter } from './keys.js';
-import { copyToc } from './records.js';
+import { TocCopy } from './toc.js';
 import type { ImageSource } from './source.js';
 import type { Encoding } from './types.js';
 
@@ -33,7 +33,7 @@ export class ValueReader<V> {
    * spans [offsets[id - 1], offsets[id]). Entries that do not fit are
    * 0xffffffff, which fails validation and sends that id to the image read.
    */
-  private offsets: Uint32Array | null = null;
+  private offsets: TocCopy | null = null;
   /** Extents read before the TOC is copied. */
   private untilTable: number;
   private readonly size: number;
@@ -58,11 +58,11 @@ export class ValueReader<V> {
     this.untilTable = tablesAfter(this.u);
   }
 
-  /** Copies the value TOC into memory (4 bytes per value) when it fits and the image is under 4 GiB. */
+  /** Copies the value TOC into memory (2–4 bytes per value) when it fits and the image is under 4 GiB. */
   private index(): void {
     const count = this.u + 1;
     if (this.size >= 0xffffffff || 4 * count > TABLE_MAX_BYTES || !(this.tocEnd <= this.src.length)) return;
-    this.offsets = copyToc(this.src, this.toc, count);
+    this.offsets = TocCopy.copy(this.src, this.toc, count);
   }
 
   /** Drops the in-memory TOC (at close). */
@@ -77,8 +77,8 @@ export class ValueReader<V> {
     if (this.untilTable > 0 && --this.untilTable === 0) this.index();
     const t = this.offsets;
     if (t !== null && id >= 1 && id <= u) {
-      const start = t[id - 1]!;
-      const end = t[id]!;
+      const start = t.at(id - 1);
+      const end = t.at(id);
       if (start >= this.tocEnd && end >= start && end <= this.limit) {
         this.start = start;
         this.end = end;
@@ -164,8 +164,8 @@ export class ValueReader<V> {
       let start: number;
       let end: number;
       if (t !== null) {
-        start = t[id - 1]!;
-        end = t[id]!;
+        start = t.at(id - 1);
+        end = t.at(id);
       } else {
         const at = this.toc + 8 * (id - 1);
         if (at + 16 > src.length) break;
