@@ -234,3 +234,17 @@ t.test('large keys and values (4-byte TOC copies) answer the same after the tabl
     t.notOk(db.has('k'.repeat(1500)), `pass ${pass}: a prefix is absent`);
   }
 });
+
+t.test('the value prefetch is a hint only: values are read from the image each time', async (t) => {
+  const { image: img, keys } = image(400);
+  const db = DiscoDB.fromBuffer(img);
+  for (let pass = 0; pass < 3; pass++) for (const k of keys) db.get(k).first();
+  // Rewrite the bytes of key 10's first value in the caller's buffer (same length): the next get sees them.
+  const old = 'v10';
+  const at = img.indexOf(Buffer.from(old), Number(img.readBigUInt64LE(48)));
+  t.ok(at > 0);
+  img.write('x10', at);
+  t.equal(db.get(keys[10]!).first(), 'x10');
+  t.equal(db.peek(keys[10]!), 'x10');
+  t.same(db.get(keys[11]!).toArray(), ['v11']);
+});

@@ -77,6 +77,11 @@ export function tablesAfter(entries: number): number {
   return Math.max(32, Math.ceil(entries / 8));
 }
 
+/** What {@link KeyFinder} prefetches through (the reader's value prefetch table). */
+export interface Prefetcher {
+  touch(record: number): void;
+}
+
 /** Finds records by key bytes. */
 export class KeyFinder {
   private readonly records: RecordLocator;
@@ -85,28 +90,38 @@ export class KeyFinder {
   private unhashedIndex: Map<string, number> | null = null;
   /** Lookups left before the in-memory tables are built. */
   private untilTables: number;
+  /** Builds the reader's other tables (value TOC copy, prefetch) with ours; returns the prefetch table. */
+  private readonly moreTables: (() => Prefetcher | null) | null;
+  private prefetch: Prefetcher | null = null;
 
-  constructor(records: RecordLocator, chd: ChdHash | null) {
+  constructor(records: RecordLocator, chd: ChdHash | null, moreTables: (() => Prefetcher | null) | null = null) {
     this.records = records;
     this.chd = chd;
     this.n = records.numKeys;
     this.untilTables = tablesAfter(this.n);
+    this.moreTables = moreTables;
   }
 
-  /** Builds the flat hash and the key TOC copy (when they fit {@link TABLE_MAX_BYTES}). */
+  /** Builds the flat hash and the key TOC copy (when they fit {@link TABLE_MAX_BYTES}), then the reader's. */
   private buildTables(): void {
     this.chd?.flatten(TABLE_MAX_BYTES);
     this.records.index(TABLE_MAX_BYTES);
+    this.prefetch = this.moreTables?.() ?? null;
   }
 
-  /** Record index of the key `key[0, len)`, or -1 when it is absent. */
-  find(key: Uint8Array, len: number): number {
+  /**
+   * Record index of the key `key[0, len)`, or -1 when it is absent. With
+   * `values`, the record's first value is prefetched while the key is
+   * compared (for `get`/`peek`, which read it next).
+   */
+  find(key: Uint8Array, len: number, values = false): number {
     const n = this.n;
     if (n === 0) return -1;
     if (this.untilTables > 0 && --this.untilTables === 0) this.buildTables();
     const chd = this.chd;
     if (chd !== null) {
       const i = chd.lookupAt(key, len, false);
+      if (values && this.prefetch !== null) this.prefetch.touch(i);
       if (i >= 0 && i < n && this.records.keyEquals(i, key, len)) return i;
       // Files hashed by CMPH < 2.0 with bytes ≥ 0x80 in keys: retry the legacy Jenkins (spec §6.4).
       if (hasHighByteAt(key, len)) {

@@ -13,7 +13,8 @@ import { checkImage } from './check.js';
 import { SkipIndex, type DeltaCursor, type IdCursor, type SkipIndexSource } from './cursor.js';
 import { Inquiry, emptyInquiry } from './inquiry.js';
 import { AllValuesIterator, RangeIterator, RecordValues, firstValue, type ValueSource } from './iterators.js';
-import { KeyEncoder, KeyFinder } from './keys.js';
+import { KeyEncoder, KeyFinder, TABLE_MAX_BYTES } from './keys.js';
+import { ValuePrefetch } from './prefetch.js';
 import { RecordLocator } from './records.js';
 import type { DiscoDBBackend } from './backend.js';
 import type { ImageSource } from './source.js';
@@ -52,7 +53,14 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
       if (h.numKeys === 0) throw corrupt('hashed db with no keys', 32);
       this.chd = this.loadHash(h);
     }
-    this.keys_ = new KeyFinder(this.records, this.chd);
+    this.keys_ = new KeyFinder(this.records, this.chd, () => this.buildTables());
+  }
+
+  /** The reader's lookup tables beyond the key finder's: the value TOC copy and, on memory images, the value prefetch. */
+  private buildTables(): ValuePrefetch<V> | null {
+    this.valueReader.indexNow();
+    const whole = this.src.whole;
+    return whole === null ? null : ValuePrefetch.build(whole, this.records, this.valueReader, TABLE_MAX_BYTES);
   }
 
   private loadHash(h: Header): ChdHash {
@@ -126,11 +134,14 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
     return this.keys_.find(key, key.length);
   }
 
-  /** Record index of a key given as a string or bytes (strings go through the scratch encoder). */
-  find(key: Bytes): number {
+  /**
+   * Record index of a key given as a string or bytes (strings go through the
+   * scratch encoder); with `values`, its first value is prefetched.
+   */
+  find(key: Bytes, values = false): number {
     this.live();
     const bytes = keyEncoder.encode(key);
-    return this.keys_.find(bytes, keyEncoder.length);
+    return this.keys_.find(bytes, keyEncoder.length, values);
   }
 
   /** Number of ids stored in record `record` (0 for -1). */
@@ -194,13 +205,13 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
   }
 
   get(key: Bytes): Inquiry<V> {
-    const record = this.find(key);
+    const record = this.find(key, true);
     if (record < 0) return emptyInquiry<V>();
     return new RecordValues<V>(this, record);
   }
 
   peek<F>(key: Bytes, fallback: F): V | F {
-    const record = this.find(key);
+    const record = this.find(key, true);
     if (record < 0) return fallback;
     const v = firstValue(this, record);
     return v === undefined ? fallback : v;

@@ -9,7 +9,7 @@ import { DiscoDBError, corrupt } from '../errors.js';
 import { CODEBOOK_SIZE, F_COMPRESSED, type Header } from '../format/header.js';
 import { Codebook } from '../format/huffman.js';
 import { TABLE_MAX_BYTES, tablesAfter } from './keys.js';
-import { TocCopy } from './toc.js';
+import { NO_ENTRY, TocCopy } from './toc.js';
 import type { ImageSource } from './source.js';
 import type { Encoding } from './types.js';
 
@@ -63,6 +63,28 @@ export class ValueReader<V> {
     const count = this.u + 1;
     if (this.size >= 0xffffffff || 4 * count > TABLE_MAX_BYTES || !(this.tocEnd <= this.src.length)) return;
     this.offsets = TocCopy.copy(this.src, this.toc, count);
+  }
+
+  /** Copies the value TOC now (for the prefetch table), unless done or dropped. */
+  indexNow(): void {
+    if (this.untilTable > 0) {
+      this.untilTable = 0;
+      this.index();
+    }
+  }
+
+  /** Start of value `id` from the in-memory TOC, or -1 (no copy, id outside, entry unrepresented). */
+  startOf(id: number): number {
+    const t = this.offsets;
+    if (t === null || !(id >= 1 && id <= this.u)) return -1;
+    const start = t.at(id - 1);
+    return start === NO_ENTRY ? -1 : start;
+  }
+
+  /** Loads value `id`'s TOC entries (a prefetch: `id` is a valid id); returns something of them. */
+  hint(id: number): number {
+    const t = this.offsets;
+    return t === null ? 0 : t.at(id) & 1;
   }
 
   /** Drops the in-memory TOC (at close). */
