@@ -6,7 +6,9 @@
  *    once with the writer into bench/data/ (gitignored): 10k `a & b & c` on
  *    random keys (prebuilt Q, empty results, `count()`) against the 30k
  *    `get(k).count()` of the same keys, and 10k `a | b | c` (results iterated)
- *    against the 30k `get(k)` iterated; on the mmap and the pread route.
+ *    against the 30k `get(k)` iterated; on the mmap and the pread route. The
+ *    AND is also compared with its 30k bare `has(k)` (`get` prefetches the
+ *    first value, which a `count()` does not need).
  *    Each task runs in interleaved rounds; medians and their ratio are printed.
  *
  * 2. With `--naive`: the lazy cursor engine (leapfrog AND, merging OR,
@@ -115,6 +117,9 @@ async function smallQueries(): Promise<void> {
       () => {
         for (const k of lookups) for (const v of db.get(k)) sink += v.length;
       },
+      () => {
+        for (const k of lookups) if (db.has(k)) sink++;
+      },
     ]);
     const us = (ms: number, n: number): string => `${((ms * 1000) / n).toFixed(2)} µs`.padStart(9);
     const line = (what: string, i: number, n: number, peer?: number): string =>
@@ -123,6 +128,8 @@ async function smallQueries(): Promise<void> {
     console.log(`route ${db.route}:`);
     console.log(line(`${QUERIES} a & b & c, count()`, 0, QUERIES));
     console.log(line(`${3 * QUERIES} get(k).count() (peer)`, 1, 3 * QUERIES, 0));
+    // get() also prefetches the key's first value (for the iteration that usually follows): has() is the bare lookup.
+    console.log(line(`${3 * QUERIES} has(k) (bare lookups)`, 4, 3 * QUERIES, 0));
     console.log(line(`${QUERIES} a | b | c, iterated`, 2, QUERIES));
     console.log(line(`${3 * QUERIES} get(k) iterated (peer)`, 3, 3 * QUERIES, 2));
     db.close();

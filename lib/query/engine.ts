@@ -39,6 +39,8 @@ export interface QueryableDB<V = string | Buffer> {
   valueById(id: number): V;
   /** Raw bytes of value `id`. */
   valueBytes(id: number): Uint8Array;
+  /** Optional: loads the values `ids[0, n)` together before they are read one by one (a hint). */
+  prefetchValues?(ids: Float64Array, n: number): void;
 }
 
 /** A query given as a {@link Q} or as a string for {@link Q.parse}. */
@@ -580,19 +582,68 @@ export function* product<T>(lists: T[][]): Generator<T[]> {
 }
 
 /** Values of an id cursor, decoded as they are reached. */
+/** Ids read ahead of the values (enough to overlap their memory misses; the rest stays lazy). */
+const AHEAD = 8;
+
+/**
+ * Values of a query's ids. When the db can prefetch, up to {@link AHEAD} ids
+ * are taken from the cursor at a time and their values loaded together, then
+ * made one by one as they are reached; an error of the cursor while reading
+ * ahead is thrown when the iteration reaches it, after the values before it.
+ */
 class ValueIterator<V> implements Iterator<V> {
   private readonly db: QueryableDB<V>;
   private readonly cursor: IdCursor;
+  private readonly ahead: Float64Array | null;
+  private pos = 0;
+  private have = 0;
+  private failure: unknown = null;
+  private failed = false;
+  private ended = false;
 
   constructor(db: QueryableDB<V>, cursor: IdCursor) {
     this.db = db;
     this.cursor = cursor;
+    this.ahead = db.prefetchValues !== undefined ? new Float64Array(AHEAD) : null;
   }
 
   next(): IteratorResult<V> {
-    const id = this.cursor.next();
-    if (id === 0) return { done: true, value: undefined };
-    return { done: false, value: this.db.valueById(id) };
+    const ahead = this.ahead;
+    if (ahead === null) {
+      const id = this.cursor.next();
+      if (id === 0) return { done: true, value: undefined };
+      return { done: false, value: this.db.valueById(id) };
+    }
+    if (this.pos === this.have && !this.refill(ahead)) {
+      if (this.failed) throw this.failure;
+      return { done: true, value: undefined };
+    }
+    return { done: false, value: this.db.valueById(ahead[this.pos++]!) };
+  }
+
+  /** Reads up to AHEAD ids and prefetches their values; false when none is left. */
+  private refill(ahead: Float64Array): boolean {
+    if (this.ended) return false;
+    let n = 0;
+    try {
+      while (n < AHEAD) {
+        const id = this.cursor.next();
+        if (id === 0) {
+          this.ended = true;
+          break;
+        }
+        ahead[n++] = id;
+      }
+    } catch (err) {
+      this.failure = err;
+      this.failed = true;
+      this.ended = true;
+    }
+    this.pos = 0;
+    this.have = n;
+    if (n === 0) return false;
+    if (n > 1) this.db.prefetchValues!(ahead, n);
+    return true;
   }
 }
 

@@ -192,6 +192,11 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
     return this.valueReader.bytes(id);
   }
 
+  /** Loads the values `ids[0, n)` into cache together, before they are read one by one (a hint). */
+  prefetchValues(ids: Float64Array, n: number): void {
+    if (!this.closed) this.valueReader.prefetch(ids, n);
+  }
+
   /** Value `id` in this db's encoding. */
   valueById(id: number): V {
     if (this.closed) this.live();

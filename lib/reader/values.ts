@@ -87,6 +87,27 @@ export class ValueReader<V> {
     return t === null ? 0 : t.at(id) & 1;
   }
 
+  /**
+   * Loads the TOC entries and first bytes of the values `ids[0, n)` together
+   * (their misses overlap), for a caller about to read them one by one. A
+   * hint only: nothing is validated or kept (memory images with the TOC
+   * copy; a no-op otherwise).
+   */
+  prefetch(ids: Float64Array, n: number): void {
+    const t = this.offsets;
+    const whole = this.src.whole;
+    if (t === null || whole === null) return;
+    const u = this.u;
+    let touched = this.touched;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]!;
+      if (!(id >= 1 && id <= u)) continue;
+      const start = t.at(id - 1);
+      if (start < whole.length) touched = (touched + whole[start]! + (t.at(id) & 1)) | 0;
+    }
+    this.touched = touched;
+  }
+
   /** Drops the in-memory TOC (at close). */
   dropIndex(): void {
     this.offsets = null;
