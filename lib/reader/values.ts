@@ -9,6 +9,7 @@ import { DiscoDBError, corrupt } from '../errors.js';
 import { CODEBOOK_SIZE, F_COMPRESSED, type Header } from '../format/header.js';
 import { Codebook } from '../format/huffman.js';
 import { TABLE_MAX_BYTES, tablesAfter } from './keys.js';
+import { SHORT_ASCII_MAX, shortAscii } from './text.js';
 import { NO_ENTRY, TocCopy } from './toc.js';
 import type { ImageSource } from './source.js';
 import type { Encoding } from './types.js';
@@ -265,5 +266,7 @@ function text(buf: Buffer, start: number, end: number): string {
   if (end - start > MAX_STRING) {
     throw new DiscoDBError('ERR_DISCODB_LIMIT', `a value of ${end - start} bytes is longer than a JavaScript string can be: open with { encoding: 'buffer' }`);
   }
+  const short = end - start <= SHORT_ASCII_MAX ? shortAscii(buf, start, end - start) : null;
+  if (short !== null) return short;
   return HAS_UTF8_SLICE ? (buf as SliceableBuffer).utf8Slice(start, end) : buf.toString('utf8', start, end);
 }
