@@ -165,7 +165,7 @@ export class RecordLocator {
       out.start = streamStart;
       out.end = streamStart + readable;
     } else {
-      out.buf = src.bytes(streamStart, readable);
+      out.buf = copyOut(src, streamStart, readable);
       out.start = 0;
       out.end = readable;
     }
@@ -186,3 +186,17 @@ export class RecordLocator {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A copy of image bytes [off, off + len) for a decoder that outlives the
+ * pread route's block cache: short ranges (most lists) by a loop into a
+ * plain Uint8Array, which costs a fraction of `Buffer.from(subarray)`.
+ */
+function copyOut(src: ImageSource, off: number, len: number): Uint8Array {
+  if (len > 64) return src.bytes(off, len);
+  const w = src.window(off, len);
+  const at = src.at;
+  const out = new Uint8Array(len);
+  for (let j = 0; j < len; j++) out[j] = w[at + j]!;
+  return out;
+}
