@@ -147,6 +147,23 @@ function latency(probes: string[], fn: (k: string) => void, per = 1): Latency {
 
 const show = (l: Latency): string => `p50 ${l.p50}, p99 ${l.p99}, p999 ${l.p999}, mean ${l.mean}`;
 
+/**
+ * ns per dependent random read (each address depends on the last value read,
+ * as in a lookup's chain: hash tables → key TOC → record → value TOC → value)
+ * in `bytes` of memory: what one step of the chain costs on this machine.
+ */
+function chase(mem: Uint8Array, reads = 1 << 20): number {
+  const r = prng(7);
+  const idx = Uint32Array.from({ length: reads }, () => Math.floor(r() * 4294967296));
+  const n = mem.length;
+  let x = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < reads; i++) x = mem[(idx[i]! + x) % n]! & 1;
+  const ns = Number(process.hrtime.bigint() - t0) / reads;
+  sink += x;
+  return ns;
+}
+
 const rows: Array<Record<string, string | number>> = [];
 const row = (workload: string, discodb: number, peerName: string, peer: number | null): void => {
   rows.push({ workload, 'discodb ns/op': Math.round(discodb), peer: peerName, 'peer ns/op': peer === null ? '' : Math.round(peer), ratio: peer === null ? '' : (discodb / peer).toFixed(2) });
@@ -163,6 +180,13 @@ const absent = Array.from({ length: OPS }, () => `absent:${Math.floor(r() * N).t
 if (ONLY.has('get1') || ONLY.has('has') || ONLY.has('pread')) {
   const db = DiscoDB.open(file1);
   console.log(`one-1M: ${db.size} keys, ${db.header.numValues} values, compressed ${db.info().compressed}, ${(db.header.size / 2 ** 20).toFixed(1)} MiB, route ${db.route}`);
+  {
+    const image = db.toBuffer();
+    chase(image, 1 << 16);
+    const arrays = [0.5, 2, 8].map((mib) => new Uint8Array(mib * 2 ** 20).fill(1));
+    const parts = arrays.map((a) => `${a.length / 2 ** 20} MiB array ${chase(a).toFixed(0)} ns`);
+    console.log(`one dependent random read: ${chase(image).toFixed(0)} ns in the ${(image.length / 2 ** 20).toFixed(0)} MiB mapping; ${parts.join(', ')}`);
+  }
   const getIter = (k: string): void => {
     for (const v of db.get(k)) sink += v.length;
   };

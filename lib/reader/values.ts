@@ -82,7 +82,7 @@ export class ValueReader<V> {
     return start === NO_ENTRY ? -1 : start;
   }
 
-  /** Loads value `id`'s TOC entries (a prefetch: `id` is a valid id); returns something of them. */
+  /** Loads value `id`'s TOC entry (a prefetch; `id` is in 1..u); returns one bit of it, so the load is kept. */
   hint(id: number): number {
     const t = this.offsets;
     return t === null ? 0 : t.at(id) & 1;
