@@ -317,6 +317,24 @@ t.test('buildChd gives a minimal perfect hash on random keys', async (t) => {
   }
 });
 
+t.test('buildChd reports the keys placed: growing, up to all of them, same bytes', async (t) => {
+  const count = 300_000;
+  const keys = Array.from({ length: count }, (_, i) => Buffer.from(`key-${i}`));
+  const reports: [number, number][] = [];
+  const withReports = await buildChd(count, hasherOf(keys), new GlibcRandom(), (placed, total) => reports.push([placed, total]));
+  const without = await buildChd(count, hasherOf(keys), new GlibcRandom());
+  t.ok(Buffer.from(withReports.section).equals(Buffer.from(without.section)), 'the same section');
+  t.ok(reports.length > 2, `${reports.length} reports, not only the last`);
+  let monotone = true;
+  for (let i = 1; i < reports.length; i++) {
+    const [d, tot] = reports[i]!;
+    const [pd, ptot] = reports[i - 1]!;
+    if (d < pd || tot < ptot || d > tot) monotone = false;
+  }
+  t.ok(monotone, 'placed and total only grow, placed ≤ total');
+  t.same(reports.at(-1), [count, count], 'the last report: every key placed');
+});
+
 t.test('buildChd fails with ERR_DISCODB_LIMIT when keys collide forever', async (t) => {
   const keys = Array.from({ length: 30 }, (_, i) => Uint8Array.of(i));
   keys[29] = keys[0]!; // a duplicate key: the same triple under every seed

@@ -280,6 +280,65 @@ t.test('progress events and stats', async (tt) => {
   tt.equal(w.stats!.size, fs.statSync(out).size);
 });
 
+/**
+ * Checks the `done`/`total` of the progress events: in each stint of a phase (consecutive
+ * events of that phase), done only grows, done ≤ total, and the stint ends with
+ * done === total. Returns the phases that reported how far they were.
+ */
+function checkPhaseProgress(tt: Tap.Test, events: WriterProgress[]): Set<string> {
+  const reported = new Set<string>();
+  let bad = '';
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.done === undefined || e.total === undefined) continue;
+    reported.add(e.phase);
+    const prev = events[i - 1];
+    if (prev !== undefined && prev.phase === e.phase && prev.done !== undefined) {
+      if (e.done < prev.done) bad ||= `${e.phase}: ${prev.done}/${prev.total} then ${e.done}/${e.total}`;
+    }
+    if (!(e.done >= 0 && e.done <= e.total)) bad ||= `${e.phase}: ${e.done}/${e.total}`;
+    const next = events[i + 1];
+    if ((next === undefined || next.phase !== e.phase) && e.done !== e.total) bad ||= `${e.phase} ended at ${e.done}/${e.total}`;
+  }
+  tt.equal(bad, '', 'done grows within a phase, never passes total, and reaches it at the end');
+  const others = events.filter((e) => !['merge', 'hash', 'write'].includes(e.phase) && e.done !== undefined);
+  tt.same(others, [], 'only merge, hash and write carry done/total');
+  return reported;
+}
+
+t.test('progress events: done/total of the merge, hash and write phases', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const cases: { name: string; opts: WriterOptions; recs: () => Iterable<unknown> }[] = [
+    // Spilled: a multi-pass merge (many runs), the hash, both write stints.
+    { name: 'spilled', opts: { memoryLimit: '64k', tmpDir: tmp }, recs: () => Array.from({ length: 60000 }, (_, i) => ({ key: `k${i % 20000}`, value: `v${i}` })) },
+    // Never spilled, Huffman-coded values (their coded size is not known ahead).
+    {
+      name: 'in memory, compressed',
+      opts: { tmpDir: tmp },
+      recs: function* () {
+        const r = rng(7);
+        for (let i = 0; i < 70000; i++) yield { key: `k${i % 5000}`, value: `value ${i} ${'abcdefgh'.repeat(8 + (r() % 8))}` };
+      },
+    },
+  ];
+  for (const c of cases) {
+    const out = path.join(dir, 'p.ddb');
+    const events: WriterProgress[] = [];
+    const w = new DiscoDBWriter(out, c.opts);
+    w.on('progress', (p: WriterProgress) => events.push(p));
+    await pipeline(Readable.from(c.recs()), w);
+    tt.test(c.name, async (t2) => {
+      const reported = checkPhaseProgress(t2, events);
+      const want = c.name === 'spilled' ? ['hash', 'merge', 'write'] : ['hash', 'write'];
+      t2.same([...reported].sort(), want, 'these phases said how far they were');
+      const lastWrite = events.filter((e) => e.phase === 'write').at(-1)!;
+      t2.equal(lastWrite.total, fs.statSync(out).size, 'the write phase ends at the image size');
+      if (c.name !== 'spilled') t2.ok(w.stats!.compressed, 'values were compressed');
+      else t2.ok(w.stats!.runs > 64, `${w.stats!.runs} runs: more than one merge pass`);
+    });
+  }
+});
+
 /** The C library's semantics as a plain model: key order, value ids, sorted lists. */
 function model(adds: [Buffer, Buffer | null][], unique: boolean) {
   const valueId = new Map<string, number>();

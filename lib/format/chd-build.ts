@@ -13,6 +13,14 @@ import { mulMod } from './arith.js';
 
 export { mulMod } from './arith.js';
 
+/**
+ * Told how far the placement is: `placed` keys of `total` (numKeys). Both only grow:
+ * after a failed placement attempt (rare) the next one starts over, so `total` grows
+ * by the keys the failed one had placed. Called every ~64k buckets tried and once at
+ * the end (then `placed === total`).
+ */
+export type ChdProgress = (placed: number, total: number) => void;
+
 /** What `buildChd` returns. */
 export interface ChdBuildResult {
   /** The packed CHD section (`cmph_pack()` output), to be stored at `hash_offs`. */
@@ -52,15 +60,16 @@ const FAST_N_MAX = 2 ** 26;
  * returned) and ~1 byte per key of per-bucket arrays.
  *
  * `rng` defaults to a fresh {@link GlibcRandom}, i.e. the `rand()` state of a
- * fresh C process. Throws `ERR_DISCODB_LIMIT` when CMPH would fail (1000 seeds
+ * fresh C process; `onProgress` hears how many keys are placed. Throws `ERR_DISCODB_LIMIT` when CMPH would fail (1000 seeds
  * without a collision-free mapping, or 100 failed placements).
  */
 export async function buildChd(
   numKeys: number,
   hashKeys: (seed: number, out: Uint32Array) => void | Promise<void>,
   rng: GlibcRandom = new GlibcRandom(),
+  onProgress?: ChdProgress,
 ): Promise<ChdBuildResult> {
-  const steps = buildSteps(numKeys, rng);
+  const steps = buildSteps(numKeys, rng, onProgress ?? null);
   for (let step = steps.next(); ; step = steps.next()) {
     if (step.done) return step.value;
     await hashKeys(step.value.seed, step.value.out);
@@ -72,8 +81,9 @@ export function buildChdSync(
   numKeys: number,
   hashKeys: (seed: number, out: Uint32Array) => void,
   rng: GlibcRandom = new GlibcRandom(),
+  onProgress?: ChdProgress,
 ): ChdBuildResult {
-  const steps = buildSteps(numKeys, rng);
+  const steps = buildSteps(numKeys, rng, onProgress ?? null);
   for (let step = steps.next(); ; step = steps.next()) {
     if (step.done) return step.value;
     hashKeys(step.value.seed, step.value.out);
@@ -87,7 +97,7 @@ interface HashRequest {
 }
 
 /** The build as a generator, so that one algorithm serves the async and the sync driver. */
-function* buildSteps(numKeys: number, rng: GlibcRandom): Generator<HashRequest, ChdBuildResult, undefined> {
+function* buildSteps(numKeys: number, rng: GlibcRandom, onProgress: ChdProgress | null): Generator<HashRequest, ChdBuildResult, undefined> {
   if (!Number.isInteger(numKeys) || numKeys < 1) {
     throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `cannot build a perfect hash over ${numKeys} keys`);
   }
@@ -109,12 +119,15 @@ function* buildSteps(numKeys: number, rng: GlibcRandom): Generator<HashRequest, 
   const disp = new Uint32Array(nbuckets);
   const occupied = new Int32Array((n + 31) >>> 5);
   const geometry: Geometry = { m, n, nbuckets, triples, slots, bucketStart, scratch: new Uint32Array(64) };
+  const meter: PlaceMeter = { report: onProgress, placed: 0, total: m };
 
   for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
     const seed = yield* mapKeys(geometry, rng);
     const order = orderBuckets(bucketStart, nbuckets);
     if (order.maxSize > geometry.scratch.length) geometry.scratch = new Uint32Array(order.maxSize);
-    if (placeBuckets(geometry, order, disp, occupied, maxProbes)) {
+    const before = meter.placed;
+    if (placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
+      meter.report?.(meter.placed, meter.total);
       assignSlots(geometry, occupied);
       // The triples are spent: their memory holds the empty bins and the rank encoder's scratch.
       const k = n - m;
@@ -122,6 +135,8 @@ function* buildSteps(numKeys: number, rng: GlibcRandom): Generator<HashRequest, 
       return { section: packChd(seed, n, nbuckets, disp, empty, triples.subarray(empty.length)), slots };
     }
     occupied.fill(0);
+    // The next attempt places every key again: on top of what this one placed.
+    meter.total = meter.placed - before + meter.total;
   }
   throw new DiscoDBError(
     'ERR_DISCODB_LIMIT',
@@ -140,6 +155,16 @@ interface Geometry {
   /** Bins of the bucket being placed (grown to the largest bucket). */
   scratch: Uint32Array;
 }
+
+/** Keys placed so far (all attempts) and the total they are counted against. */
+interface PlaceMeter {
+  report: ChdProgress | null;
+  placed: number;
+  total: number;
+}
+
+/** Buckets tried between two progress reports. */
+const REPORT_EVERY = 1 << 16;
 
 /** Number of bins: 2m + 1 (load factor 0.5), made odd, then the next number CMPH's test calls prime. */
 export function binCount(m: number): number {
@@ -337,8 +362,10 @@ function placeBuckets(
   disp: Uint32Array,
   occupied: Int32Array,
   maxProbes: number,
+  meter: PlaceMeter,
 ): boolean {
   const { ids, classStart, maxSize } = order;
+  let tries = 0;
   for (let size = maxSize; size > 0; size--) {
     let pending = classStart[size + 1]! - classStart[size]!;
     const first = classStart[size]!;
@@ -351,8 +378,13 @@ function placeBuckets(
         const bucket = ids[first + j]!;
         if (tryPlace(geo, occupied, geo.bucketStart[bucket]!, size, p0, p1)) {
           disp[bucket] = (Math.imul(p1, geo.n) + p0) >>> 0;
+          meter.placed += size;
         } else {
           ids[first + kept++] = bucket;
+        }
+        if (++tries === REPORT_EVERY) {
+          tries = 0;
+          meter.report?.(meter.placed, meter.total);
         }
       }
       pending = kept;

@@ -7,7 +7,7 @@
  * driver lets the event loop run and honours aborts) and a {@link ChdRequest} when
  * the perfect hash must be built (the driver calls `buildChd`).
  */
-import { buildChd, type ChdBuildResult } from '../format/chd-build.js';
+import { buildChd, type ChdBuildResult, type ChdProgress } from '../format/chd-build.js';
 import { GlibcRandom } from '../format/glibc-rand.js';
 import {
   CODEBOOK_SIZE,
@@ -52,6 +52,64 @@ export interface ImageStats {
   flags: number;
 }
 
+/**
+ * Told how far the current phase is: `done` of `total` in the phase's unit (bytes of the
+ * image while writing, keys placed while hashing, run entries while merging).
+ */
+export type ProgressReport = (done: number, total: number) => void;
+
+/**
+ * Counts the bytes of the image written so far against its size. The size is exact
+ * once the offsets are known, except for Huffman-coded values: counted at their raw
+ * size at first, then at the ratio coded so far ({@link codedSoFar}); `done` reaches
+ * `total` only in `finish()`.
+ */
+class ImageMeter {
+  done = 0;
+  /** The size without the values' data (whose raw size the first estimate holds). */
+  private readonly rest: number;
+
+  constructor(
+    public total: number,
+    private readonly report: ProgressReport | null,
+    rawValueBytes = 0,
+  ) {
+    this.rest = total - rawValueBytes;
+  }
+
+  /** Re-estimates the size: `coded` bytes so far for `raw` of `rawTotal` raw value bytes. */
+  codedSoFar(raw: number, rawTotal: number, coded: number): void {
+    if (raw <= 0) return;
+    this.total = Math.max(this.done + 1, Math.round(this.rest + coded + ((rawTotal - raw) * coded) / raw));
+  }
+
+  add(bytes: number): void {
+    this.done += bytes;
+    // Coded values beyond their raw size: not done until finish().
+    if (this.done >= this.total) this.total = this.done + 1;
+    this.report?.(this.done, this.total);
+  }
+
+  /** The image is complete: `size` bytes of `size`. */
+  finish(size: number): void {
+    this.done = this.total = size;
+    this.report?.(size, size);
+  }
+}
+
+/** A sink that counts what goes through it on an {@link ImageMeter}. */
+class MeteredSink implements Sink {
+  constructor(
+    private readonly inner: Sink,
+    private readonly meter: ImageMeter,
+  ) {}
+
+  writeAt(src: Uint8Array, start: number, end: number, pos: number): void {
+    this.inner.writeAt(src, start, end, pos);
+    this.meter.add(end - start);
+  }
+}
+
 /** Sizes the writers use for their buffers. */
 export interface ImageBuffers {
   /** Sequential read/write buffers. */
@@ -75,12 +133,13 @@ export function driveSync(gen: ImageGen, chd: (req: ChdRequest) => ChdBuildResul
 /**
  * Runs an image generator asynchronously: `tick` on ticks, `buildChd` (with a
  * fresh `rand()` state, like a fresh C process) for the hash, `onHash(true/false)`
- * around it.
+ * around it; `onPlaced` hears the hash's progress.
  */
 export async function driveAsync(
   gen: ImageGen,
   tick: () => Promise<void>,
   onHash?: (hashing: boolean) => void,
+  onPlaced?: ChdProgress,
 ): Promise<ImageStats> {
   try {
     let r = gen.next();
@@ -91,7 +150,7 @@ export async function driveAsync(
         r = gen.next();
       } else {
         onHash?.(true);
-        const res = await buildChd(step.numKeys, step.hashKeys, new GlibcRandom());
+        const res = await buildChd(step.numKeys, step.hashKeys, new GlibcRandom(), onPlaced);
         onHash?.(false);
         r = gen.next(res);
       }
@@ -183,6 +242,7 @@ function* writeValues(
   sink: Sink,
   pos: number,
   bufSize: number,
+  meter: ImageMeter | null = null,
 ): Generator<Step, { end: number; flags: number; codebookOffset: number }, ChdBuildResult | undefined> {
   const count = src.count;
   let enc: HuffmanEncoder | null = null;
@@ -199,6 +259,8 @@ function* writeValues(
   const toc = new BufWriter(sink, pos, Math.min(bufSize, 8 * (count + 1)));
   const data = new BufWriter(sink, pos + 8 * (count + 1), Math.min(bufSize, Math.max(4096, src.totalBytes + 4)));
   src.rewind();
+  const dataStart = data.offset;
+  let raw = 0;
   while (src.next()) {
     toc.u64(data.offset);
     if (enc === null) {
@@ -206,8 +268,12 @@ function* writeValues(
     } else {
       const o = data.reserve(maxEncodedLength(src.e - src.s));
       data.n += enc.encodeRangeInto(src.buf, src.s, src.e, data.buf, o);
+      raw += src.e - src.s;
     }
-    if ((++i & 0x3fff) === 0) yield TICK;
+    if ((++i & 0x3fff) === 0) {
+      if (enc !== null) meter?.codedSoFar(raw, src.totalBytes, data.offset - dataStart);
+      yield TICK;
+    }
   }
   toc.u64(data.offset);
   data.write(ZERO4, 0, 4);
@@ -376,13 +442,15 @@ let touchSink = 0;
 /**
  * Writes the image of a build that never spilled: keys in first-insertion order
  * (or CHD slot order), values in first-appearance order. `sinkFor(sizeHint)` is
- * called once the size is (nearly) known.
+ * called once the size is (nearly) known; from then on `report` hears the bytes
+ * written of that size.
  */
 export function* writeMemoryImage(
   run: RunBuffer,
   opts: ResolvedOptions,
   sinkFor: (sizeHint: number) => Sink,
   buffers: ImageBuffers,
+  report: ProgressReport | null = null,
 ): ImageGen {
   const keys = run.keys;
   const nk = keys.n;
@@ -418,16 +486,19 @@ export function* writeMemoryImage(
   const recStart = slotStarts(m.recSize, slots);
   const hashLen = hash === null ? 0 : hash.length;
   const compressing = shouldCompress(valueBytes, nv, opts.disableCompression);
-  const sink = sinkFor(plainSize(nk, m.recordBytes, nv, valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0));
+  const sizeHint = plainSize(nk, m.recordBytes, nv, valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0);
+  const raw = sinkFor(sizeHint);
+  const meter = new ImageMeter(sizeHint, report, compressing ? valueBytes : 0);
+  const sink = new MeteredSink(raw, meter);
   if (hash !== null) sink.writeAt(hash, 0, hashLen, HEADER_SIZE);
   const k2v = HEADER_SIZE + hashLen;
   const recBase = k2v + 8 * (nk + 1);
   const id2v = recBase + recStart[nk]!;
   // Values first (their offset is known): then their memory can go before the key records are assembled.
-  const v = yield* writeValues(new DictValues(run.values), opts, sink, id2v, buffers.io);
+  const v = yield* writeValues(new DictValues(run.values), opts, sink, id2v, buffers.io, meter);
   run.values.release();
   writeKeyToc(sink, k2v, recStart, buffers.io);
-  const direct = sink instanceof MemSink;
+  const direct = raw instanceof MemSink;
   let win: Uint8Array | null = null;
   for (let s0 = 0; s0 < nk; ) {
     // The key dictionary and lists are still in memory here: half the spilled path's window.
@@ -436,13 +507,16 @@ export function* writeMemoryImage(
     const wlen = recStart[s1]! - base;
     let out: Uint8Array;
     if (direct) {
-      out = sink.region(recBase + base, wlen);
+      out = raw.region(recBase + base, wlen);
     } else {
       if (win === null || win.length < wlen) win = Buffer.allocUnsafe(Math.max(wlen, Math.min(buffers.window / 2, m.recordBytes)));
       out = win;
     }
     for (let k0 = 0; k0 < nk; k0 += CHUNK) {
-      encodeMemoryRecords(keys, start, ids, enc, slots, recStart, k0, Math.min(nk, k0 + CHUNK), s0, s1, out);
+      const k1 = Math.min(nk, k0 + CHUNK);
+      encodeMemoryRecords(keys, start, ids, enc, slots, recStart, k0, k1, s0, s1, out);
+      // Written in place (every record: the one window is all of them); else counted by the sink.
+      if (direct) meter.add(bytesOf(m.recSize, k0, k1));
       yield TICK;
     }
     if (!direct) sink.writeAt(out, 0, wlen, recBase + base);
@@ -457,7 +531,15 @@ export function* writeMemoryImage(
     flags: (hash === null ? 0 : F_HASH) | (m.multiset ? F_MULTISET : 0) | v.flags,
   };
   writeHeader(sink, stats, k2v, id2v, v.codebookOffset);
+  meter.finish(stats.size);
   return stats;
+}
+
+/** Sum of sizes[k0, k1). */
+function bytesOf(sizes: Uint32Array, k0: number, k1: number): number {
+  let n = 0;
+  for (let k = k0; k < k1; k++) n += sizes[k]!;
+  return n;
 }
 
 /** Keys (or values) handled between two ticks. */
@@ -475,13 +557,16 @@ function putU32(b: Uint8Array, o: number, x: number): void {
  * run): its KS lists hold final value ids, its KSL the key order, its VF the
  * values in id order. Key records are encoded into a temporary file in byte
  * order, hashed from there, and copied into slot order window by window.
+ * `report` hears the bytes of key lists read until the hash, then the bytes of
+ * the image written of its size (two stints, with the hash phase between them).
  */
 export function* writeRunImage(
   run: RunFile,
   opts: ResolvedOptions,
-  sink: Sink,
+  out: Sink,
   tmp: TempDir,
   buffers: ImageBuffers,
+  report: ProgressReport | null = null,
 ): ImageGen {
   const nk = run.nk;
   const bufSize = buffers.io;
@@ -493,8 +578,12 @@ export function* writeRunImage(
   let multiset = false;
   const kf = tmp.create('records');
   const kw = new BufWriter(new FileSink(kf.fd), 0, bufSize);
+  // Without a hash the image follows at once, in the same phase: one stint only.
+  const preReport = nk > HASH_MIN_KEYS ? report : null;
+  const ksBytes = run.ks.end - run.ks.start;
   {
     const rd = new BufReader(run.fd, run.ks.start, run.ks.end, bufSize);
+    let read = 0;
     let ids = new Uint32Array(1024);
     for (let b = 0; b < nk; b++) {
       rd.ensure(4);
@@ -518,8 +607,13 @@ export function* writeRunImage(
       enc.write(ids, 0, count, kw.buf, o + 8 + kl);
       kw.n += size;
       rd.p += 8 + kl + 4 * count;
-      if ((b & 0xffff) === 0xffff) yield TICK;
+      read += 8 + kl + 4 * count;
+      if ((b & 0xffff) === 0xffff) {
+        preReport?.(read, ksBytes);
+        yield TICK;
+      }
     }
+    preReport?.(ksBytes, ksBytes);
   }
   kw.flush();
   const kEnd = kw.offset;
@@ -556,6 +650,13 @@ export function* writeRunImage(
   for (let s = 0; s < nk; s++) start[s + 1]! += start[s]!;
 
   const hashLen = hash === null ? 0 : hash.length;
+  const compressing = shouldCompress(run.valueBytes, run.nv, opts.disableCompression);
+  const meter = new ImageMeter(
+    plainSize(nk, start[nk]!, run.nv, run.valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0),
+    report,
+    compressing ? run.valueBytes : 0,
+  );
+  const sink = new MeteredSink(out, meter);
   if (hash !== null) sink.writeAt(hash, 0, hashLen, HEADER_SIZE);
   const k2v = HEADER_SIZE + hashLen;
   const recBase = k2v + 8 * (nk + 1);
@@ -573,6 +674,8 @@ export function* writeRunImage(
     const wlen = start[s1]! - base;
     const win = Buffer.allocUnsafe(wlen);
     const r = new BufReader(kf.fd, 0, kEnd, bufSize);
+    // Counted as they are placed into the window (which is written unmetered).
+    let placed = 0;
     for (let b = 0; b < nk; b++) {
       const size = recSize[b]!;
       const p = pos[b]!;
@@ -580,17 +683,23 @@ export function* writeRunImage(
         r.ensure(size);
         copyBytes(r.buf, r.p, r.p + size, win, start[p]! - base);
         r.p += size;
+        placed += size;
       } else {
         r.skip(size);
       }
-      if ((b & 0xffff) === 0xffff) yield TICK;
+      if ((b & 0xffff) === 0xffff) {
+        meter.add(placed);
+        placed = 0;
+        yield TICK;
+      }
     }
-    sink.writeAt(win, 0, wlen, recBase + base);
+    out.writeAt(win, 0, wlen, recBase + base);
+    meter.add(placed);
     s0 = s1;
   }
   tmp.remove(kf.fd);
   const id2v = recBase + start[nk]!;
-  const v = yield* writeValues(new FileValues(run.fd, run.vf, run.nv, run.valueBytes, bufSize), opts, sink, id2v, bufSize);
+  const v = yield* writeValues(new FileValues(run.fd, run.vf, run.nv, run.valueBytes, bufSize), opts, sink, id2v, bufSize, meter);
   const stats: ImageStats = {
     size: v.end,
     numKeys: nk,
@@ -599,6 +708,7 @@ export function* writeRunImage(
     flags: (hash === null ? 0 : F_HASH) | (multiset ? F_MULTISET : 0) | v.flags,
   };
   writeHeader(sink, stats, k2v, id2v, v.codebookOffset);
+  meter.finish(stats.size);
   return stats;
 }
 

@@ -61,6 +61,63 @@ export interface MergeContext {
   bufferSize(m: number): number;
   /** Called every few thousand entries. */
   tick(): Promise<void>;
+  /**
+   * Hears how far the whole merge is, in run entries visited (see {@link mergeWork}):
+   * every few thousand entries and at the end of each merge.
+   */
+  progress?: (done: number, total: number) => void;
+}
+
+/** Entries visited so far by the merges of one {@link mergeAll}, and the estimated total. */
+interface MergeMeter {
+  done: number;
+  total: number;
+}
+
+/** Sizes of a run as far as the merge's work goes. */
+interface RunSize {
+  nv: number;
+  nk: number;
+}
+
+/**
+ * Entries one merge visits: each input value twice (byte-order merge, replay) and
+ * each input key three times (list rewrite, byte-order merge, numbering).
+ */
+function mergeCost(inputs: readonly RunSize[]): number {
+  let c = 0;
+  for (const r of inputs) c += 2 * r.nv + 3 * r.nk;
+  return c;
+}
+
+/**
+ * Entries all the merges of {@link mergeAll} will visit from `level` on. Later
+ * passes are estimated as if no value or key repeated across runs (the most they
+ * can be), so that the estimate only falls as merges finish.
+ */
+export function mergeWork(level: readonly RunSize[], fanIn: number): number {
+  let work = 0;
+  while (level.length > 1) {
+    if (level.length <= fanIn) return work + mergeCost(level);
+    const next: RunSize[] = [];
+    for (let i = 0; i < level.length; i += fanIn) {
+      const group = level.slice(i, i + fanIn);
+      if (group.length === 1) {
+        next.push(group[0]!);
+        continue;
+      }
+      work += mergeCost(group);
+      let nv = 0;
+      let nk = 0;
+      for (const r of group) {
+        nv += r.nv;
+        nk += r.nk;
+      }
+      next.push({ nv, nk });
+    }
+    level = next;
+  }
+  return work;
 }
 
 /**
@@ -299,8 +356,16 @@ function limitError(what: string, record: number): DiscoDBError {
  * Merges consecutive runs into one. With `final`, the VS/VSL sections are not
  * written (only the image writer reads the result). The input runs are deleted.
  */
-export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boolean): Promise<RunFile> {
+export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boolean, meter?: MergeMeter): Promise<RunFile> {
   const { tmp, unique } = ctx;
+  const m0 = meter ?? { done: 0, total: mergeCost(inputs) };
+  const base = m0.done;
+  const report = ctx.progress;
+  // `ticks` counts the entries visited (see mergeCost): the progress of this merge.
+  const step = async (): Promise<void> => {
+    report?.(base + ticks, m0.total);
+    await ctx.tick();
+  };
   const m = inputs.length;
   const bufSize = ctx.bufferSize(m);
   const lastRecord = inputs[m - 1]!.lastRecord;
@@ -331,7 +396,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     }
     vmw[e.id]!.u32(nv - 1);
     heap.advance();
-    if ((++ticks & 0xfff) === 0) await ctx.tick();
+    if ((++ticks & 0xfff) === 0) await step();
   }
   vs.end = ow.offset;
   if (nv > U32_MAX) throw limitError('values', lastRecord);
@@ -375,7 +440,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       } else {
         vr.skip(len);
       }
-      if ((++ticks & 0xfff) === 0) await ctx.tick();
+      if ((++ticks & 0xfff) === 0) await step();
     }
     // Rewrite KS with merged value numbers (lists re-sorted).
     const kf = tmp.create('keys');
@@ -394,7 +459,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       kw.write(b, kr.ks, kr.ks + kr.kl);
       kw.u32(count);
       kw.u32s(scratch, 0, count);
-      if ((++ticks & 0xfff) === 0) await ctx.tick();
+      if ((++ticks & 0xfff) === 0) await step();
     }
     kw.flush();
     keyFiles.push({ fd: kf.fd, sec: { start: 0, end: kw.offset } });
@@ -457,7 +522,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     n += count;
     members++;
     kheap.advance();
-    if ((++ticks & 0xfff) === 0) await ctx.tick();
+    if ((++ticks & 0xfff) === 0) await step();
   }
   if (nk > 0) flushKey();
   ks.end = ow.offset;
@@ -479,7 +544,8 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       const q = ql[lk]!;
       if (lkPrime[q] === UNSET) lkPrime[q] = nextK++;
     }
-    await ctx.tick();
+    ticks += run.nk;
+    await step();
   }
   if (nextK !== nk) throw new Error(`merge: ${nextK} keys claimed, ${nk} expected`);
   const ksl = { start: ow.offset, end: 0 };
@@ -491,6 +557,8 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     r.fd = -1;
   }
   if (!final) tmp.close(out.fd);
+  m0.done = base + ticks;
+  report?.(m0.done, m0.total);
   return { path: out.path, fd: final ? out.fd : -1, nv, nk, valueBytes, vs: final ? null : vs, vsl, vf, ks, ksl, lastRecord };
 }
 
@@ -500,14 +568,17 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
  */
 export async function mergeAll(runs: RunFile[], ctx: MergeContext, fanIn: number): Promise<RunFile> {
   let level = runs;
+  const meter: MergeMeter = { done: 0, total: mergeWork(level, fanIn) };
   while (level.length > 1) {
-    if (level.length <= fanIn) return mergeRuns(level, ctx, true);
+    if (level.length <= fanIn) return mergeRuns(level, ctx, true, meter);
     const next: RunFile[] = [];
     for (let i = 0; i < level.length; i += fanIn) {
       const group = level.slice(i, i + fanIn);
-      next.push(group.length === 1 ? group[0]! : await mergeRuns(group, ctx, false));
+      next.push(group.length === 1 ? group[0]! : await mergeRuns(group, ctx, false, meter));
     }
     level = next;
+    // The merged runs' true sizes replace the estimate of the passes left.
+    meter.total = meter.done + mergeWork(level, fanIn);
   }
   return level[0]!;
 }
