@@ -421,6 +421,30 @@ t.test('random round trips against a Map model; spilled bytes = in-memory bytes'
   tt.same(fs.readdirSync(tmp), []);
 });
 
+t.test('spilled: lists longer than the I/O buffer, a record larger than the window', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const r = rng(99);
+  const hugeKey = Buffer.alloc(3 * 1024 * 1024, 0x41); // a 3 MiB key: its record exceeds the 1 MiB window
+  const adds: [Buffer, Buffer | null][] = [];
+  for (let i = 0; i < 60000; i++) {
+    // 'long' gets ~40k values (repeats included: zero deltas across the chunks of a multiset list).
+    const key = i % 3 === 0 ? 'other' + randInt(r, 2000) : 'long';
+    adds.push([Buffer.from(key), Buffer.from(`v${randInt(r, 30000)}`)]);
+    if (i % 10000 === 0) adds.push([hugeKey, Buffer.from(`h${i}`)]);
+  }
+  const recs = adds.map(([key, value]) => ({ key, value: value! }));
+  for (const uniqueItems of [false, true]) {
+    const out = path.join(dir, `l${uniqueItems}.ddb`);
+    const w = new DiscoDBWriter(out, { memoryLimit: '256k', tmpDir: tmp, uniqueItems });
+    await pipeline(Readable.from(recs), w);
+    tt.ok(w.stats!.runs > 1, `spilled ${w.stats!.runs} runs`);
+    const image = fs.readFileSync(out);
+    tt.equal(sha256(image), sha256(buildBuffer(recs, { uniqueItems })), `uniqueItems ${uniqueItems}: spilled = in memory`);
+    checkAgainstModel(tt, image, adds, uniqueItems, `uniqueItems ${uniqueItems}`);
+  }
+  tt.same(fs.readdirSync(tmp), []);
+});
+
 t.test('random round trip with compression (≥ 5 MiB of distinct values)', async (tt) => {
   const { dir, tmp } = scratch(tt);
   const r = rng(77);
@@ -518,6 +542,31 @@ t.test('building blocks', async (tt) => {
     }
   }
   tt.pass('3000 lists encode like encodeDeltaList');
+  // Fed in chunks (the long lists of a spilled build), it writes the same bytes.
+  for (let i = 0; i < 1000; i++) {
+    const n = 1 + randInt(r, 300);
+    const span = [10, 1000, 2 ** 20, 2 ** 26, 2 ** 32 - 2][i % 5]!;
+    const ids = Array.from({ length: n }, () => 1 + randInt(r, span)).sort((a, b) => a - b);
+    if (i % 3 === 0) for (let k = 0; k < 5; k++) ids.splice(randInt(r, ids.length), 0, ids[randInt(r, ids.length)]!);
+    ids.sort((a, b) => a - b);
+    const chunk = 1 + randInt(r, 40);
+    for (const [e, unique] of [[enc, false], [encU, true]] as const) {
+      const ref = encodeDeltaList(ids, unique);
+      e.measureBegin();
+      for (let s0 = 0; s0 < ids.length; s0 += chunk) e.measureFeed(ids, s0, Math.min(ids.length, s0 + chunk));
+      e.measureEnd();
+      const out = new Uint8Array(e.bytes + 64);
+      let o = 0;
+      e.writeBegin();
+      for (let s0 = 0; s0 < ids.length; s0 += chunk) o = e.writeFeed(ids, s0, Math.min(ids.length, s0 + chunk), out, o);
+      o = e.writeEnd(out, o);
+      if (o !== ref.bytes.length || hex(out.subarray(0, o)) !== hex(ref.bytes) || e.count !== ref.count || e.dup !== ref.hasDuplicate) {
+        tt.fail(`chunked list ${ids.join(',')} unique=${unique} chunk=${chunk}`);
+        return;
+      }
+    }
+  }
+  tt.pass('1000 lists fed in chunks encode like encodeDeltaList');
   // Byte-order sort of dictionary entries.
   for (const [n, maxLen, alphabet] of [[3000, 3, 5], [20000, 14, 5], [5000, 30, 256], [400, 9, 2]] as const) {
     const d = new ByteDict(1 << 15, 1 << 20);

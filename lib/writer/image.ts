@@ -554,11 +554,17 @@ function putU32(b: Uint8Array, o: number, x: number): void {
 
 /**
  * Writes the image from the single run left after merging (or the only spilled
- * run): its KS lists hold final value ids, its KSL the key order, its VF the
- * values in id order. Key records are encoded into a temporary file in byte
- * order, hashed from there, and copied into slot order window by window.
- * `report` hears the bytes of key lists read until the hash, then the bytes of
- * the image written of its size (two stints, with the hash phase between them).
+ * run): its KS lists hold final value ids, its VF the values in id order (and its
+ * KSL the first-insertion order of the keys, read only when there is no hash).
+ * Key records are encoded into a temporary file in byte order, hashed from there
+ * (the CHD depends on the set of keys, not on their order: see chd-build.ts), and
+ * copied into slot order window by window.
+ *
+ * Memory per distinct key: 8 bytes (slot and record size) while writing, plus the
+ * CHD's working arrays while hashing; a list longer than the I/O buffer is read and
+ * encoded in chunks, and a record larger than the window is copied in chunks.
+ * `report` hears the bytes of key lists read until the hash, then the bytes of the
+ * image written of its size (two stints, with the hash phase between them).
  */
 export function* writeRunImage(
   run: RunFile,
@@ -570,120 +576,187 @@ export function* writeRunImage(
 ): ImageGen {
   const nk = run.nk;
   const bufSize = buffers.io;
-  // order[b] = first-insertion rank of the b-th key in byte order; later its slot.
-  const order = readU32Section(run.fd, run.ksl.start, nk);
-  const recSize = new Uint32Array(nk);
+  const hashed = nk > HASH_MIN_KEYS;
   const enc = new ListEncoder(opts.uniqueItems);
   let numValues = 0;
   let multiset = false;
+  let recordBytes = 0;
+  // Records in byte order, and their sizes (u32 each) beside them.
   const kf = tmp.create('records');
+  const sf = tmp.create('sizes');
   const kw = new BufWriter(new FileSink(kf.fd), 0, bufSize);
+  const sw = new BufWriter(new FileSink(sf.fd), 0, Math.min(bufSize, 4 * nk + 4));
   // Without a hash the image follows at once, in the same phase: one stint only.
-  const preReport = nk > HASH_MIN_KEYS ? report : null;
+  const preReport = hashed ? report : null;
   const ksBytes = run.ks.end - run.ks.start;
   {
     const rd = new BufReader(run.fd, run.ks.start, run.ks.end, bufSize);
-    let read = 0;
+    /** Lists up to this many ids are read whole; longer ones in chunks of it. */
+    const chunk = Math.max(1024, bufSize >>> 3);
     let ids = new Uint32Array(1024);
     for (let b = 0; b < nk; b++) {
+      const at = rd.offset;
       rd.ensure(4);
       const kl = peekU32(rd.buf, rd.p);
       rd.ensure(8 + kl);
       const count = peekU32(rd.buf, rd.p + 4 + kl);
-      rd.ensure(8 + kl + 4 * count);
-      const buf = rd.buf;
-      const ks = rd.p + 4;
-      if (ids.length < count) ids = new Uint32Array(Math.max(count, 2 * ids.length));
-      for (let i = 0, o = ks + kl + 4; i < count; i++, o += 4) ids[i] = peekU32(buf, o);
-      enc.measure(ids, 0, count);
-      const size = 8 + kl + enc.bytes;
-      recSize[b] = size;
+      let size: number;
+      if (count <= chunk) {
+        rd.ensure(8 + kl + 4 * count);
+        const buf = rd.buf;
+        const ks = rd.p + 4;
+        if (ids.length < count) ids = new Uint32Array(Math.max(count, 2 * ids.length));
+        for (let i = 0, o = ks + kl + 4; i < count; i++, o += 4) ids[i] = peekU32(buf, o);
+        enc.measure(ids, 0, count);
+        size = 8 + kl + enc.bytes;
+        const o = kw.reserve(size);
+        putU32(kw.buf, o, kl);
+        copyBytes(buf, ks, ks + kl, kw.buf, o + 4);
+        putU32(kw.buf, o + 4 + kl, enc.count);
+        enc.write(ids, 0, count, kw.buf, o + 8 + kl);
+        kw.n += size;
+        rd.p += 8 + kl + 4 * count;
+      } else {
+        // A long list: measured, then encoded, from a second reader, one chunk at a time.
+        const listAt = at + 8 + kl;
+        if (ids.length < chunk) ids = new Uint32Array(chunk);
+        const ks = rd.p + 4;
+        kw.u32(kl);
+        kw.write(rd.buf, ks, ks + kl);
+        rd.skip(8 + kl + 4 * count);
+        enc.measureBegin();
+        const lr = new BufReader(run.fd, listAt, listAt + 4 * count, bufSize);
+        for (let i = 0; i < count; i += chunk) {
+          const n = Math.min(chunk, count - i);
+          lr.u32s(ids, 0, n);
+          enc.measureFeed(ids, 0, n);
+        }
+        enc.measureEnd();
+        size = 8 + kl + enc.bytes;
+        kw.u32(enc.count);
+        const listStart = kw.offset;
+        enc.writeBegin();
+        const lw = new BufReader(run.fd, listAt, listAt + 4 * count, bufSize);
+        for (let i = 0; i < count; i += chunk) {
+          const n = Math.min(chunk, count - i);
+          lw.u32s(ids, 0, n);
+          const o = kw.reserve(enc.feedBytes(n));
+          kw.n = enc.writeFeed(ids, 0, n, kw.buf, o);
+        }
+        kw.n = enc.writeEnd(kw.buf, kw.reserve(1));
+        if (kw.offset - listStart !== enc.bytes) throw new Error(`delta list: wrote ${kw.offset - listStart} bytes, expected ${enc.bytes}`);
+      }
+      sw.u32(size);
+      recordBytes += size;
       numValues += enc.count;
       if (enc.dup) multiset = true;
-      const o = kw.reserve(size);
-      putU32(kw.buf, o, kl);
-      copyBytes(buf, ks, ks + kl, kw.buf, o + 4);
-      putU32(kw.buf, o + 4 + kl, enc.count);
-      enc.write(ids, 0, count, kw.buf, o + 8 + kl);
-      kw.n += size;
-      rd.p += 8 + kl + 4 * count;
-      read += 8 + kl + 4 * count;
       if ((b & 0xffff) === 0xffff) {
-        preReport?.(read, ksBytes);
+        preReport?.(rd.offset - run.ks.start, ksBytes);
         yield TICK;
       }
     }
     preReport?.(ksBytes, ksBytes);
   }
   kw.flush();
+  sw.flush();
   const kEnd = kw.offset;
+  /** Reads the record sizes in byte order. */
+  const sizes = (): BufReader => new BufReader(sf.fd, 0, 4 * nk, bufSize);
 
+  // pos[b] = slot of the b-th record in byte order.
+  let pos: Uint32Array;
   let hash: Uint8Array | null = null;
-  if (nk > HASH_MIN_KEYS) {
+  if (hashed) {
     const res = yield {
       kind: 'chd',
       numKeys: nk,
-      hashKeys: (seed: number, out: Uint32Array): void => {
+      hashKeys: (seed: number, triples: Uint32Array): void => {
         const r = new BufReader(kf.fd, 0, kEnd, bufSize);
+        const sr = sizes();
         const t = new Uint32Array(3);
-        for (let b = 0; b < nk; b++) {
+        for (let b = 0, o = 0; b < nk; b++, o += 3) {
+          const size = sr.readU32();
           r.ensure(4);
           const kl = peekU32(r.buf, r.p);
           r.ensure(4 + kl);
           jenkinsHashAt(seed, r.buf, r.p + 4, kl, t);
-          const o = 3 * order[b]!;
-          out[o] = t[0]!;
-          out[o + 1] = t[1]!;
-          out[o + 2] = t[2]!;
-          r.skip(recSize[b]!);
+          triples[o] = t[0]!;
+          triples[o + 1] = t[1]!;
+          triples[o + 2] = t[2]!;
+          r.skip(size);
         }
       },
     };
     hash = res!.section;
-    const slots = res!.slots;
-    for (let b = 0; b < nk; b++) order[b] = slots[order[b]!]!;
+    pos = res!.slots;
+  } else {
+    // No hash: records in first-insertion order (the run's KSL).
+    pos = readU32Section(run.fd, run.ksl.start, nk);
   }
-  const pos = order;
-  // start[s] = offset of the s-th record (in slot order) from the first record.
-  const start = new Float64Array(nk + 1);
-  for (let b = 0; b < nk; b++) start[pos[b]! + 1] = recSize[b]!;
-  for (let s = 0; s < nk; s++) start[s + 1]! += start[s]!;
+  // Record sizes in slot order.
+  const sizeAt = new Uint32Array(nk);
+  {
+    const sr = sizes();
+    for (let b = 0; b < nk; b++) sizeAt[pos[b]!] = sr.readU32();
+  }
 
   const hashLen = hash === null ? 0 : hash.length;
   const compressing = shouldCompress(run.valueBytes, run.nv, opts.disableCompression);
   const meter = new ImageMeter(
-    plainSize(nk, start[nk]!, run.nv, run.valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0),
+    plainSize(nk, recordBytes, run.nv, run.valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0),
     report,
     compressing ? run.valueBytes : 0,
   );
   const sink = new MeteredSink(out, meter);
   if (hash !== null) sink.writeAt(hash, 0, hashLen, HEADER_SIZE);
+  hash = null;
   const k2v = HEADER_SIZE + hashLen;
   const recBase = k2v + 8 * (nk + 1);
   {
-    const w = new BufWriter(sink, k2v, bufSize);
-    for (let s = 0; s <= nk; s++) w.u64(recBase + start[s]!);
+    const w = new BufWriter(sink, k2v, Math.min(bufSize, 8 * (nk + 1)));
+    let off = recBase;
+    for (let s = 0; s < nk; s++) {
+      w.u64(off);
+      off += sizeAt[s]!;
+    }
+    w.u64(off);
     w.flush();
   }
-  // Copy the records into slot order, one window of consecutive slots per pass.
+  // Copy the records into slot order, one window of consecutive slots per pass over them.
+  const win = Buffer.allocUnsafe(Math.max(1, Math.min(buffers.window, recordBytes)));
+  let local = new Uint32Array(1024);
   let s0 = 0;
+  let base = 0;
   while (s0 < nk) {
-    let s1 = s0 + 1;
-    while (s1 < nk && start[s1 + 1]! - start[s0]! <= buffers.window) s1++;
-    const base = start[s0]!;
-    const wlen = start[s1]! - base;
-    const win = Buffer.allocUnsafe(wlen);
+    // The window: slots [s0, s1), at least one; local[s - s0] = offset of slot s in it.
+    let s1 = s0;
+    let wlen = 0;
+    while (s1 < nk && (s1 === s0 || wlen + sizeAt[s1]! <= win.length)) {
+      if (s1 - s0 >= local.length) {
+        const grown = new Uint32Array(2 * local.length);
+        grown.set(local);
+        local = grown;
+      }
+      local[s1 - s0] = wlen;
+      wlen += sizeAt[s1]!;
+      s1++;
+    }
     const r = new BufReader(kf.fd, 0, kEnd, bufSize);
-    // Counted as they are placed into the window (which is written unmetered).
+    const sr = sizes();
     let placed = 0;
     for (let b = 0; b < nk; b++) {
-      const size = recSize[b]!;
+      const size = sr.readU32();
       const p = pos[b]!;
       if (p >= s0 && p < s1) {
-        r.ensure(size);
-        copyBytes(r.buf, r.p, r.p + size, win, start[p]! - base);
-        r.p += size;
-        placed += size;
+        if (size <= win.length) {
+          r.ensure(size);
+          copyBytes(r.buf, r.p, r.p + size, win, local[p - s0]!);
+          r.p += size;
+          placed += size;
+        } else {
+          // A record larger than the window (it is alone in it): copied straight through.
+          yield* copyThrough(r, size, sink, recBase + base);
+        }
       } else {
         r.skip(size);
       }
@@ -693,23 +766,39 @@ export function* writeRunImage(
         yield TICK;
       }
     }
-    out.writeAt(win, 0, wlen, recBase + base);
+    if (wlen <= win.length) out.writeAt(win, 0, wlen, recBase + base);
     meter.add(placed);
+    base += wlen;
     s0 = s1;
   }
   tmp.remove(kf.fd);
-  const id2v = recBase + start[nk]!;
+  tmp.remove(sf.fd);
+  const id2v = recBase + recordBytes;
   const v = yield* writeValues(new FileValues(run.fd, run.vf, run.nv, run.valueBytes, bufSize), opts, sink, id2v, bufSize, meter);
   const stats: ImageStats = {
     size: v.end,
     numKeys: nk,
     numUniqueValues: run.nv,
     numValues,
-    flags: (hash === null ? 0 : F_HASH) | (multiset ? F_MULTISET : 0) | v.flags,
+    flags: (hashed ? F_HASH : 0) | (multiset ? F_MULTISET : 0) | v.flags,
   };
   writeHeader(sink, stats, k2v, id2v, v.codebookOffset);
   meter.finish(stats.size);
   return stats;
+}
+
+/** Copies the next `size` bytes of `r` to `sink` at `pos`, one buffer at a time. */
+function* copyThrough(r: BufReader, size: number, sink: Sink, pos: number): Generator<Step, void, ChdBuildResult | undefined> {
+  let left = size;
+  while (left > 0) {
+    const n = Math.min(left, r.buf.length);
+    r.ensure(n);
+    sink.writeAt(r.buf, r.p, r.p + n, pos);
+    r.p += n;
+    pos += n;
+    left -= n;
+    yield TICK;
+  }
 }
 
 function peekU32(b: Uint8Array, p: number): number {

@@ -222,6 +222,11 @@ export class BufReader {
     this.buf = Buffer.allocUnsafe(Math.max(16, Math.min(size, fend - start)));
   }
 
+  /** File position of `buf[p]`, the next byte to read. */
+  get offset(): number {
+    return this.fpos - (this.lim - this.p);
+  }
+
   /** Bytes left to read. */
   remaining(): number {
     return this.lim - this.p + (this.fend - this.fpos);

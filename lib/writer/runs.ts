@@ -12,7 +12,8 @@
  *   KSL  the lk of each KS entry:              u32 each
  *
  * Merging consecutive runs yields a run of the same shape (multi-pass merges
- * reuse it); for the last merge VS and VSL are skipped. Because input order is
+ * reuse it); for the last merge VS and VSL are skipped, and so is KSL (left empty)
+ * when there are more keys than HASH_MIN_KEYS (the hash orders them). Because input order is
  * run order, then lv (or lk) order, "first appearance in the merged run" is "first
  * run that has it, at its local number": the merge finds, per group of equal
  * values, a byte-order rank p, then each run is replayed in lv order and claims
@@ -20,6 +21,7 @@
  * distinct value (`lvPrime[p]`) plus one run's map at a time. Keys likewise.
  */
 import { DiscoDBError } from '../errors.js';
+import { HASH_MIN_KEYS } from '../format/header.js';
 import { sortIds, type RunBuffer } from './arena.js';
 import { BufReader, BufWriter, FileSink, type TempDir } from './io.js';
 import { compareFrom, digitAt, sortEntries } from './sort.js';
@@ -531,9 +533,17 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   for (const f of keyFiles) tmp.remove(f.fd);
 
   // 4. Replay each run in lk order to number the merged keys by first appearance.
-  const lkPrime = new Uint32Array(nk).fill(UNSET);
-  let nextK = 0;
+  //    The image of a hashed db orders its keys by the hash: a final merge of more
+  //    than HASH_MIN_KEYS keys leaves KSL empty (and saves 4 bytes per key).
+  const numbered = !final || nk <= HASH_MIN_KEYS;
+  const lkPrime = new Uint32Array(numbered ? nk : 0).fill(UNSET);
+  let nextK = numbered ? 0 : nk;
   for (let j = 0; j < m; j++) {
+    if (!numbered) {
+      tmp.remove(kmaps[j]!.fd);
+      ticks += inputs[j]!.nk;
+      continue;
+    }
     const run = inputs[j]!;
     const ql = new Uint32Array(run.nk);
     const lks = new BufReader(run.fd, run.ksl.start, run.ksl.end, bufSize);
