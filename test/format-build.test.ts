@@ -413,6 +413,38 @@ t.test('encoder examples of spec §5.4', async (t) => {
   t.equal(maxEncodedLength(0), 1);
 });
 
+t.test('encodeRangeStreamed writes what encodeRangeInto writes, through a small buffer', async (t) => {
+  const rnd = prng(31);
+  const words = Array.from({ length: 30 }, () => Uint8Array.from({ length: 4 + (rnd() % 6) }, () => rnd() & 0xff));
+  const sample = (n: number): Uint8Array => {
+    const parts: number[] = [];
+    while (parts.length < n) {
+      if (rnd() % 3 === 0) parts.push(rnd() & 0xff);
+      else parts.push(...words[rnd() % words.length]!);
+    }
+    return Uint8Array.from(parts.slice(0, n));
+  };
+  const c = new FourGramCounter();
+  for (let i = 0; i < 200; i++) c.add(sample(64));
+  const enc = HuffmanEncoder.fromCounter(c);
+  let bad = 0;
+  for (let i = 0; i < 300; i++) {
+    const v = sample(rnd() % 600);
+    const ref = new Uint8Array(maxEncodedLength(v.length));
+    const refLen = enc.encodeRangeInto(v, 0, v.length, ref, 0);
+    // A 16-byte buffer flushed to `got`, starting part-filled like a writer's.
+    const got: number[] = [];
+    const start = rnd() % 8;
+    const out = { buf: new Uint8Array(16), n: start, flush(): void { got.push(...this.buf.subarray(0, this.n)); this.n = 0; } };
+    const { bytes, first } = enc.encodeRangeStreamed(v, 0, v.length, out);
+    out.flush();
+    const coded = Uint8Array.from(got.slice(start));
+    coded[0] = first;
+    if (bytes !== refLen || !Buffer.from(coded).equals(Buffer.from(ref.subarray(0, refLen)))) bad++;
+  }
+  t.equal(bad, 0, '300 values: the same bytes');
+});
+
 t.test('codes deeper than 16 bits are dropped and their 4-grams become literals', async (t) => {
   // Weights 1, 1, 2, 4, ..., 2^18 make a chain: the lightest symbols end up below depth 16.
   const c = new FourGramCounter();

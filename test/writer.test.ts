@@ -445,6 +445,26 @@ t.test('spilled: lists longer than the I/O buffer, a record larger than the wind
   tt.same(fs.readdirSync(tmp), []);
 });
 
+t.test('a compressed value larger than the write buffer (coded through it)', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const r = rng(123);
+  const words = Array.from({ length: 50 }, () => Buffer.from(Array.from({ length: 6 }, () => randInt(r, 256))));
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 1_200_000; i++) parts.push(i % 4 === 0 ? Buffer.of(randInt(r, 256)) : words[randInt(r, 50)]!);
+  const big = Buffer.concat(parts); // ~5.7 MB: compressed, and more than the 4 MiB buffer
+  const adds: [Buffer, Buffer | null][] = [
+    [Buffer.from('big'), big],
+    [Buffer.from('small'), Buffer.from('a small value')],
+    [Buffer.from('big'), Buffer.from('after it')],
+  ];
+  const out = path.join(dir, 'big.ddb');
+  await buildFile(adds.map(([key, value]) => ({ key, value: value! })), out, { tmpDir: tmp });
+  const image = fs.readFileSync(out);
+  tt.ok(DiscoDB.fromBuffer(image).info().compressed, 'compressed');
+  tt.ok(image.length < big.length, 'smaller than the value');
+  checkAgainstModel(tt, image, adds, false, 'big value');
+});
+
 t.test('random round trip with compression (≥ 5 MiB of distinct values)', async (tt) => {
   const { dir, tmp } = scratch(tt);
   const r = rng(77);

@@ -265,9 +265,16 @@ function* writeValues(
     toc.u64(data.offset);
     if (enc === null) {
       data.write(src.buf, src.s, src.e);
-    } else {
+    } else if (maxEncodedLength(src.e - src.s) <= data.buf.length) {
       const o = data.reserve(maxEncodedLength(src.e - src.s));
       data.n += enc.encodeRangeInto(src.buf, src.s, src.e, data.buf, o);
+      raw += src.e - src.s;
+    } else {
+      // A value larger than the buffer: coded through it, then its first byte again with the pad bits.
+      const at = data.offset;
+      const { first } = enc.encodeRangeStreamed(src.buf, src.s, src.e, data);
+      data.flush();
+      sink.writeAt(Uint8Array.of(first), 0, 1, at);
       raw += src.e - src.s;
     }
     if ((++i & 0x3fff) === 0) {
