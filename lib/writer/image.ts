@@ -7,7 +7,7 @@
  * driver lets the event loop run and honours aborts) and a {@link ChdRequest} when
  * the perfect hash must be built (the driver calls `buildChd`).
  */
-import { buildChd, type ChdBuildResult, type ChdProgress } from '../format/chd-build.js';
+import { buildChd, type ChdBuildResult, type ChdProgress, type SyncKeyStream } from '../format/chd-build.js';
 import { GlibcRandom } from '../format/glibc-rand.js';
 import {
   CODEBOOK_SIZE,
@@ -26,11 +26,11 @@ import { ListEncoder } from './lists.js';
 import type { ResolvedOptions } from './options.js';
 import type { RunFile, Section } from './runs.js';
 
-/** Asks the driver for the CHD over `numKeys` keys (hashed in first-insertion order by `hashKeys`). */
+/** Asks the driver for the CHD over `numKeys` keys, streamed (in a fixed order) by `hashKeys`. */
 export interface ChdRequest {
   kind: 'chd';
   numKeys: number;
-  hashKeys: (seed: number, out: Uint32Array) => void;
+  hashKeys: SyncKeyStream;
 }
 
 /** Asks the driver for a chance to yield to the event loop. */
@@ -476,15 +476,25 @@ export function* writeMemoryImage(
     const res = yield {
       kind: 'chd',
       numKeys: nk,
-      hashKeys: (seed: number, out: Uint32Array): void => {
-        const t = new Uint32Array(3);
-        for (let k = 0, o = 0; k < nk; k++, o += 3) {
-          const ks = ko[k]!;
-          jenkinsHashAt(seed, view, ks, ko[k + 1]! - ks, t);
-          out[o] = t[0]!;
-          out[o + 1] = t[1]!;
-          out[o + 2] = t[2]!;
-        }
+      hashKeys: {
+        stream: (seed, chunk, consume): void => {
+          const t = new Uint32Array(3);
+          const per = chunk.length / 3;
+          let c = 0;
+          for (let k = 0; k < nk; k++) {
+            const ks = ko[k]!;
+            jenkinsHashAt(seed, view, ks, ko[k + 1]! - ks, t);
+            const o = 3 * c;
+            chunk[o] = t[0]!;
+            chunk[o + 1] = t[1]!;
+            chunk[o + 2] = t[2]!;
+            if (++c === per) {
+              consume(chunk, c);
+              c = 0;
+            }
+          }
+          if (c > 0) consume(chunk, c);
+        },
       },
     };
     hash = res!.section;
@@ -567,8 +577,8 @@ function putU32(b: Uint8Array, o: number, x: number): void {
  * (the CHD depends on the set of keys, not on their order: see chd-build.ts), and
  * copied into slot order window by window.
  *
- * Memory per distinct key: 8 bytes (slot and record size) while writing, plus the
- * CHD's working arrays while hashing; a list longer than the I/O buffer is read and
+ * Memory per distinct key: 8 bytes (slot and record size) while writing, in the
+ * memory of the CHD's ~11 bytes per key while hashing; a list longer than the I/O buffer is read and
  * encoded in chunks, and a record larger than the window is copied in chunks.
  * `report` hears the bytes of key lists read until the hash, then the bytes of the
  * image written of its size (two stints, with the hash phase between them).
@@ -670,38 +680,51 @@ export function* writeRunImage(
   /** Reads the record sizes in byte order. */
   const sizes = (): BufReader => new BufReader(sf.fd, 0, 4 * nk, bufSize);
 
-  // pos[b] = slot of the b-th record in byte order.
+  // pos[b] = slot of the b-th record in byte order; sizeAt[s] = size of the record in slot s
+  // (with a hash, both in the memory the CHD used for its pairs).
   let pos: Uint32Array;
+  let sizeAt: Uint32Array;
   let hash: Uint8Array | null = null;
   if (hashed) {
     const res = yield {
       kind: 'chd',
       numKeys: nk,
-      hashKeys: (seed: number, triples: Uint32Array): void => {
-        const r = new BufReader(kf.fd, 0, kEnd, bufSize);
-        const sr = sizes();
-        const t = new Uint32Array(3);
-        for (let b = 0, o = 0; b < nk; b++, o += 3) {
-          const size = sr.readU32();
-          r.ensure(4);
-          const kl = peekU32(r.buf, r.p);
-          r.ensure(4 + kl);
-          jenkinsHashAt(seed, r.buf, r.p + 4, kl, t);
-          triples[o] = t[0]!;
-          triples[o + 1] = t[1]!;
-          triples[o + 2] = t[2]!;
-          r.skip(size);
-        }
+      hashKeys: {
+        stream: (seed, chunk, consume): void => {
+          const r = new BufReader(kf.fd, 0, kEnd, bufSize);
+          const sr = sizes();
+          const t = new Uint32Array(3);
+          const per = chunk.length / 3;
+          let c = 0;
+          for (let b = 0; b < nk; b++) {
+            const size = sr.readU32();
+            r.ensure(4);
+            const kl = peekU32(r.buf, r.p);
+            r.ensure(4 + kl);
+            jenkinsHashAt(seed, r.buf, r.p + 4, kl, t);
+            const o = 3 * c;
+            chunk[o] = t[0]!;
+            chunk[o + 1] = t[1]!;
+            chunk[o + 2] = t[2]!;
+            r.skip(size);
+            if (++c === per) {
+              consume(chunk, c);
+              c = 0;
+            }
+          }
+          if (c > 0) consume(chunk, c);
+        },
       },
     };
     hash = res!.section;
     pos = res!.slots;
+    sizeAt = res!.spare;
   } else {
     // No hash: records in first-insertion order (the run's KSL).
     pos = readU32Section(run.fd, run.ksl.start, nk);
+    sizeAt = new Uint32Array(nk);
   }
   // Record sizes in slot order.
-  const sizeAt = new Uint32Array(nk);
   {
     const sr = sizes();
     for (let b = 0; b < nk; b++) sizeAt[pos[b]!] = sr.readU32();
