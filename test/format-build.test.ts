@@ -317,6 +317,25 @@ t.test('buildChd gives a minimal perfect hash on random keys', async (t) => {
   }
 });
 
+t.test('encodeRankOfEmptyBins = encodeCompressedRank of the empty bins', async (t) => {
+  const rnd = prng(77);
+  let bad = 0;
+  for (let round = 0; round < 300; round++) {
+    const n = 2 + (rnd() % 5000);
+    const fill = [0.1, 0.5, 0.9, 0.99][round % 4]!;
+    const occupied = new Int32Array((n + 31) >>> 5);
+    const empty: number[] = [];
+    for (let bin = 0; bin < n; bin++) {
+      if (rnd() / 2 ** 31 < fill) occupied[bin >>> 5]! |= 1 << (bin & 31);
+      else empty.push(bin);
+    }
+    if (empty.length === 0) continue;
+    const want = Buffer.from(encodeCompressedRank(Uint32Array.from(empty)));
+    if (!want.equals(Buffer.from(encodeRankOfEmptyBins(occupied, n)))) bad++;
+  }
+  t.equal(bad, 0, 'the same bytes from the bitmap');
+});
+
 t.test('buildChd reports the keys placed: growing, up to all of them, same bytes', async (t) => {
   const count = 300_000;
   const keys = Array.from({ length: count }, (_, i) => Buffer.from(`key-${i}`));

@@ -445,6 +445,27 @@ t.test('spilled: lists longer than the I/O buffer, a record larger than the wind
   tt.same(fs.readdirSync(tmp), []);
 });
 
+t.test('spilled: one key whose list in each run is longer than the merge buffer', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const r = rng(4242);
+  const adds: [Buffer, Buffer | null][] = [];
+  for (let i = 0; i < 400_000; i++) {
+    const key = i % 50 === 0 ? `k${randInt(r, 300)}` : 'one';
+    adds.push([Buffer.from(key), Buffer.from(`v${i % 7 === 0 ? randInt(r, 500) : randInt(r, 60000)}`)]);
+  }
+  const recs = adds.map(([key, value]) => ({ key, value: value! }));
+  for (const uniqueItems of [false, true]) {
+    const out = path.join(dir, `o${uniqueItems}.ddb`);
+    const w = new DiscoDBWriter(out, { memoryLimit: '2M', tmpDir: tmp, uniqueItems });
+    await pipeline(Readable.from(recs), w);
+    tt.ok(w.stats!.runs > 2, `spilled ${w.stats!.runs} runs`);
+    const image = fs.readFileSync(out);
+    tt.equal(sha256(image), sha256(buildBuffer(recs, { uniqueItems })), `uniqueItems ${uniqueItems}: spilled = in memory`);
+    checkAgainstModel(tt, image, adds, uniqueItems, `uniqueItems ${uniqueItems}`);
+  }
+  tt.same(fs.readdirSync(tmp), []);
+});
+
 t.test('a compressed value larger than the write buffer (coded through it)', async (tt) => {
   const { dir, tmp } = scratch(tt);
   const r = rng(123);

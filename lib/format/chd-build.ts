@@ -185,11 +185,9 @@ function* buildSteps(numKeys: number, rng: GlibcRandom, onProgress: ChdProgress 
     const before = meter.placed;
     if (placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
       meter.report?.(meter.placed, meter.total);
-      // The pairs are spent: their memory holds the empty bins and the rank encoder's scratch …
-      const k = n - m;
-      const empty = emptyBins(occupied, n, k <= fh.length ? fh.subarray(0, k) : new Uint32Array(k));
-      const section = packChd(seed, n, nbuckets, disp, empty, fh.subarray(empty.length));
-      // … then the slots, each key's from its bucket's displacement (one more pass over the keys).
+      const section = packChd(seed, n, nbuckets, disp, encodeRankOfEmptyBins(occupied, n));
+      // The pairs are spent: their memory holds the slots, each key's from its bucket's
+      // displacement (one more pass over the keys).
       const slots = fh.subarray(0, m);
       yield* assignSlots(geometry, seed, disp, occupied, slots);
       return { section, slots, spare: fh.subarray(m, 2 * m) };
@@ -508,25 +506,67 @@ function popcount32(x: number): number {
   return Math.imul(x, 0x01010101) >>> 24;
 }
 
-/** Writes the sorted list of unoccupied bins into `out` (sized n − m) and returns it. */
-function emptyBins(occupied: Int32Array, n: number, out: Uint32Array): Uint32Array {
+/**
+ * {@link encodeCompressedRank} of the unoccupied bins of `occupied` (bins 0..n−1), the
+ * same bytes, read straight from the bitmap: no list of the empty bins (4 bytes per
+ * key) and no select input (as many again) are materialised.
+ */
+export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Array {
+  const empty = (bin: number): boolean => ((occupied[bin >>> 5]! >>> (bin & 31)) & 1) === 0;
   let k = 0;
+  let maxVal = 0;
   for (let bin = 0; bin < n; bin++) {
-    if ((occupied[bin >>> 5]! & (1 << (bin & 31))) === 0) out[k++] = bin;
+    if (empty(bin)) {
+      k++;
+      maxVal = bin;
+    }
   }
+  if (k === 0) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'compressed_rank needs at least one empty bin');
+  const remR = ilog2(Math.floor(maxVal / k)) || 1;
+  const remMask = 2 ** remR - 1;
+  const rems = new Uint32Array(bitsTableWords(k, remR));
+  // The select over X (spec §6.7): X[q] = number of empty bins whose high part is < q + 1.
+  const quotients = maxVal >>> remR;
+  const bits = new Uint32Array(Math.floor((quotients + k + 31) / 32));
+  const samples = new Uint32Array((quotients >>> SELECT_STEP_BITS) + 1);
+  // Empty bin j with high part hj gives X[i − 1] = j for every i in (h(j−1), hj], i ≤ quotients.
+  let i = 1;
+  for (let bin = 0, j = 0; bin < n; bin++) {
+    if (!empty(bin)) continue;
+    setBits(rems, j * remR, bin & remMask, remR);
+    const high = bin >>> remR;
+    for (; i <= high && i <= quotients; i++) {
+      const q = i - 1;
+      const pos = j + q;
+      bits[pos >>> 5]! |= 1 << (pos & 31);
+      if ((q & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[q >>> SELECT_STEP_BITS] = pos;
+    }
+    j++;
+  }
+  const sel = new Uint8Array(8 + 4 * bits.length + 4 * samples.length);
+  const sv = new DataView(sel.buffer);
+  sv.setUint32(0, quotients, true);
+  sv.setUint32(4, k, true);
+  putWords(sv, putWords(sv, 8, bits), samples);
+  const out = new Uint8Array(16 + sel.length + 4 * rems.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, maxVal, true);
+  view.setUint32(4, k, true);
+  view.setUint32(8, remR, true);
+  view.setUint32(12, sel.length, true);
+  out.set(sel, 16);
+  putWords(view, 16 + sel.length, rems);
   return out;
 }
 
-/** Assembles the `cmph_pack()` image of a CHD (spec §6.3). */
+/** Assembles the `cmph_pack()` image of a CHD (spec §6.3) around its compressed rank `cr`. */
 function packChd(
   seed: number,
   n: number,
   nbuckets: number,
   disp: Uint32Array,
-  empty: Uint32Array,
-  scratch: Uint32Array,
+  cr: Uint8Array,
 ): Uint8Array {
-  const cr = encodeCompressedRank(empty, scratch);
   const cs = encodeCompressedSeq(disp);
   const phSize = 20 + cs.length;
   const out = new Uint8Array(12 + cr.length + phSize);

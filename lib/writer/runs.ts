@@ -235,6 +235,8 @@ export class EntryReader {
   dg = 0;
   ls = 0;
   count = 0;
+  /** File offset of the current entry's list when it was too long to load (then `ls` is -1). */
+  listPos = 0;
 
   constructor(
     fd: number,
@@ -243,6 +245,8 @@ export class EntryReader {
     private readonly withList: boolean,
     /** Position of the run among the merge's inputs (the tie-break). */
     readonly id: number,
+    /** Lists of more bytes than this are not loaded (see `listPos`). */
+    private readonly longList = Infinity,
   ) {
     this.r = new BufReader(fd, sec.start, sec.end, bufSize);
     this.buf = this.r.buf;
@@ -261,11 +265,19 @@ export class EntryReader {
       const c = r.p + 4 + kl;
       const count = (b[c]! | (b[c + 1]! << 8) | (b[c + 2]! << 16) | (b[c + 3]! << 24)) >>> 0;
       const size = 8 + kl + 4 * count;
-      r.ensure(size);
       this.count = count;
-      this.ls = r.p + 8 + kl;
-      this.ks = r.p + 4;
-      r.p += size;
+      if (4 * count > this.longList) {
+        // Only the key is loaded; it stays in the buffer until the next read.
+        this.ls = -1;
+        this.listPos = r.offset + 8 + kl;
+        this.ks = r.p + 4;
+        r.skip(size);
+      } else {
+        r.ensure(size);
+        this.ls = r.p + 8 + kl;
+        this.ks = r.p + 4;
+        r.p += size;
+      }
     } else {
       r.ensure(4 + kl);
       this.ks = r.p + 4;
@@ -478,13 +490,20 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   // 3. Keys in byte order: concatenate the lists of equal keys; group rank q per (run, KS entry).
   const kmaps = inputs.map(() => tmp.create('kmap'));
   const kmw = kmaps.map((f) => new BufWriter(new FileSink(f.fd), 0, bufSize));
-  const kreaders = keyFiles.map((f, j) => new EntryReader(f.fd, f.sec, bufSize, true, j));
+  // Lists longer than the buffer are not loaded but merged from their files when the key is written.
+  const kreaders = keyFiles.map((f, j) => new EntryReader(f.fd, f.sec, bufSize, true, j, bufSize));
   const kheap = new MergeHeap(kreaders);
   const ks = { start: ow.offset, end: 0 };
   let nk = 0;
   let n = 0;
   let members = 0;
+  const longs: LongList[] = [];
   const flushKey = (): void => {
+    if (longs.length > 0) {
+      sortIds(scratch, 0, n);
+      writeMergedList(ow, out.fd, group, scratch, n, longs.splice(0), unique, bufSize);
+      return;
+    }
     if (members > 1) sortIds(scratch, 0, n);
     if (unique && members > 1) {
       let w = 0;
@@ -512,6 +531,13 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     }
     kmw[e.id]!.u32(nk - 1);
     const count = e.count;
+    members++;
+    if (e.ls < 0) {
+      longs.push({ fd: keyFiles[e.id]!.fd, pos: e.listPos, count });
+      kheap.advance();
+      if ((++ticks & 0xfff) === 0) await step();
+      continue;
+    }
     if (scratch.length < n + count) {
       const grown = new Uint32Array(Math.max(n + count, 2 * scratch.length));
       grown.set(scratch.subarray(0, n));
@@ -522,7 +548,6 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       scratch[n + i] = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
     }
     n += count;
-    members++;
     kheap.advance();
     if ((++ticks & 0xfff) === 0) await step();
   }
@@ -570,6 +595,88 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   m0.done = base + ticks;
   report?.(m0.done, m0.total);
   return { path: out.path, fd: final ? out.fd : -1, nv, nk, valueBytes, vs: final ? null : vs, vsl, vf, ks, ksl, lastRecord };
+}
+
+/** A key's list left in a run's key file (too long to load). */
+interface LongList {
+  fd: number;
+  pos: number;
+  count: number;
+}
+
+/**
+ * Writes the entry of `key` whose list is the merge of the sorted `ids[0, n)` and the
+ * sorted long lists, read from their files through small buffers: a k-way merge (the
+ * lists hold distinct ids, but a repeated value of a multiset repeats across them),
+ * without the whole list in memory. With `unique`, repeats are dropped and the count
+ * is written once known.
+ */
+function writeMergedList(ow: BufWriter, fd: number, key: GroupKey, ids: Uint32Array, n: number, longs: LongList[], unique: boolean, bufSize: number): void {
+  const small = Math.min(bufSize, 1 << 16);
+  const readers = longs.map((l) => new BufReader(l.fd, l.pos, l.pos + 4 * l.count, small));
+  const left = longs.map((l) => l.count);
+  // Heads: source 0 is `ids`, source j + 1 the j-th long list; a heap of sources by head.
+  const k = readers.length + 1;
+  const head = new Float64Array(k);
+  const heap = new Int32Array(k);
+  let size = 0;
+  let at = 0;
+  const load = (src: number): boolean => {
+    if (src === 0) {
+      if (at >= n) return false;
+      head[0] = ids[at++]!;
+      return true;
+    }
+    if (left[src - 1]! === 0) return false;
+    left[src - 1]!--;
+    head[src] = readers[src - 1]!.readU32();
+    return true;
+  };
+  const down = (i: number): void => {
+    const x = heap[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= size) break;
+      if (c + 1 < size && (head[heap[c + 1]!]! < head[heap[c]!]! || (head[heap[c + 1]!] === head[heap[c]!] && heap[c + 1]! < heap[c]!))) c++;
+      const hc = head[heap[c]!]!;
+      const hx = head[x]!;
+      if (hc > hx || (hc === hx && heap[c]! > x)) break;
+      heap[i] = heap[c]!;
+      i = c;
+    }
+    heap[i] = x;
+  };
+  for (let src = 0; src < k; src++) if (load(src)) heap[size++] = src;
+  for (let i = (size >> 1) - 1; i >= 0; i--) down(i);
+  let total = n;
+  for (const l of longs) total += l.count;
+  ow.u32(key.len);
+  ow.write(key.buf, 0, key.len);
+  let countAt = -1;
+  if (unique) {
+    ow.flush();
+    countAt = ow.offset;
+  }
+  ow.u32(total);
+  let written = 0;
+  let prev = 0;
+  while (size > 0) {
+    const src = heap[0]!;
+    const id = head[src]!;
+    if (!unique || id !== prev) {
+      ow.u32(id);
+      written++;
+    }
+    prev = id;
+    if (!load(src)) heap[0] = heap[--size]!;
+    if (size > 1) down(0);
+  }
+  if (unique && written !== total) {
+    ow.flush();
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(written);
+    new FileSink(fd).writeAt(b, 0, 4, countAt);
+  }
 }
 
 /**
