@@ -11,7 +11,9 @@
  * - `values200`: 2M unique 200-byte values over 200k keys;
  * - `onekey`: one key with 20M values (values drawn from 1M distinct);
  * - `bigvalue`: one 64 MiB value (not scaled);
- * - `keysonly`: 20M distinct keys without values.
+ * - `keysonly`: 20M distinct keys without values;
+ * - `fivem`: 5M keys × 1 value (bench/build.ts's `1x` records at 5M keys; not scaled), always
+ *   at the default budget (256 MiB) whatever `--limit` says.
  * Peer in the same run: `node` doing nothing but generating the same records into a
  * draining Writable (`source`), the floor of any build fed the same way.
  */
@@ -24,8 +26,15 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 
 const HERE = fileURLToPath(import.meta.url);
-type Shape = 'values200' | 'onekey' | 'bigvalue' | 'keysonly';
-const SHAPES: Shape[] = ['values200', 'onekey', 'bigvalue', 'keysonly'];
+type Shape = 'values200' | 'onekey' | 'bigvalue' | 'keysonly' | 'fivem';
+const SHAPES: Shape[] = ['values200', 'onekey', 'bigvalue', 'keysonly', 'fivem'];
+
+/** A bijection on u32 (as in bench/build.ts). */
+function mix(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
 
 function* records(shape: Shape, scale: number): Generator<{ key: string; value?: string | Uint8Array }> {
   switch (shape) {
@@ -49,6 +58,15 @@ function* records(shape: Shape, scale: number): Generator<{ key: string; value?:
     case 'keysonly': {
       const n = Math.round(20_000_000 * scale);
       for (let i = 0; i < n; i++) yield { key: `k${i}` };
+      return;
+    }
+    case 'fivem': {
+      const n = 5_000_000;
+      let r = 12345;
+      for (let i = 0; i < n; i++) {
+        r = mix(r + 0x9e3779b9);
+        yield { key: 'k' + mix(i), value: 'v' + mix((r % n) ^ 0x5bd1e995) };
+      }
       return;
     }
   }
@@ -103,6 +121,7 @@ async function child(task: string, shape: Shape, scale: number, limit: string, t
       if (shape === 'onekey' && db.get('the-key').count() !== Math.round(20_000_000 * scale)) throw new Error('wrong count');
       if (shape === 'bigvalue' && db.get('big').count() !== 1) throw new Error('big value missing');
       if (shape === 'keysonly' && db.size !== Math.round(20_000_000 * scale)) throw new Error('wrong key count');
+      if (shape === 'fivem' && db.size !== 5_000_000) throw new Error('wrong key count');
       db.close();
       info = `${w.stats!.runs} runs, ${(w.stats!.size / 1024 / 1024).toFixed(0)} MB file`;
       if (peaks !== null) info += `; peak MB rss/heap/arraybuffers by phase: ${peaks.toString()}`;
@@ -132,7 +151,7 @@ if (process.argv[2] === '--child') {
   for (const shape of SHAPES) {
     if (only !== '' && shape !== only) continue;
     for (const [task, th] of [['source', 0] as const, ...threadCounts.map((t) => ['discodb', t] as const)]) {
-      const res = spawnSync(process.execPath, [HERE, '--child', task, shape, String(scale), limit, String(th), process.argv.includes('--phases') ? 'phases' : ''], {
+      const res = spawnSync(process.execPath, [HERE, '--child', task, shape, String(scale), shape === 'fivem' ? '256M' : limit, String(th), process.argv.includes('--phases') ? 'phases' : ''], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       });
