@@ -677,8 +677,17 @@ export function* writeRunImage(
   kw.flush();
   sw.flush();
   const kEnd = kw.offset;
-  /** Reads the record sizes in byte order. */
-  const sizes = (): BufReader => new BufReader(sf.fd, 0, 4 * nk, bufSize);
+  // One reader of the records and one of their sizes (in byte order), rewound for every pass.
+  const recReader = new BufReader(kf.fd, 0, kEnd, bufSize);
+  const sizeReader = new BufReader(sf.fd, 0, 4 * nk, Math.min(bufSize, 1 << 20));
+  const records = (): BufReader => {
+    recReader.rewind(0);
+    return recReader;
+  };
+  const sizes = (): BufReader => {
+    sizeReader.rewind(0);
+    return sizeReader;
+  };
 
   // pos[b] = slot of the b-th record in byte order; sizeAt[s] = size of the record in slot s
   // (with a hash, both in the memory the CHD used for its pairs).
@@ -691,7 +700,7 @@ export function* writeRunImage(
       numKeys: nk,
       hashKeys: {
         stream: (seed, chunk, consume): void => {
-          const r = new BufReader(kf.fd, 0, kEnd, bufSize);
+          const r = records();
           const sr = sizes();
           const t = new Uint32Array(3);
           const per = chunk.length / 3;
@@ -771,7 +780,7 @@ export function* writeRunImage(
       wlen += sizeAt[s1]!;
       s1++;
     }
-    const r = new BufReader(kf.fd, 0, kEnd, bufSize);
+    const r = records();
     const sr = sizes();
     let placed = 0;
     for (let b = 0; b < nk; b++) {
