@@ -3,9 +3,9 @@
  *
  * Everything here mirrors CMPH 2.0.2's default CHD build (chd.c, chd_ph.c,
  * compressed_seq.c, compressed_rank.c, select.c, miller_rabin.c) closely
- * enough that, fed the same keys in the same order and the same `rand()`
- * sequence, it produces the same `cmph_pack()` bytes. All per-key state lives
- * in typed arrays; the hot loops allocate nothing.
+ * enough that, fed the same set of keys (in any order: see {@link buildChd}) and
+ * the same `rand()` sequence, it produces the same `cmph_pack()` bytes. All
+ * per-key state lives in typed arrays; the hot loops allocate nothing.
  */
 import { DiscoDBError } from '../errors.js';
 import { GlibcRandom } from './glibc-rand.js';
