@@ -402,6 +402,15 @@ t.test('units: argument parsing and the progress display', async (t) => {
   t.match(written.at(-1), /hash [\d.]+s  1,234 records/, 'the time spent in the phase');
   t.notMatch(written.at(-1), /%|eta/, 'no percentage or ETA once reading is over');
   t.equal(rateAt(written.at(-1)), rateAfterReading, 'MB/s does not fall while nothing is read');
+  // The writer's done/total of the merge, hash and write phases: a percentage, floored.
+  live.update({ phase: 'merge', done: 42, total: 100 });
+  t.match(live.line(), /^merge 42% [\d.]+s  1,234 records  /, 'the percentage of the merge');
+  live.update({ phase: 'hash', done: 2999, total: 3000 });
+  t.match(live.line(), /^hash 99% [\d.]+s  /, '99% until the phase is complete');
+  live.update({ phase: 'write', done: undefined, total: undefined });
+  t.match(live.line(), /^write [\d.]+s  /, 'no percentage before the phase knows its extent');
+  live.update({ done: 5000, total: 5000 });
+  t.match(live.line(), /^write 100% [\d.]+s  /);
   const narrow: string[] = [];
   const zeroColumns = new Progress({ write: (s: string) => narrow.push(s), columns: 0 }, { live: true });
   zeroColumns.update({ records: 2 });

@@ -13,6 +13,7 @@ import {
   binCount,
   binOf,
   buildChd,
+  buildChdSync,
   cmphIsPrime,
   encodeCompressedSeq,
   maxProbesFor,
@@ -130,6 +131,24 @@ function hasherOf(keys: Uint8Array[]): (seed: number, out: Uint32Array) => void 
       jenkinsHash(seed, keys[i]!, triple);
       out.set(triple, 3 * i);
     }
+  };
+}
+
+/** A KeyStream's `stream` over in-memory keys, in chunks of up to 1000 keys. */
+function streamOf(keys: Uint8Array[]): (seed: number, chunk: Uint32Array, consume: (t: Uint32Array, n: number) => void) => void {
+  const triple = new Uint32Array(3);
+  return (seed, chunk, consume) => {
+    const per = Math.min(1000, chunk.length / 3);
+    let c = 0;
+    for (const k of keys) {
+      jenkinsHash(seed, k, triple);
+      chunk.set(triple, 3 * c);
+      if (++c === per) {
+        consume(chunk, c);
+        c = 0;
+      }
+    }
+    if (c > 0) consume(chunk, c);
   };
 }
 
@@ -282,7 +301,7 @@ t.test('100 builds sharing one rand() stream match libcmph, seed retries include
     if (rng.draws - before > 1) retried++;
     const size = Buffer.alloc(4);
     size.writeUInt32LE(section.length);
-    digest.update(size).update(section).update(new Uint8Array(slots.buffer));
+    digest.update(size).update(section).update(new Uint8Array(slots.buffer, slots.byteOffset, slots.byteLength));
   }
   t.ok(retried > 0, `${retried} builds needed more than one seed`);
   t.equal(digest.digest('hex'), 'c310dfc2be83cb8c14027a4b60db1a8c8b0814f6cb17a64c1970abf5181818f6');
@@ -315,6 +334,58 @@ t.test('buildChd gives a minimal perfect hash on random keys', async (t) => {
     t.equal(bad, 0, `${count} keys: slots are a permutation of 0..${count - 1}`);
     t.equal(section.length % 4, 0, 'section is whole u32 words');
   }
+});
+
+t.test('the CHD section depends on the set of keys, not their order (the writer hashes in byte order)', async (t) => {
+  const rnd = prng(2024);
+  let bad = 0;
+  for (const count of [26, 30, 846, 5000, 60000]) {
+    const keys = Array.from({ length: count }, (_, i) => Buffer.from(`key ${i} ${rnd() % 1000}`));
+    const shuffled = keys.map((k, i) => [rnd(), i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
+    const a = buildChdSync(count, hasherOf(keys));
+    const b = buildChdSync(count, { stream: streamOf(shuffled.map((i) => keys[i]!)) });
+    if (!Buffer.from(a.section).equals(Buffer.from(b.section))) bad++;
+    // The same key gets the same slot, whichever order it was fed in.
+    for (let j = 0; j < count; j++) if (b.slots[j] !== a.slots[shuffled[j]!]) bad++;
+  }
+  t.equal(bad, 0, 'same section, same slot per key, all-at-once hasher and streamed shuffled keys');
+});
+
+t.test('encodeRankOfEmptyBins = encodeCompressedRank of the empty bins', async (t) => {
+  const rnd = prng(77);
+  let bad = 0;
+  for (let round = 0; round < 300; round++) {
+    const n = 2 + (rnd() % 5000);
+    const fill = [0.1, 0.5, 0.9, 0.99][round % 4]!;
+    const occupied = new Int32Array((n + 31) >>> 5);
+    const empty: number[] = [];
+    for (let bin = 0; bin < n; bin++) {
+      if (rnd() / 2 ** 31 < fill) occupied[bin >>> 5]! |= 1 << (bin & 31);
+      else empty.push(bin);
+    }
+    if (empty.length === 0) continue;
+    const want = Buffer.from(encodeCompressedRank(Uint32Array.from(empty)));
+    if (!want.equals(Buffer.from(encodeRankOfEmptyBins(occupied, n)))) bad++;
+  }
+  t.equal(bad, 0, 'the same bytes from the bitmap');
+});
+
+t.test('buildChd reports the keys placed: growing, up to all of them, same bytes', async (t) => {
+  const count = 300_000;
+  const keys = Array.from({ length: count }, (_, i) => Buffer.from(`key-${i}`));
+  const reports: [number, number][] = [];
+  const withReports = await buildChd(count, hasherOf(keys), new GlibcRandom(), (placed, total) => reports.push([placed, total]));
+  const without = await buildChd(count, hasherOf(keys), new GlibcRandom());
+  t.ok(Buffer.from(withReports.section).equals(Buffer.from(without.section)), 'the same section');
+  t.ok(reports.length > 2, `${reports.length} reports, not only the last`);
+  let monotone = true;
+  for (let i = 1; i < reports.length; i++) {
+    const [d, tot] = reports[i]!;
+    const [pd, ptot] = reports[i - 1]!;
+    if (d < pd || tot < ptot || d > tot) monotone = false;
+  }
+  t.ok(monotone, 'placed and total only grow, placed ≤ total');
+  t.same(reports.at(-1), [count, count], 'the last report: every key placed');
 });
 
 t.test('buildChd fails with ERR_DISCODB_LIMIT when keys collide forever', async (t) => {
@@ -393,6 +464,38 @@ t.test('encoder examples of spec §5.4', async (t) => {
   t.equal(enc.encodeInto(Buffer.from('abcdeX'), out, 5), 3);
   t.same(Buffer.from(out.subarray(5, 8)), hex('49192C'), 'encodeInto writes every byte it uses');
   t.equal(maxEncodedLength(0), 1);
+});
+
+t.test('encodeRangeStreamed writes what encodeRangeInto writes, through a small buffer', async (t) => {
+  const rnd = prng(31);
+  const words = Array.from({ length: 30 }, () => Uint8Array.from({ length: 4 + (rnd() % 6) }, () => rnd() & 0xff));
+  const sample = (n: number): Uint8Array => {
+    const parts: number[] = [];
+    while (parts.length < n) {
+      if (rnd() % 3 === 0) parts.push(rnd() & 0xff);
+      else parts.push(...words[rnd() % words.length]!);
+    }
+    return Uint8Array.from(parts.slice(0, n));
+  };
+  const c = new FourGramCounter();
+  for (let i = 0; i < 200; i++) c.add(sample(64));
+  const enc = HuffmanEncoder.fromCounter(c);
+  let bad = 0;
+  for (let i = 0; i < 300; i++) {
+    const v = sample(rnd() % 600);
+    const ref = new Uint8Array(maxEncodedLength(v.length));
+    const refLen = enc.encodeRangeInto(v, 0, v.length, ref, 0);
+    // A 16-byte buffer flushed to `got`, starting part-filled like a writer's.
+    const got: number[] = [];
+    const start = rnd() % 8;
+    const out = { buf: new Uint8Array(16), n: start, flush(): void { got.push(...this.buf.subarray(0, this.n)); this.n = 0; } };
+    const { bytes, first } = enc.encodeRangeStreamed(v, 0, v.length, out);
+    out.flush();
+    const coded = Uint8Array.from(got.slice(start));
+    coded[0] = first;
+    if (bytes !== refLen || !Buffer.from(coded).equals(Buffer.from(ref.subarray(0, refLen)))) bad++;
+  }
+  t.equal(bad, 0, '300 values: the same bytes');
 });
 
 t.test('codes deeper than 16 bits are dropped and their 4-grams become literals', async (t) => {

@@ -280,6 +280,65 @@ t.test('progress events and stats', async (tt) => {
   tt.equal(w.stats!.size, fs.statSync(out).size);
 });
 
+/**
+ * Checks the `done`/`total` of the progress events: in each stint of a phase (consecutive
+ * events of that phase), done only grows, done ≤ total, and the stint ends with
+ * done === total. Returns the phases that reported how far they were.
+ */
+function checkPhaseProgress(tt: Tap.Test, events: WriterProgress[]): Set<string> {
+  const reported = new Set<string>();
+  let bad = '';
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.done === undefined || e.total === undefined) continue;
+    reported.add(e.phase);
+    const prev = events[i - 1];
+    if (prev !== undefined && prev.phase === e.phase && prev.done !== undefined) {
+      if (e.done < prev.done) bad ||= `${e.phase}: ${prev.done}/${prev.total} then ${e.done}/${e.total}`;
+    }
+    if (!(e.done >= 0 && e.done <= e.total)) bad ||= `${e.phase}: ${e.done}/${e.total}`;
+    const next = events[i + 1];
+    if ((next === undefined || next.phase !== e.phase) && e.done !== e.total) bad ||= `${e.phase} ended at ${e.done}/${e.total}`;
+  }
+  tt.equal(bad, '', 'done grows within a phase, never passes total, and reaches it at the end');
+  const others = events.filter((e) => !['merge', 'hash', 'write'].includes(e.phase) && e.done !== undefined);
+  tt.same(others, [], 'only merge, hash and write carry done/total');
+  return reported;
+}
+
+t.test('progress events: done/total of the merge, hash and write phases', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const cases: { name: string; opts: WriterOptions; recs: () => Iterable<unknown> }[] = [
+    // Spilled: a multi-pass merge (many runs), the hash, both write stints.
+    { name: 'spilled', opts: { memoryLimit: '64k', tmpDir: tmp }, recs: () => Array.from({ length: 60000 }, (_, i) => ({ key: `k${i % 20000}`, value: `v${i}` })) },
+    // Never spilled, Huffman-coded values (their coded size is not known ahead).
+    {
+      name: 'in memory, compressed',
+      opts: { tmpDir: tmp },
+      recs: function* () {
+        const r = rng(7);
+        for (let i = 0; i < 70000; i++) yield { key: `k${i % 5000}`, value: `value ${i} ${'abcdefgh'.repeat(8 + (r() % 8))}` };
+      },
+    },
+  ];
+  for (const c of cases) {
+    const out = path.join(dir, 'p.ddb');
+    const events: WriterProgress[] = [];
+    const w = new DiscoDBWriter(out, c.opts);
+    w.on('progress', (p: WriterProgress) => events.push(p));
+    await pipeline(Readable.from(c.recs()), w);
+    tt.test(c.name, async (t2) => {
+      const reported = checkPhaseProgress(t2, events);
+      const want = c.name === 'spilled' ? ['hash', 'merge', 'write'] : ['hash', 'write'];
+      t2.same([...reported].sort(), want, 'these phases said how far they were');
+      const lastWrite = events.filter((e) => e.phase === 'write').at(-1)!;
+      t2.equal(lastWrite.total, fs.statSync(out).size, 'the write phase ends at the image size');
+      if (c.name !== 'spilled') t2.ok(w.stats!.compressed, 'values were compressed');
+      else t2.ok(w.stats!.runs > 64, `${w.stats!.runs} runs: more than one merge pass`);
+    });
+  }
+});
+
 /** The C library's semantics as a plain model: key order, value ids, sorted lists. */
 function model(adds: [Buffer, Buffer | null][], unique: boolean) {
   const valueId = new Map<string, number>();
@@ -360,6 +419,71 @@ t.test('random round trips against a Map model; spilled bytes = in-memory bytes'
     checkAgainstModel(tt, imageA, adds, opts.uniqueItems, label);
   }
   tt.same(fs.readdirSync(tmp), []);
+});
+
+t.test('spilled: lists longer than the I/O buffer, a record larger than the window', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const r = rng(99);
+  const hugeKey = Buffer.alloc(3 * 1024 * 1024, 0x41); // a 3 MiB key: its record exceeds the 1 MiB window
+  const adds: [Buffer, Buffer | null][] = [];
+  for (let i = 0; i < 60000; i++) {
+    // 'long' gets ~40k values (repeats included: zero deltas across the chunks of a multiset list).
+    const key = i % 3 === 0 ? 'other' + randInt(r, 2000) : 'long';
+    adds.push([Buffer.from(key), Buffer.from(`v${randInt(r, 30000)}`)]);
+    if (i % 10000 === 0) adds.push([hugeKey, Buffer.from(`h${i}`)]);
+  }
+  const recs = adds.map(([key, value]) => ({ key, value: value! }));
+  for (const uniqueItems of [false, true]) {
+    const out = path.join(dir, `l${uniqueItems}.ddb`);
+    const w = new DiscoDBWriter(out, { memoryLimit: '256k', tmpDir: tmp, uniqueItems });
+    await pipeline(Readable.from(recs), w);
+    tt.ok(w.stats!.runs > 1, `spilled ${w.stats!.runs} runs`);
+    const image = fs.readFileSync(out);
+    tt.equal(sha256(image), sha256(buildBuffer(recs, { uniqueItems })), `uniqueItems ${uniqueItems}: spilled = in memory`);
+    checkAgainstModel(tt, image, adds, uniqueItems, `uniqueItems ${uniqueItems}`);
+  }
+  tt.same(fs.readdirSync(tmp), []);
+});
+
+t.test('spilled: one key whose list in each run is longer than the merge buffer', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const r = rng(4242);
+  const adds: [Buffer, Buffer | null][] = [];
+  for (let i = 0; i < 400_000; i++) {
+    const key = i % 50 === 0 ? `k${randInt(r, 300)}` : 'one';
+    adds.push([Buffer.from(key), Buffer.from(`v${i % 7 === 0 ? randInt(r, 500) : randInt(r, 60000)}`)]);
+  }
+  const recs = adds.map(([key, value]) => ({ key, value: value! }));
+  for (const uniqueItems of [false, true]) {
+    const out = path.join(dir, `o${uniqueItems}.ddb`);
+    const w = new DiscoDBWriter(out, { memoryLimit: '2M', tmpDir: tmp, uniqueItems });
+    await pipeline(Readable.from(recs), w);
+    tt.ok(w.stats!.runs > 2, `spilled ${w.stats!.runs} runs`);
+    const image = fs.readFileSync(out);
+    tt.equal(sha256(image), sha256(buildBuffer(recs, { uniqueItems })), `uniqueItems ${uniqueItems}: spilled = in memory`);
+    checkAgainstModel(tt, image, adds, uniqueItems, `uniqueItems ${uniqueItems}`);
+  }
+  tt.same(fs.readdirSync(tmp), []);
+});
+
+t.test('a compressed value larger than the write buffer (coded through it)', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const r = rng(123);
+  const words = Array.from({ length: 50 }, () => Buffer.from(Array.from({ length: 6 }, () => randInt(r, 256))));
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 1_200_000; i++) parts.push(i % 4 === 0 ? Buffer.of(randInt(r, 256)) : words[randInt(r, 50)]!);
+  const big = Buffer.concat(parts); // ~5.7 MB: compressed, and more than the 4 MiB buffer
+  const adds: [Buffer, Buffer | null][] = [
+    [Buffer.from('big'), big],
+    [Buffer.from('small'), Buffer.from('a small value')],
+    [Buffer.from('big'), Buffer.from('after it')],
+  ];
+  const out = path.join(dir, 'big.ddb');
+  await buildFile(adds.map(([key, value]) => ({ key, value: value! })), out, { tmpDir: tmp });
+  const image = fs.readFileSync(out);
+  tt.ok(DiscoDB.fromBuffer(image).info().compressed, 'compressed');
+  tt.ok(image.length < big.length, 'smaller than the value');
+  checkAgainstModel(tt, image, adds, false, 'big value');
 });
 
 t.test('random round trip with compression (≥ 5 MiB of distinct values)', async (tt) => {
@@ -459,6 +583,31 @@ t.test('building blocks', async (tt) => {
     }
   }
   tt.pass('3000 lists encode like encodeDeltaList');
+  // Fed in chunks (the long lists of a spilled build), it writes the same bytes.
+  for (let i = 0; i < 1000; i++) {
+    const n = 1 + randInt(r, 300);
+    const span = [10, 1000, 2 ** 20, 2 ** 26, 2 ** 32 - 2][i % 5]!;
+    const ids = Array.from({ length: n }, () => 1 + randInt(r, span)).sort((a, b) => a - b);
+    if (i % 3 === 0) for (let k = 0; k < 5; k++) ids.splice(randInt(r, ids.length), 0, ids[randInt(r, ids.length)]!);
+    ids.sort((a, b) => a - b);
+    const chunk = 1 + randInt(r, 40);
+    for (const [e, unique] of [[enc, false], [encU, true]] as const) {
+      const ref = encodeDeltaList(ids, unique);
+      e.measureBegin();
+      for (let s0 = 0; s0 < ids.length; s0 += chunk) e.measureFeed(ids, s0, Math.min(ids.length, s0 + chunk));
+      e.measureEnd();
+      const out = new Uint8Array(e.bytes + 64);
+      let o = 0;
+      e.writeBegin();
+      for (let s0 = 0; s0 < ids.length; s0 += chunk) o = e.writeFeed(ids, s0, Math.min(ids.length, s0 + chunk), out, o);
+      o = e.writeEnd(out, o);
+      if (o !== ref.bytes.length || hex(out.subarray(0, o)) !== hex(ref.bytes) || e.count !== ref.count || e.dup !== ref.hasDuplicate) {
+        tt.fail(`chunked list ${ids.join(',')} unique=${unique} chunk=${chunk}`);
+        return;
+      }
+    }
+  }
+  tt.pass('1000 lists fed in chunks encode like encodeDeltaList');
   // Byte-order sort of dictionary entries.
   for (const [n, maxLen, alphabet] of [[3000, 3, 5], [20000, 14, 5], [5000, 30, 256], [400, 9, 2]] as const) {
     const d = new ByteDict(1 << 15, 1 << 20);

@@ -190,7 +190,7 @@ export async function runCreate(args: string[], values: OptionValues): Promise<C
     throw err;
   }
   let bytes = 0;
-  writer.on('progress', (p) => progress.update({ records: p.records, phase: p.phase }));
+  writer.on('progress', (p) => progress.update({ records: p.records, phase: p.phase, done: p.done, total: p.total }));
 
   // Ctrl-C / SIGTERM: abort the pipeline, so that the cleanup below runs and no temp file is left.
   const abort = new AbortController();

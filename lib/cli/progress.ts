@@ -1,7 +1,7 @@
 /**
  * Progress of `discodb create` on stderr: a live bar on a TTY (records, MB/s, phase, and a
- * percentage and ETA while the input is read and its size is known), a one-line summary
- * otherwise, nothing with --quiet.
+ * percentage and ETA while the input is read and its size is known, a percentage of the
+ * merge, hash and write phases), a one-line summary otherwise, nothing with --quiet.
  */
 
 /** A snapshot of the build. */
@@ -15,6 +15,9 @@ export interface ProgressState {
    * `done`, and the CLI's `copy` (to stdout).
    */
   phase: string;
+  /** How far the current phase is, `done` of `total` (the writer's progress fields), if known. */
+  done?: number | undefined;
+  total?: number | undefined;
 }
 
 /** Where progress goes: stderr, or any stream with a `write` (and maybe `isTTY`/`columns`). */
@@ -121,10 +124,18 @@ export class Progress {
       // Time left to read the input at the rate so far (the build's later phases come on top).
       if (bytes > 0 && bytes < total) parts.push(`eta ${formatDuration((total - bytes) / (bytes / Math.max(t, 1e-3)))}`);
     }
-    // The writer tells phases, not how far into one it is: after reading, show how long the
-    // current phase has run, so that a long merge or hash visibly progresses.
-    parts.push(reading ? phase : `${phase} ${formatDuration(t - this.#phaseStart)}`, plural(records, 'record'), formatMB(bytes), `${rate.toFixed(1)} MB/s`, formatDuration(t));
+    // After reading: how far into the phase (when the writer knows) and how long it has run,
+    // so that a long merge or hash visibly progresses.
+    parts.push(reading ? phase : `${phase}${this.#phasePercent()} ${formatDuration(t - this.#phaseStart)}`, plural(records, 'record'), formatMB(bytes), `${rate.toFixed(1)} MB/s`, formatDuration(t));
     return parts.join('  ');
+  }
+
+  /** ` 42%` for a phase that reported how far it is, else nothing. */
+  #phasePercent(): string {
+    const { done, total } = this.#state;
+    if (done === undefined || total === undefined || !(total > 0)) return '';
+    // Floored: 100% only once the phase is complete.
+    return ` ${Math.floor((100 * Math.min(done, total)) / total)}%`;
   }
 
   #draw(): void {

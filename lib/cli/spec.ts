@@ -78,8 +78,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       '(values b and c); with tab (stdin and unknown extensions), the first tab splits the key\n' +
       'from the value, and the value keeps later tabs (one value "b<TAB>c").\n' +
       '\n' +
-      'On a TTY, stderr shows a progress bar (records, MB/s, phase, and a percentage and ETA of\n' +
-      'the reading when the input size is known); otherwise a one-line summary.\n' +
+      'On a TTY, stderr shows a progress bar (records, MB/s, phase, a percentage and ETA of the\n' +
+      'reading when the input size is known, then a percentage of the merge, hash and write\n' +
+      'phases); otherwise a one-line summary.\n' +
       'A malformed input line stops the build with its file and line; OUT is left as it was.\n' +
       'Ctrl-C (exit 130) or SIGTERM (exit 143) stop the build and remove its temporary files.\n' +
       '\n' +

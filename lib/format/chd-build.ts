@@ -3,9 +3,9 @@
  *
  * Everything here mirrors CMPH 2.0.2's default CHD build (chd.c, chd_ph.c,
  * compressed_seq.c, compressed_rank.c, select.c, miller_rabin.c) closely
- * enough that, fed the same keys in the same order and the same `rand()`
- * sequence, it produces the same `cmph_pack()` bytes. All per-key state lives
- * in typed arrays; the hot loops allocate nothing.
+ * enough that, fed the same set of keys (in any order: see {@link buildChd}) and
+ * the same `rand()` sequence, it produces the same `cmph_pack()` bytes. All
+ * per-key state lives in typed arrays; the hot loops allocate nothing.
  */
 import { DiscoDBError } from '../errors.js';
 import { GlibcRandom } from './glibc-rand.js';
@@ -13,15 +13,45 @@ import { mulMod } from './arith.js';
 
 export { mulMod } from './arith.js';
 
+/**
+ * Told how far the placement is: `placed` keys of `total` (numKeys). Both only grow:
+ * after a failed placement attempt (rare) the next one starts over, so `total` grows
+ * by the keys the failed one had placed. Called every ~64k buckets tried and once at
+ * the end (then `placed === total`).
+ */
+export type ChdProgress = (placed: number, total: number) => void;
+
 /** What `buildChd` returns. */
 export interface ChdBuildResult {
   /** The packed CHD section (`cmph_pack()` output), to be stored at `hash_offs`. */
   section: Uint8Array;
   /** slots[i] = record index (0..N-1) of the i-th key in input order */
   slots: Uint32Array;
+  /** N free u32 words of the same allocation as `slots`: scratch for the caller. */
+  spare: Uint32Array;
 }
 
-/** CMPH algorithm ids written into the section (spec §6.3). */
+/**
+ * Keys fed in chunks, for a build that must not hold 12 bytes per key of hashes:
+ * `stream(seed, chunk, consume)` fills `chunk` with the Jenkins triples of
+ * consecutive keys (`jenkinsHash(seed, key)`, 3 u32 each) and calls `consume(chunk,
+ * count)` for the first `count` of them (at most `chunk.length / 3`), again and again
+ * until every key was fed, always in the same order. It may be async. It is called
+ * three times per seed tried and once more at the end.
+ */
+export interface KeyStream {
+  stream(seed: number, chunk: Uint32Array, consume: (triples: Uint32Array, count: number) => void): void | Promise<void>;
+}
+
+/** A {@link KeyStream} whose `stream` is synchronous. */
+export interface SyncKeyStream {
+  stream(seed: number, chunk: Uint32Array, consume: (triples: Uint32Array, count: number) => void): void;
+}
+
+/** Fills `out[3*i..3*i+2]` with the triple of every key i at once (12 bytes per key). */
+export type KeyHasher = (seed: number, out: Uint32Array) => void | Promise<void>;
+
+/** The CMPH algorithm ids written into the section (spec §6.3). */
 const CMPH_CHD = 8;
 const CMPH_CHD_PH = 7;
 const CMPH_HASH_JENKINS = 0;
@@ -34,60 +64,99 @@ const MAPPING_ATTEMPTS = 1000;
 const OUTER_ATTEMPTS = 100;
 /** Select samples are taken every 128 set bits (`STEP_SELECT_TABLE`). */
 const SELECT_STEP_BITS = 7;
+/** Keys per chunk handed to a {@link KeyStream}. */
+const CHUNK_KEYS = 1 << 14;
 
-/** Marks an already moved record during the in-place permutation. */
-const DONE = 0xffffffff;
 /** Up to this n, f + h·p0 + p1 < n² ≤ 2^52, so {@link modSmall} is exact. */
 const FAST_N_MAX = 2 ** 26;
 
 /**
  * Builds the CHD exactly like CMPH 2.0.2 with discodb's settings.
  *
- * `hashKeys(seed, out)` must fill out[3*i..3*i+2] with jenkinsHash(seed, key_i)
- * for every key i in first-insertion order; it may be async (the writer streams
- * keys from disk). It is called once per seed CMPH tries (usually once).
+ * `hashKeys` gives the keys' Jenkins triples in first-insertion order — or in any
+ * fixed order: the section depends only on the set of keys (CMPH's choices depend on
+ * bucket sizes, bucket numbers and bins, never on the order of keys inside a
+ * bucket), and `slots` follows the order given. Either a {@link KeyHasher} (all
+ * triples at once) or a {@link KeyStream} (in chunks).
  *
- * Memory: ~16 bytes per key (the 12-byte triples, reused in place for the
- * bucket grouping and the empty-bin list, plus the 4-byte `slots` that is
- * returned) and ~1 byte per key of per-bucket arrays.
+ * Memory: ~11 bytes per key (the (f, h) pairs grouped by bucket, 8 bytes, whose
+ * memory then holds the empty bins, the rank encoder's scratch and the returned
+ * `slots` and `spare`; ~3 bytes of per-bucket arrays and bitmaps), plus 12 bytes per
+ * key for a {@link KeyHasher}'s triples while it is called.
  *
  * `rng` defaults to a fresh {@link GlibcRandom}, i.e. the `rand()` state of a
- * fresh C process. Throws `ERR_DISCODB_LIMIT` when CMPH would fail (1000 seeds
- * without a collision-free mapping, or 100 failed placements).
+ * fresh C process; `onProgress` hears how many keys are placed. Throws
+ * `ERR_DISCODB_LIMIT` when CMPH would fail (1000 seeds without a collision-free
+ * mapping, or 100 failed placements).
  */
 export async function buildChd(
   numKeys: number,
-  hashKeys: (seed: number, out: Uint32Array) => void | Promise<void>,
+  hashKeys: KeyHasher | KeyStream,
   rng: GlibcRandom = new GlibcRandom(),
+  onProgress?: ChdProgress,
 ): Promise<ChdBuildResult> {
-  const steps = buildSteps(numKeys, rng);
+  const steps = buildSteps(numKeys, rng, onProgress ?? null);
   for (let step = steps.next(); ; step = steps.next()) {
     if (step.done) return step.value;
-    await hashKeys(step.value.seed, step.value.out);
+    const { seed, chunk, consume } = step.value;
+    if (typeof hashKeys === 'function') {
+      const all = new Uint32Array(3 * numKeys);
+      await hashKeys(seed, all);
+      feedAll(all, numKeys, consume);
+    } else {
+      await hashKeys.stream(seed, chunk, consume);
+    }
   }
 }
 
 /** {@link buildChd} for keys held in memory: the same bytes, synchronously. */
 export function buildChdSync(
   numKeys: number,
-  hashKeys: (seed: number, out: Uint32Array) => void,
+  hashKeys: ((seed: number, out: Uint32Array) => void) | SyncKeyStream,
   rng: GlibcRandom = new GlibcRandom(),
+  onProgress?: ChdProgress,
 ): ChdBuildResult {
-  const steps = buildSteps(numKeys, rng);
+  const steps = buildSteps(numKeys, rng, onProgress ?? null);
   for (let step = steps.next(); ; step = steps.next()) {
     if (step.done) return step.value;
-    hashKeys(step.value.seed, step.value.out);
+    const { seed, chunk, consume } = step.value;
+    if (typeof hashKeys === 'function') {
+      const all = new Uint32Array(3 * numKeys);
+      hashKeys(seed, all);
+      feedAll(all, numKeys, consume);
+    } else {
+      hashKeys.stream(seed, chunk, consume);
+    }
   }
 }
 
-/** A request of the build to its driver: fill `out` with the keys' Jenkins triples under `seed`. */
-interface HashRequest {
-  seed: number;
-  out: Uint32Array;
+/** Feeds all triples at once, in chunks. */
+function feedAll(all: Uint32Array, m: number, consume: (triples: Uint32Array, count: number) => void): void {
+  for (let i = 0; i < m; i += CHUNK_KEYS) {
+    const c = Math.min(CHUNK_KEYS, m - i);
+    consume(all.subarray(3 * i, 3 * (i + c)), c);
+  }
 }
 
+/** A request of the build to its driver: feed every key's triple under `seed` to `consume`. */
+interface HashRequest {
+  seed: number;
+  chunk: Uint32Array;
+  consume: (triples: Uint32Array, count: number) => void;
+}
+
+/** Keys placed so far (all attempts) and the total they are counted against. */
+interface PlaceMeter {
+  report: ChdProgress | null;
+  placed: number;
+  total: number;
+}
+
+/** Buckets tried between two progress reports. */
+const REPORT_EVERY = 1 << 16;
+
 /** The build as a generator, so that one algorithm serves the async and the sync driver. */
-function* buildSteps(numKeys: number, rng: GlibcRandom): Generator<HashRequest, ChdBuildResult, undefined> {
+function* buildSteps(numKeys: number, rng: GlibcRandom, onProgress: ChdProgress | null): Generator<HashRequest, ChdBuildResult, undefined> {
   if (!Number.isInteger(numKeys) || numKeys < 1) {
     throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `cannot build a perfect hash over ${numKeys} keys`);
   }
@@ -99,29 +168,33 @@ function* buildSteps(numKeys: number, rng: GlibcRandom): Generator<HashRequest, 
   const n = binCount(m);
   const maxProbes = maxProbesFor(m);
 
-  // Per key: the Jenkins triple, later (key, f, h) grouped by bucket (12 bytes/key).
-  const triples = new Uint32Array(3 * m);
-  // Per key: its grouped position during mapping, its record index at the end.
-  const slots = new Uint32Array(m);
+  // Per key: (f, h) grouped by bucket, in input order within a bucket (8 bytes/key).
+  const fh = new Uint32Array(2 * m);
   const bucketStart = new Uint32Array(nbuckets + 1);
   // Survives failed attempts on purpose: CMPH never clears it, so a bucket that
   // is empty in the final mapping keeps whatever an earlier attempt stored.
   const disp = new Uint32Array(nbuckets);
   const occupied = new Int32Array((n + 31) >>> 5);
-  const geometry: Geometry = { m, n, nbuckets, triples, slots, bucketStart, scratch: new Uint32Array(64) };
+  const geometry: Geometry = { m, n, nbuckets, fh, bucketStart, scratch: new Uint32Array(64), chunk: new Uint32Array(3 * Math.min(m, CHUNK_KEYS)) };
+  const meter: PlaceMeter = { report: onProgress, placed: 0, total: m };
 
   for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
     const seed = yield* mapKeys(geometry, rng);
     const order = orderBuckets(bucketStart, nbuckets);
     if (order.maxSize > geometry.scratch.length) geometry.scratch = new Uint32Array(order.maxSize);
-    if (placeBuckets(geometry, order, disp, occupied, maxProbes)) {
-      assignSlots(geometry, occupied);
-      // The triples are spent: their memory holds the empty bins and the rank encoder's scratch.
-      const k = n - m;
-      const empty = emptyBins(occupied, n, k <= triples.length ? triples.subarray(0, k) : new Uint32Array(k));
-      return { section: packChd(seed, n, nbuckets, disp, empty, triples.subarray(empty.length)), slots };
+    const before = meter.placed;
+    if (placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
+      meter.report?.(meter.placed, meter.total);
+      const section = packChd(seed, n, nbuckets, disp, encodeRankOfEmptyBins(occupied, n));
+      // The pairs are spent: their memory holds the slots, each key's from its bucket's
+      // displacement (one more pass over the keys).
+      const slots = fh.subarray(0, m);
+      yield* assignSlots(geometry, seed, disp, occupied, slots);
+      return { section, slots, spare: fh.subarray(m, 2 * m) };
     }
     occupied.fill(0);
+    // The next attempt places every key again: on top of what this one placed.
+    meter.total = meter.placed - before + meter.total;
   }
   throw new DiscoDBError(
     'ERR_DISCODB_LIMIT',
@@ -134,11 +207,13 @@ interface Geometry {
   m: number;
   n: number;
   nbuckets: number;
-  triples: Uint32Array;
-  slots: Uint32Array;
+  /** (f, h) of each key, grouped by bucket. */
+  fh: Uint32Array;
   bucketStart: Uint32Array;
   /** Bins of the bucket being placed (grown to the largest bucket). */
   scratch: Uint32Array;
+  /** The chunk handed to a key stream. */
+  chunk: Uint32Array;
 }
 
 /** Number of bins: 2m + 1 (load factor 0.5), made odd, then the next number CMPH's test calls prime. */
@@ -199,19 +274,52 @@ function powMod(a: number, d: number, n: number): number {
   return res;
 }
 
+/** Throws unless a key stream fed exactly `m` keys. */
+function checkFed(fed: number, m: number): void {
+  if (fed !== m) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `the key hasher fed ${fed} keys, not ${m}`);
+}
 
 /**
  * CMPH's mapping step: draws seed = rand() % m, hashes every key, and retries
  * (up to 1000 seeds) while some bucket holds two keys with equal (f, h). On
- * success `triples` holds (key, f, h) grouped by bucket in key order within a
- * bucket, and `bucketStart` the bucket boundaries. Returns the seed.
+ * success `fh` holds (f, h) grouped by bucket in key order within a bucket, and
+ * `bucketStart` the bucket boundaries. Two passes over the keys per seed: bucket
+ * sizes, then the grouping (a stable counting sort). Returns the seed.
  */
 function* mapKeys(geo: Geometry, rng: GlibcRandom): Generator<HashRequest, number, undefined> {
+  const { m, n, nbuckets, fh, bucketStart, chunk } = geo;
+  const nm1 = n - 1;
   for (let attempt = 0; attempt < MAPPING_ATTEMPTS; attempt++) {
-    const seed = rng.next() % geo.m;
-    yield { seed, out: geo.triples };
-    reduceHashes(geo);
-    groupByBucket(geo);
+    const seed = rng.next() % m;
+    bucketStart.fill(0);
+    let fed = 0;
+    yield {
+      seed,
+      chunk,
+      consume: (t, c) => {
+        for (let i = 0, p = 0; i < c; i++, p += 3) bucketStart[modSmall(t[p]!, nbuckets) + 1]!++;
+        fed += c;
+      },
+    };
+    checkFed(fed, m);
+    for (let b = 0; b < nbuckets; b++) bucketStart[b + 1]! += bucketStart[b]!;
+    // bucketStart[g] is bucket g's cursor meanwhile: afterwards it holds the start of g + 1.
+    fed = 0;
+    yield {
+      seed,
+      chunk,
+      consume: (t, c) => {
+        for (let i = 0, p = 0; i < c; i++, p += 3) {
+          const q = 2 * bucketStart[modSmall(t[p]!, nbuckets)]!++;
+          fh[q] = modSmall(t[p + 1]!, n);
+          fh[q + 1] = modSmall(t[p + 2]!, nm1) + 1;
+        }
+        fed += c;
+      },
+    };
+    checkFed(fed, m);
+    for (let b = nbuckets - 1; b > 0; b--) bucketStart[b] = bucketStart[b - 1]!;
+    bucketStart[0] = 0;
     if (!hasDuplicateInBucket(geo)) return seed;
   }
   throw new DiscoDBError(
@@ -221,70 +329,16 @@ function* mapKeys(geo: Geometry, rng: GlibcRandom): Generator<HashRequest, numbe
   );
 }
 
-/** Turns each Jenkins triple into (g, f, h) in place and counts bucket sizes into bucketStart[g + 1]. */
-function reduceHashes(geo: Geometry): void {
-  const { m, n, nbuckets, triples: t, bucketStart } = geo;
-  bucketStart.fill(0);
-  const nm1 = n - 1;
-  for (let i = 0, p = 0; i < m; i++, p += 3) {
-    const g = modSmall(t[p]!, nbuckets);
-    t[p] = g;
-    t[p + 1] = modSmall(t[p + 1]!, n);
-    t[p + 2] = modSmall(t[p + 2]!, nm1) + 1;
-    bucketStart[g + 1]!++;
-  }
-  for (let b = 0; b < nbuckets; b++) bucketStart[b + 1]! += bucketStart[b]!;
-}
-
-/**
- * Stable counting sort of the records by bucket, in place: record i moves to
- * its grouped position and becomes (i, f, h). `slots` serves as the
- * destination table meanwhile.
- */
-function groupByBucket(geo: Geometry): void {
-  const { m, nbuckets, triples: t, slots: dest, bucketStart } = geo;
-  const cursor = bucketStart.slice(0, nbuckets);
-  for (let i = 0, p = 0; i < m; i++, p += 3) dest[i] = cursor[t[p]!]!++;
-  // Follow each permutation cycle, carrying one record at a time.
-  for (let i = 0; i < m; i++) {
-    let j = dest[i]!;
-    if (j === DONE) continue;
-    dest[i] = DONE;
-    let key = i;
-    let f = t[3 * i + 1]!;
-    let h = t[3 * i + 2]!;
-    while (j !== i) {
-      const q = 3 * j;
-      const nextKey = j;
-      const nextF = t[q + 1]!;
-      const nextH = t[q + 2]!;
-      t[q] = key;
-      t[q + 1] = f;
-      t[q + 2] = h;
-      key = nextKey;
-      f = nextF;
-      h = nextH;
-      const next = dest[j]!;
-      dest[j] = DONE;
-      j = next;
-    }
-    const q = 3 * i;
-    t[q] = key;
-    t[q + 1] = f;
-    t[q + 2] = h;
-  }
-}
-
 /** True when some bucket holds two keys with the same (f, h): no displacement could separate them. */
 function hasDuplicateInBucket(geo: Geometry): boolean {
-  const { nbuckets, triples: t, bucketStart } = geo;
+  const { nbuckets, fh, bucketStart } = geo;
   for (let b = 0; b < nbuckets; b++) {
     const end = bucketStart[b + 1]!;
     for (let j = bucketStart[b]!; j + 1 < end; j++) {
-      const f = t[3 * j + 1];
-      const h = t[3 * j + 2];
+      const f = fh[2 * j];
+      const h = fh[2 * j + 1];
       for (let k = j + 1; k < end; k++) {
-        if (t[3 * k + 1] === f && t[3 * k + 2] === h) return true;
+        if (fh[2 * k] === f && fh[2 * k + 1] === h) return true;
       }
     }
   }
@@ -337,8 +391,10 @@ function placeBuckets(
   disp: Uint32Array,
   occupied: Int32Array,
   maxProbes: number,
+  meter: PlaceMeter,
 ): boolean {
   const { ids, classStart, maxSize } = order;
+  let tries = 0;
   for (let size = maxSize; size > 0; size--) {
     let pending = classStart[size + 1]! - classStart[size]!;
     const first = classStart[size]!;
@@ -351,8 +407,13 @@ function placeBuckets(
         const bucket = ids[first + j]!;
         if (tryPlace(geo, occupied, geo.bucketStart[bucket]!, size, p0, p1)) {
           disp[bucket] = (Math.imul(p1, geo.n) + p0) >>> 0;
+          meter.placed += size;
         } else {
           ids[first + kept++] = bucket;
+        }
+        if (++tries === REPORT_EVERY) {
+          tries = 0;
+          meter.report?.(meter.placed, meter.total);
         }
       }
       pending = kept;
@@ -374,21 +435,18 @@ function placeBuckets(
  * records' f fields are overwritten with their bins.
  */
 function tryPlace(geo: Geometry, occupied: Int32Array, start: number, size: number, p0: number, p1: number): boolean {
-  const { n, triples: t, scratch } = geo;
+  const { n, fh, scratch } = geo;
   let i = 0;
   for (; i < size; i++) {
-    const q = 3 * (start + i);
-    const bin = binOf(t[q + 1]!, t[q + 2]!, p0, p1, n);
+    const q = 2 * (start + i);
+    const bin = binOf(fh[q]!, fh[q + 1]!, p0, p1, n);
     const w = bin >>> 5;
     const bit = 1 << (bin & 31);
     if ((occupied[w]! & bit) !== 0) break;
     occupied[w]! |= bit;
     scratch[i] = bin;
   }
-  if (i === size) {
-    for (let k = 0; k < size; k++) t[3 * (start + k) + 1] = scratch[k]!;
-    return true;
-  }
+  if (i === size) return true;
   for (let k = 0; k < i; k++) occupied[scratch[k]! >>> 5]! &= ~(1 << (scratch[k]! & 31));
   return false;
 }
@@ -408,9 +466,14 @@ function modSmall(x: number, n: number): number {
   return r < 0 ? r + n : r >= n ? r - n : r;
 }
 
-/** slots[key] = number of occupied bins below the key's bin (= bin − rank of empty bins). */
-function assignSlots(geo: Geometry, occupied: Int32Array): void {
-  const { m, triples: t, slots } = geo;
+/**
+ * slots[key] = number of occupied bins below the key's bin (= bin − rank of empty
+ * bins), the bin recomputed from the key's triple and its bucket's displacement
+ * d = p0 + p1·n (it fits a u32: see placeBuckets).
+ */
+function* assignSlots(geo: Geometry, seed: number, disp: Uint32Array, occupied: Int32Array, slots: Uint32Array): Generator<HashRequest, void, undefined> {
+  const { m, n, nbuckets, chunk } = geo;
+  const nm1 = n - 1;
   const words = occupied.length;
   const before = new Uint32Array(words);
   let acc = 0;
@@ -418,11 +481,22 @@ function assignSlots(geo: Geometry, occupied: Int32Array): void {
     before[w] = acc;
     acc += popcount32(occupied[w]!);
   }
-  for (let j = 0, p = 0; j < m; j++, p += 3) {
-    const bin = t[p + 1]!;
-    const w = bin >>> 5;
-    slots[t[p]!] = before[w]! + popcount32(occupied[w]! & ((1 << (bin & 31)) - 1));
-  }
+  let fed = 0;
+  yield {
+    seed,
+    chunk,
+    consume: (t, c) => {
+      for (let i = 0, p = 0; i < c; i++, p += 3) {
+        const d = disp[modSmall(t[p]!, nbuckets)]!;
+        const p0 = d % n;
+        const bin = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, nm1) + 1, p0, (d - p0) / n, n);
+        const w = bin >>> 5;
+        slots[fed + i] = before[w]! + popcount32(occupied[w]! & ((1 << (bin & 31)) - 1));
+      }
+      fed += c;
+    },
+  };
+  checkFed(fed, m);
 }
 
 function popcount32(x: number): number {
@@ -432,25 +506,67 @@ function popcount32(x: number): number {
   return Math.imul(x, 0x01010101) >>> 24;
 }
 
-/** Writes the sorted list of unoccupied bins into `out` (sized n − m) and returns it. */
-function emptyBins(occupied: Int32Array, n: number, out: Uint32Array): Uint32Array {
+/**
+ * {@link encodeCompressedRank} of the unoccupied bins of `occupied` (bins 0..n−1), the
+ * same bytes, read straight from the bitmap: no list of the empty bins (4 bytes per
+ * key) and no select input (as many again) are materialised.
+ */
+export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Array {
+  const empty = (bin: number): boolean => ((occupied[bin >>> 5]! >>> (bin & 31)) & 1) === 0;
   let k = 0;
+  let maxVal = 0;
   for (let bin = 0; bin < n; bin++) {
-    if ((occupied[bin >>> 5]! & (1 << (bin & 31))) === 0) out[k++] = bin;
+    if (empty(bin)) {
+      k++;
+      maxVal = bin;
+    }
   }
+  if (k === 0) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'compressed_rank needs at least one empty bin');
+  const remR = ilog2(Math.floor(maxVal / k)) || 1;
+  const remMask = 2 ** remR - 1;
+  const rems = new Uint32Array(bitsTableWords(k, remR));
+  // The select over X (spec §6.7): X[q] = number of empty bins whose high part is < q + 1.
+  const quotients = maxVal >>> remR;
+  const bits = new Uint32Array(Math.floor((quotients + k + 31) / 32));
+  const samples = new Uint32Array((quotients >>> SELECT_STEP_BITS) + 1);
+  // Empty bin j with high part hj gives X[i − 1] = j for every i in (h(j−1), hj], i ≤ quotients.
+  let i = 1;
+  for (let bin = 0, j = 0; bin < n; bin++) {
+    if (!empty(bin)) continue;
+    setBits(rems, j * remR, bin & remMask, remR);
+    const high = bin >>> remR;
+    for (; i <= high && i <= quotients; i++) {
+      const q = i - 1;
+      const pos = j + q;
+      bits[pos >>> 5]! |= 1 << (pos & 31);
+      if ((q & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[q >>> SELECT_STEP_BITS] = pos;
+    }
+    j++;
+  }
+  const sel = new Uint8Array(8 + 4 * bits.length + 4 * samples.length);
+  const sv = new DataView(sel.buffer);
+  sv.setUint32(0, quotients, true);
+  sv.setUint32(4, k, true);
+  putWords(sv, putWords(sv, 8, bits), samples);
+  const out = new Uint8Array(16 + sel.length + 4 * rems.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, maxVal, true);
+  view.setUint32(4, k, true);
+  view.setUint32(8, remR, true);
+  view.setUint32(12, sel.length, true);
+  out.set(sel, 16);
+  putWords(view, 16 + sel.length, rems);
   return out;
 }
 
-/** Assembles the `cmph_pack()` image of a CHD (spec §6.3). */
+/** Assembles the `cmph_pack()` image of a CHD (spec §6.3) around its compressed rank `cr`. */
 function packChd(
   seed: number,
   n: number,
   nbuckets: number,
   disp: Uint32Array,
-  empty: Uint32Array,
-  scratch: Uint32Array,
+  cr: Uint8Array,
 ): Uint8Array {
-  const cr = encodeCompressedRank(empty, scratch);
   const cs = encodeCompressedSeq(disp);
   const phSize = 20 + cs.length;
   const out = new Uint8Array(12 + cr.length + phSize);

@@ -286,6 +286,70 @@ export class HuffmanEncoder {
     return pos - offset;
   }
 
+  /**
+   * {@link encodeRangeInto} for a value too large for one output buffer: the bytes go
+   * to `out.buf` from `out.n` on, and `out.flush()` is called whenever fewer than 8
+   * bytes of room are left (it must empty the buffer: `n` back to 0). The first
+   * byte's pad bits are known only at the end: it is returned with them (`first`),
+   * for the caller to write again at the value's first position.
+   */
+  encodeRangeStreamed(value: Uint8Array, s: number, e: number, out: ByteOut): { bytes: number; first: number } {
+    let acc = 0;
+    let accBits = 3;
+    let buf = out.buf;
+    let pos = out.n;
+    let limit = buf.length - 8;
+    let written = 0;
+    let first = -1;
+    let i = s;
+    const emit = (): void => {
+      if (first < 0) first = acc & 0xff;
+      buf[pos++] = acc & 0xff;
+      acc >>>= 8;
+      accBits -= 8;
+      written++;
+    };
+    for (; i < e; i++) {
+      if (pos > limit) {
+        out.n = pos;
+        out.flush();
+        buf = out.buf;
+        pos = out.n;
+        limit = buf.length - 8;
+      }
+      if (i < e - 4) {
+        const symbol = (value[i]! | (value[i + 1]! << 8) | (value[i + 2]! << 16) | (value[i + 3]! << 24)) >>> 0;
+        const entry = this.lookup(symbol);
+        if (entry !== 0) {
+          acc |= (1 | ((entry & 0xffff) << 1)) << accBits;
+          accBits += (entry >>> 16) + 1;
+          i += 3;
+        } else {
+          acc |= value[i]! << (accBits + 1);
+          accBits += 9;
+        }
+      } else {
+        acc |= value[i]! << (accBits + 1);
+        accBits += 9;
+      }
+      while (accBits >= 8) emit();
+    }
+    if (pos > limit) {
+      out.n = pos;
+      out.flush();
+      buf = out.buf;
+      pos = out.n;
+    }
+    let pad = 0;
+    if (accBits > 0) {
+      pad = 8 - accBits;
+      accBits = 8;
+      emit();
+    }
+    out.n = pos;
+    return { bytes: written, first: first < 0 ? 0 : first | pad };
+  }
+
   /** code | length << 16 for a symbol, 0 when it has no code. */
   private lookup(symbol: number): number {
     const keys = this.lookupKeys;
@@ -298,6 +362,13 @@ export class HuffmanEncoder {
       slot = (slot + 1) & mask;
     }
   }
+}
+
+/** Where {@link HuffmanEncoder.encodeRangeStreamed} writes: a buffer, its fill, and a flush that empties it. */
+export interface ByteOut {
+  buf: Uint8Array;
+  n: number;
+  flush(): void;
 }
 
 /** Upper bound of the encoded size of an L-byte value: 3 pad bits + 9 bits per byte. */

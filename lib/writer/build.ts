@@ -31,7 +31,24 @@ export interface WriterProgress {
   bytes: number;
   /** Runs spilled to disk so far. */
   runs: number;
+  /**
+   * How far the current phase is, `done` of `total`, in the phase's own unit; present
+   * once the phase knows its extent (`merge`, `hash`, `write` of a build on this thread),
+   * absent otherwise. `done` only grows, never passes `total`, and reaches it at the
+   * phase's end; a phase entered again starts over. Units:
+   * `merge`: run entries visited (for a merge in several passes the total is an estimate,
+   * lowered as passes finish); `hash`: keys placed in the perfect hash (a failed placement
+   * attempt, rare, raises the total: the next one starts over); `write`: bytes of the image
+   * written of its size (while Huffman-coded values are written, the total is an estimate
+   * from the ratio so far) — in a build that spilled, the stint before the hash counts the
+   * bytes of merged key lists read instead. Emitted at most every 100 ms, and at a phase's end.
+   */
+  done?: number;
+  total?: number;
 }
+
+/** Phase progress events are emitted at most this often (ms), besides the last one of a phase. */
+const STEP_INTERVAL = 100;
 
 const ABORTED = (): DiscoDBError => new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (destroy() before it finished): nothing was written');
 
@@ -50,8 +67,8 @@ export function asDiscoDBError(err: unknown, file?: string): unknown {
 }
 
 /** The synchronous CHD build of in-memory keys, with a fresh rand() state like a fresh C process. */
-function chdSync(req: ChdRequest): ChdBuildResult {
-  return buildChdSync(req.numKeys, req.hashKeys, new GlibcRandom());
+function chdSync(req: ChdRequest, onPlaced: (done: number, total: number) => void): ChdBuildResult {
+  return buildChdSync(req.numKeys, req.hashKeys, new GlibcRandom(), onPlaced);
 }
 
 /**
@@ -96,6 +113,10 @@ export class Builder {
   /** Spills go to the workers (a threaded build whose runs are not tiny). */
   private readonly workerSpills: boolean;
   private disposed: Promise<void> | null = null;
+  /** The current phase's `done` / `total` (−1: not known) and when they were last emitted. */
+  private done = -1;
+  private total = -1;
+  private lastStep = 0;
 
   constructor(
     readonly opts: ResolvedOptions,
@@ -142,13 +163,30 @@ export class Builder {
 
   progress(): WriterProgress {
     const i = this.ingest;
-    return { phase: this.phase, records: i.records, items: i.items, bytes: i.bytes, runs: this.spillCount };
+    const p: WriterProgress = { phase: this.phase, records: i.records, items: i.items, bytes: i.bytes, runs: this.spillCount };
+    if (this.total >= 0) {
+      p.done = this.done;
+      p.total = this.total;
+    }
+    return p;
   }
 
   private setPhase(phase: WriterPhase): void {
     this.phase = phase;
+    this.done = this.total = -1;
     this.onProgress?.(this.progress());
   }
+
+  /** How far the current phase is: emitted at a bounded rate, and always when it completes. */
+  private readonly step = (done: number, total: number): void => {
+    if (done === this.done && total === this.total) return;
+    this.done = done;
+    this.total = total;
+    const now = Date.now();
+    if (done < total && now - this.lastStep < STEP_INTERVAL) return;
+    this.lastStep = now;
+    this.onProgress?.(this.progress());
+  };
 
   /** Buffer sizes derived from the budget. */
   private buffers(): ImageBuffers {
@@ -228,10 +266,11 @@ export class Builder {
         this.opts,
         (hint) => (sink = new MemSink(hint)),
         this.buffers(),
+        this.step,
       ),
       (req) => {
         this.setPhase('hash');
-        const res = chdSync(req);
+        const res = chdSync(req, this.step);
         this.setPhase('write');
         return res;
       },
@@ -281,6 +320,7 @@ export class Builder {
             this.setPhase(phase);
             if (this.aborted) throw ABORTED();
           },
+          progress: this.step,
         });
       }
       if (this.aborted) throw ABORTED();

@@ -4,7 +4,7 @@
  */
 import type { WriterPhase } from './build.js';
 import type { RunBuffer } from './arena.js';
-import { driveAsync, writeMemoryImage, writeRunImage, type ImageBuffers, type ImageStats } from './image.js';
+import { driveAsync, writeMemoryImage, writeRunImage, type ImageBuffers, type ImageStats, type ProgressReport } from './image.js';
 import type { Sink, TempDir } from './io.js';
 import type { ResolvedOptions } from './options.js';
 import { mergeAll, type MergeContext, type RunFile } from './runs.js';
@@ -39,17 +39,21 @@ export interface FinishJob {
   /** Yields and honours aborts; called every few thousand entries. */
   tick: () => Promise<void>;
   setPhase: (phase: WriterPhase) => void;
+  /** Hears how far the current phase is (`WriterProgress.done` / `total`); often, unthrottled. */
+  progress?: ProgressReport;
 }
 
 /** Merges (if there are runs) and writes the image; returns its facts. */
 export async function finishImage(job: FinishJob): Promise<ImageStats> {
   const { opts, sink, tmp, tick, setPhase } = job;
+  const report = job.progress ?? null;
+  const onPlaced = job.progress;
   const limit = opts.memoryLimit;
   const buffers = imageBuffers(limit);
   const onHash = (hashing: boolean): void => setPhase(hashing ? 'hash' : 'write');
   if (job.runs.length === 0) {
     setPhase('write');
-    return driveAsync(writeMemoryImage(job.run!, opts, () => sink, buffers), tick, onHash);
+    return driveAsync(writeMemoryImage(job.run!, opts, () => sink, buffers, report), tick, onHash, onPlaced);
   }
   setPhase('merge');
   const ctx: MergeContext = {
@@ -57,12 +61,13 @@ export async function finishImage(job: FinishJob): Promise<ImageStats> {
     unique: opts.uniqueItems,
     bufferSize: (m) => Math.max(MIN_MERGE_BUFFER, Math.min(MAX_MERGE_BUFFER, Math.floor(limit / (2 * m + 2)))),
     tick,
+    ...(job.progress === undefined ? {} : { progress: job.progress }),
   };
   const fanIn = Math.max(MIN_FAN_IN, Math.min(MAX_FAN_IN, Math.floor(limit / (2 * 32 * 1024))));
   const final = await mergeAll(job.runs, ctx, fanIn);
   if (final.fd < 0) final.fd = tmp.reopen(final.path);
   setPhase('write');
-  const stats = await driveAsync(writeRunImage(final, opts, sink, tmp, buffers), tick, onHash);
+  const stats = await driveAsync(writeRunImage(final, opts, sink, tmp, buffers, report), tick, onHash, onPlaced);
   tmp.remove(final.fd);
   return stats;
 }

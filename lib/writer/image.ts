@@ -7,7 +7,7 @@
  * driver lets the event loop run and honours aborts) and a {@link ChdRequest} when
  * the perfect hash must be built (the driver calls `buildChd`).
  */
-import { buildChd, type ChdBuildResult } from '../format/chd-build.js';
+import { buildChd, type ChdBuildResult, type ChdProgress, type SyncKeyStream } from '../format/chd-build.js';
 import { GlibcRandom } from '../format/glibc-rand.js';
 import {
   CODEBOOK_SIZE,
@@ -26,11 +26,11 @@ import { ListEncoder } from './lists.js';
 import type { ResolvedOptions } from './options.js';
 import type { RunFile, Section } from './runs.js';
 
-/** Asks the driver for the CHD over `numKeys` keys (hashed in first-insertion order by `hashKeys`). */
+/** Asks the driver for the CHD over `numKeys` keys, streamed (in a fixed order) by `hashKeys`. */
 export interface ChdRequest {
   kind: 'chd';
   numKeys: number;
-  hashKeys: (seed: number, out: Uint32Array) => void;
+  hashKeys: SyncKeyStream;
 }
 
 /** Asks the driver for a chance to yield to the event loop. */
@@ -50,6 +50,64 @@ export interface ImageStats {
   numUniqueValues: number;
   numValues: number;
   flags: number;
+}
+
+/**
+ * Told how far the current phase is: `done` of `total` in the phase's unit (bytes of the
+ * image while writing, keys placed while hashing, run entries while merging).
+ */
+export type ProgressReport = (done: number, total: number) => void;
+
+/**
+ * Counts the bytes of the image written so far against its size. The size is exact
+ * once the offsets are known, except for Huffman-coded values: counted at their raw
+ * size at first, then at the ratio coded so far ({@link codedSoFar}); `done` reaches
+ * `total` only in `finish()`.
+ */
+class ImageMeter {
+  done = 0;
+  /** The size without the values' data (whose raw size the first estimate holds). */
+  private readonly rest: number;
+
+  constructor(
+    public total: number,
+    private readonly report: ProgressReport | null,
+    rawValueBytes = 0,
+  ) {
+    this.rest = total - rawValueBytes;
+  }
+
+  /** Re-estimates the size: `coded` bytes so far for `raw` of `rawTotal` raw value bytes. */
+  codedSoFar(raw: number, rawTotal: number, coded: number): void {
+    if (raw <= 0) return;
+    this.total = Math.max(this.done + 1, Math.round(this.rest + coded + ((rawTotal - raw) * coded) / raw));
+  }
+
+  add(bytes: number): void {
+    this.done += bytes;
+    // Coded values beyond their raw size: not done until finish().
+    if (this.done >= this.total) this.total = this.done + 1;
+    this.report?.(this.done, this.total);
+  }
+
+  /** The image is complete: `size` bytes of `size`. */
+  finish(size: number): void {
+    this.done = this.total = size;
+    this.report?.(size, size);
+  }
+}
+
+/** A sink that counts what goes through it on an {@link ImageMeter}. */
+class MeteredSink implements Sink {
+  constructor(
+    private readonly inner: Sink,
+    private readonly meter: ImageMeter,
+  ) {}
+
+  writeAt(src: Uint8Array, start: number, end: number, pos: number): void {
+    this.inner.writeAt(src, start, end, pos);
+    this.meter.add(end - start);
+  }
 }
 
 /** Sizes the writers use for their buffers. */
@@ -75,12 +133,13 @@ export function driveSync(gen: ImageGen, chd: (req: ChdRequest) => ChdBuildResul
 /**
  * Runs an image generator asynchronously: `tick` on ticks, `buildChd` (with a
  * fresh `rand()` state, like a fresh C process) for the hash, `onHash(true/false)`
- * around it.
+ * around it; `onPlaced` hears the hash's progress.
  */
 export async function driveAsync(
   gen: ImageGen,
   tick: () => Promise<void>,
   onHash?: (hashing: boolean) => void,
+  onPlaced?: ChdProgress,
 ): Promise<ImageStats> {
   try {
     let r = gen.next();
@@ -91,7 +150,7 @@ export async function driveAsync(
         r = gen.next();
       } else {
         onHash?.(true);
-        const res = await buildChd(step.numKeys, step.hashKeys, new GlibcRandom());
+        const res = await buildChd(step.numKeys, step.hashKeys, new GlibcRandom(), onPlaced);
         onHash?.(false);
         r = gen.next(res);
       }
@@ -183,6 +242,7 @@ function* writeValues(
   sink: Sink,
   pos: number,
   bufSize: number,
+  meter: ImageMeter | null = null,
 ): Generator<Step, { end: number; flags: number; codebookOffset: number }, ChdBuildResult | undefined> {
   const count = src.count;
   let enc: HuffmanEncoder | null = null;
@@ -199,15 +259,28 @@ function* writeValues(
   const toc = new BufWriter(sink, pos, Math.min(bufSize, 8 * (count + 1)));
   const data = new BufWriter(sink, pos + 8 * (count + 1), Math.min(bufSize, Math.max(4096, src.totalBytes + 4)));
   src.rewind();
+  const dataStart = data.offset;
+  let raw = 0;
   while (src.next()) {
     toc.u64(data.offset);
     if (enc === null) {
       data.write(src.buf, src.s, src.e);
-    } else {
+    } else if (maxEncodedLength(src.e - src.s) <= data.buf.length) {
       const o = data.reserve(maxEncodedLength(src.e - src.s));
       data.n += enc.encodeRangeInto(src.buf, src.s, src.e, data.buf, o);
+      raw += src.e - src.s;
+    } else {
+      // A value larger than the buffer: coded through it, then its first byte again with the pad bits.
+      const at = data.offset;
+      const { first } = enc.encodeRangeStreamed(src.buf, src.s, src.e, data);
+      data.flush();
+      sink.writeAt(Uint8Array.of(first), 0, 1, at);
+      raw += src.e - src.s;
     }
-    if ((++i & 0x3fff) === 0) yield TICK;
+    if ((++i & 0x3fff) === 0) {
+      if (enc !== null) meter?.codedSoFar(raw, src.totalBytes, data.offset - dataStart);
+      yield TICK;
+    }
   }
   toc.u64(data.offset);
   data.write(ZERO4, 0, 4);
@@ -376,13 +449,15 @@ let touchSink = 0;
 /**
  * Writes the image of a build that never spilled: keys in first-insertion order
  * (or CHD slot order), values in first-appearance order. `sinkFor(sizeHint)` is
- * called once the size is (nearly) known.
+ * called once the size is (nearly) known; from then on `report` hears the bytes
+ * written of that size.
  */
 export function* writeMemoryImage(
   run: RunBuffer,
   opts: ResolvedOptions,
   sinkFor: (sizeHint: number) => Sink,
   buffers: ImageBuffers,
+  report: ProgressReport | null = null,
 ): ImageGen {
   const keys = run.keys;
   const nk = keys.n;
@@ -401,15 +476,25 @@ export function* writeMemoryImage(
     const res = yield {
       kind: 'chd',
       numKeys: nk,
-      hashKeys: (seed: number, out: Uint32Array): void => {
-        const t = new Uint32Array(3);
-        for (let k = 0, o = 0; k < nk; k++, o += 3) {
-          const ks = ko[k]!;
-          jenkinsHashAt(seed, view, ks, ko[k + 1]! - ks, t);
-          out[o] = t[0]!;
-          out[o + 1] = t[1]!;
-          out[o + 2] = t[2]!;
-        }
+      hashKeys: {
+        stream: (seed, chunk, consume): void => {
+          const t = new Uint32Array(3);
+          const per = chunk.length / 3;
+          let c = 0;
+          for (let k = 0; k < nk; k++) {
+            const ks = ko[k]!;
+            jenkinsHashAt(seed, view, ks, ko[k + 1]! - ks, t);
+            const o = 3 * c;
+            chunk[o] = t[0]!;
+            chunk[o + 1] = t[1]!;
+            chunk[o + 2] = t[2]!;
+            if (++c === per) {
+              consume(chunk, c);
+              c = 0;
+            }
+          }
+          if (c > 0) consume(chunk, c);
+        },
       },
     };
     hash = res!.section;
@@ -418,16 +503,19 @@ export function* writeMemoryImage(
   const recStart = slotStarts(m.recSize, slots);
   const hashLen = hash === null ? 0 : hash.length;
   const compressing = shouldCompress(valueBytes, nv, opts.disableCompression);
-  const sink = sinkFor(plainSize(nk, m.recordBytes, nv, valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0));
+  const sizeHint = plainSize(nk, m.recordBytes, nv, valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0);
+  const raw = sinkFor(sizeHint);
+  const meter = new ImageMeter(sizeHint, report, compressing ? valueBytes : 0);
+  const sink = new MeteredSink(raw, meter);
   if (hash !== null) sink.writeAt(hash, 0, hashLen, HEADER_SIZE);
   const k2v = HEADER_SIZE + hashLen;
   const recBase = k2v + 8 * (nk + 1);
   const id2v = recBase + recStart[nk]!;
   // Values first (their offset is known): then their memory can go before the key records are assembled.
-  const v = yield* writeValues(new DictValues(run.values), opts, sink, id2v, buffers.io);
+  const v = yield* writeValues(new DictValues(run.values), opts, sink, id2v, buffers.io, meter);
   run.values.release();
   writeKeyToc(sink, k2v, recStart, buffers.io);
-  const direct = sink instanceof MemSink;
+  const direct = raw instanceof MemSink;
   let win: Uint8Array | null = null;
   for (let s0 = 0; s0 < nk; ) {
     // The key dictionary and lists are still in memory here: half the spilled path's window.
@@ -436,13 +524,16 @@ export function* writeMemoryImage(
     const wlen = recStart[s1]! - base;
     let out: Uint8Array;
     if (direct) {
-      out = sink.region(recBase + base, wlen);
+      out = raw.region(recBase + base, wlen);
     } else {
       if (win === null || win.length < wlen) win = Buffer.allocUnsafe(Math.max(wlen, Math.min(buffers.window / 2, m.recordBytes)));
       out = win;
     }
     for (let k0 = 0; k0 < nk; k0 += CHUNK) {
-      encodeMemoryRecords(keys, start, ids, enc, slots, recStart, k0, Math.min(nk, k0 + CHUNK), s0, s1, out);
+      const k1 = Math.min(nk, k0 + CHUNK);
+      encodeMemoryRecords(keys, start, ids, enc, slots, recStart, k0, k1, s0, s1, out);
+      // Written in place (every record: the one window is all of them); else counted by the sink.
+      if (direct) meter.add(bytesOf(m.recSize, k0, k1));
       yield TICK;
     }
     if (!direct) sink.writeAt(out, 0, wlen, recBase + base);
@@ -457,7 +548,15 @@ export function* writeMemoryImage(
     flags: (hash === null ? 0 : F_HASH) | (m.multiset ? F_MULTISET : 0) | v.flags,
   };
   writeHeader(sink, stats, k2v, id2v, v.codebookOffset);
+  meter.finish(stats.size);
   return stats;
+}
+
+/** Sum of sizes[k0, k1). */
+function bytesOf(sizes: Uint32Array, k0: number, k1: number): number {
+  let n = 0;
+  for (let k = k0; k < k1; k++) n += sizes[k]!;
+  return n;
 }
 
 /** Keys (or values) handled between two ticks. */
@@ -472,134 +571,273 @@ function putU32(b: Uint8Array, o: number, x: number): void {
 
 /**
  * Writes the image from the single run left after merging (or the only spilled
- * run): its KS lists hold final value ids, its KSL the key order, its VF the
- * values in id order. Key records are encoded into a temporary file in byte
- * order, hashed from there, and copied into slot order window by window.
+ * run): its KS lists hold final value ids, its VF the values in id order (and its
+ * KSL the first-insertion order of the keys, read only when there is no hash).
+ * Key records are encoded into a temporary file in byte order, hashed from there
+ * (the CHD depends on the set of keys, not on their order: see chd-build.ts), and
+ * copied into slot order window by window.
+ *
+ * Memory per distinct key: 8 bytes (slot and record size) while writing, in the
+ * memory of the CHD's ~11 bytes per key while hashing; a list longer than the I/O buffer is read and
+ * encoded in chunks, and a record larger than the window is copied in chunks.
+ * `report` hears the bytes of key lists read until the hash, then the bytes of the
+ * image written of its size (two stints, with the hash phase between them).
  */
 export function* writeRunImage(
   run: RunFile,
   opts: ResolvedOptions,
-  sink: Sink,
+  out: Sink,
   tmp: TempDir,
   buffers: ImageBuffers,
+  report: ProgressReport | null = null,
 ): ImageGen {
   const nk = run.nk;
   const bufSize = buffers.io;
-  // order[b] = first-insertion rank of the b-th key in byte order; later its slot.
-  const order = readU32Section(run.fd, run.ksl.start, nk);
-  const recSize = new Uint32Array(nk);
+  const hashed = nk > HASH_MIN_KEYS;
   const enc = new ListEncoder(opts.uniqueItems);
   let numValues = 0;
   let multiset = false;
+  let recordBytes = 0;
+  // Records in byte order, and their sizes (u32 each) beside them.
   const kf = tmp.create('records');
+  const sf = tmp.create('sizes');
   const kw = new BufWriter(new FileSink(kf.fd), 0, bufSize);
+  const sw = new BufWriter(new FileSink(sf.fd), 0, Math.min(bufSize, 4 * nk + 4));
+  // Without a hash the image follows at once, in the same phase: one stint only.
+  const preReport = hashed ? report : null;
+  const ksBytes = run.ks.end - run.ks.start;
   {
     const rd = new BufReader(run.fd, run.ks.start, run.ks.end, bufSize);
+    /** Lists up to this many ids are read whole; longer ones in chunks of it. */
+    const chunk = Math.max(1024, bufSize >>> 3);
     let ids = new Uint32Array(1024);
     for (let b = 0; b < nk; b++) {
+      const at = rd.offset;
       rd.ensure(4);
       const kl = peekU32(rd.buf, rd.p);
       rd.ensure(8 + kl);
       const count = peekU32(rd.buf, rd.p + 4 + kl);
-      rd.ensure(8 + kl + 4 * count);
-      const buf = rd.buf;
-      const ks = rd.p + 4;
-      if (ids.length < count) ids = new Uint32Array(Math.max(count, 2 * ids.length));
-      for (let i = 0, o = ks + kl + 4; i < count; i++, o += 4) ids[i] = peekU32(buf, o);
-      enc.measure(ids, 0, count);
-      const size = 8 + kl + enc.bytes;
-      recSize[b] = size;
+      let size: number;
+      if (count <= chunk) {
+        rd.ensure(8 + kl + 4 * count);
+        const buf = rd.buf;
+        const ks = rd.p + 4;
+        if (ids.length < count) ids = new Uint32Array(Math.max(count, 2 * ids.length));
+        for (let i = 0, o = ks + kl + 4; i < count; i++, o += 4) ids[i] = peekU32(buf, o);
+        enc.measure(ids, 0, count);
+        size = 8 + kl + enc.bytes;
+        const o = kw.reserve(size);
+        putU32(kw.buf, o, kl);
+        copyBytes(buf, ks, ks + kl, kw.buf, o + 4);
+        putU32(kw.buf, o + 4 + kl, enc.count);
+        enc.write(ids, 0, count, kw.buf, o + 8 + kl);
+        kw.n += size;
+        rd.p += 8 + kl + 4 * count;
+      } else {
+        // A long list: measured, then encoded, from a second reader, one chunk at a time.
+        const listAt = at + 8 + kl;
+        if (ids.length < chunk) ids = new Uint32Array(chunk);
+        const ks = rd.p + 4;
+        kw.u32(kl);
+        kw.write(rd.buf, ks, ks + kl);
+        rd.skip(8 + kl + 4 * count);
+        enc.measureBegin();
+        const lr = new BufReader(run.fd, listAt, listAt + 4 * count, bufSize);
+        for (let i = 0; i < count; i += chunk) {
+          const n = Math.min(chunk, count - i);
+          lr.u32s(ids, 0, n);
+          enc.measureFeed(ids, 0, n);
+        }
+        enc.measureEnd();
+        size = 8 + kl + enc.bytes;
+        kw.u32(enc.count);
+        const listStart = kw.offset;
+        enc.writeBegin();
+        const lw = new BufReader(run.fd, listAt, listAt + 4 * count, bufSize);
+        for (let i = 0; i < count; i += chunk) {
+          const n = Math.min(chunk, count - i);
+          lw.u32s(ids, 0, n);
+          const o = kw.reserve(enc.feedBytes(n));
+          kw.n = enc.writeFeed(ids, 0, n, kw.buf, o);
+        }
+        kw.n = enc.writeEnd(kw.buf, kw.reserve(1));
+        if (kw.offset - listStart !== enc.bytes) throw new Error(`delta list: wrote ${kw.offset - listStart} bytes, expected ${enc.bytes}`);
+      }
+      sw.u32(size);
+      recordBytes += size;
       numValues += enc.count;
       if (enc.dup) multiset = true;
-      const o = kw.reserve(size);
-      putU32(kw.buf, o, kl);
-      copyBytes(buf, ks, ks + kl, kw.buf, o + 4);
-      putU32(kw.buf, o + 4 + kl, enc.count);
-      enc.write(ids, 0, count, kw.buf, o + 8 + kl);
-      kw.n += size;
-      rd.p += 8 + kl + 4 * count;
-      if ((b & 0xffff) === 0xffff) yield TICK;
+      if ((b & 0xffff) === 0xffff) {
+        preReport?.(rd.offset - run.ks.start, ksBytes);
+        yield TICK;
+      }
     }
+    preReport?.(ksBytes, ksBytes);
   }
   kw.flush();
+  sw.flush();
   const kEnd = kw.offset;
+  // One reader of the records and one of their sizes (in byte order), rewound for every pass.
+  const recReader = new BufReader(kf.fd, 0, kEnd, bufSize);
+  const sizeReader = new BufReader(sf.fd, 0, 4 * nk, Math.min(bufSize, 1 << 20));
+  const records = (): BufReader => {
+    recReader.rewind(0);
+    return recReader;
+  };
+  const sizes = (): BufReader => {
+    sizeReader.rewind(0);
+    return sizeReader;
+  };
 
+  // pos[b] = slot of the b-th record in byte order; sizeAt[s] = size of the record in slot s
+  // (with a hash, both in the memory the CHD used for its pairs).
+  let pos: Uint32Array;
+  let sizeAt: Uint32Array;
   let hash: Uint8Array | null = null;
-  if (nk > HASH_MIN_KEYS) {
+  if (hashed) {
     const res = yield {
       kind: 'chd',
       numKeys: nk,
-      hashKeys: (seed: number, out: Uint32Array): void => {
-        const r = new BufReader(kf.fd, 0, kEnd, bufSize);
-        const t = new Uint32Array(3);
-        for (let b = 0; b < nk; b++) {
-          r.ensure(4);
-          const kl = peekU32(r.buf, r.p);
-          r.ensure(4 + kl);
-          jenkinsHashAt(seed, r.buf, r.p + 4, kl, t);
-          const o = 3 * order[b]!;
-          out[o] = t[0]!;
-          out[o + 1] = t[1]!;
-          out[o + 2] = t[2]!;
-          r.skip(recSize[b]!);
-        }
+      hashKeys: {
+        stream: (seed, chunk, consume): void => {
+          const r = records();
+          const sr = sizes();
+          const t = new Uint32Array(3);
+          const per = chunk.length / 3;
+          let c = 0;
+          for (let b = 0; b < nk; b++) {
+            const size = sr.readU32();
+            r.ensure(4);
+            const kl = peekU32(r.buf, r.p);
+            r.ensure(4 + kl);
+            jenkinsHashAt(seed, r.buf, r.p + 4, kl, t);
+            const o = 3 * c;
+            chunk[o] = t[0]!;
+            chunk[o + 1] = t[1]!;
+            chunk[o + 2] = t[2]!;
+            r.skip(size);
+            if (++c === per) {
+              consume(chunk, c);
+              c = 0;
+            }
+          }
+          if (c > 0) consume(chunk, c);
+        },
       },
     };
     hash = res!.section;
-    const slots = res!.slots;
-    for (let b = 0; b < nk; b++) order[b] = slots[order[b]!]!;
+    pos = res!.slots;
+    sizeAt = res!.spare;
+  } else {
+    // No hash: records in first-insertion order (the run's KSL).
+    pos = readU32Section(run.fd, run.ksl.start, nk);
+    sizeAt = new Uint32Array(nk);
   }
-  const pos = order;
-  // start[s] = offset of the s-th record (in slot order) from the first record.
-  const start = new Float64Array(nk + 1);
-  for (let b = 0; b < nk; b++) start[pos[b]! + 1] = recSize[b]!;
-  for (let s = 0; s < nk; s++) start[s + 1]! += start[s]!;
+  // Record sizes in slot order.
+  {
+    const sr = sizes();
+    for (let b = 0; b < nk; b++) sizeAt[pos[b]!] = sr.readU32();
+  }
 
   const hashLen = hash === null ? 0 : hash.length;
+  const compressing = shouldCompress(run.valueBytes, run.nv, opts.disableCompression);
+  const meter = new ImageMeter(
+    plainSize(nk, recordBytes, run.nv, run.valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0),
+    report,
+    compressing ? run.valueBytes : 0,
+  );
+  const sink = new MeteredSink(out, meter);
   if (hash !== null) sink.writeAt(hash, 0, hashLen, HEADER_SIZE);
+  hash = null;
   const k2v = HEADER_SIZE + hashLen;
   const recBase = k2v + 8 * (nk + 1);
   {
-    const w = new BufWriter(sink, k2v, bufSize);
-    for (let s = 0; s <= nk; s++) w.u64(recBase + start[s]!);
+    const w = new BufWriter(sink, k2v, Math.min(bufSize, 8 * (nk + 1)));
+    let off = recBase;
+    for (let s = 0; s < nk; s++) {
+      w.u64(off);
+      off += sizeAt[s]!;
+    }
+    w.u64(off);
     w.flush();
   }
-  // Copy the records into slot order, one window of consecutive slots per pass.
+  // Copy the records into slot order, one window of consecutive slots per pass over them.
+  const win = Buffer.allocUnsafe(Math.max(1, Math.min(buffers.window, recordBytes)));
+  let local = new Uint32Array(1024);
   let s0 = 0;
+  let base = 0;
   while (s0 < nk) {
-    let s1 = s0 + 1;
-    while (s1 < nk && start[s1 + 1]! - start[s0]! <= buffers.window) s1++;
-    const base = start[s0]!;
-    const wlen = start[s1]! - base;
-    const win = Buffer.allocUnsafe(wlen);
-    const r = new BufReader(kf.fd, 0, kEnd, bufSize);
+    // The window: slots [s0, s1), at least one; local[s - s0] = offset of slot s in it.
+    let s1 = s0;
+    let wlen = 0;
+    while (s1 < nk && (s1 === s0 || wlen + sizeAt[s1]! <= win.length)) {
+      if (s1 - s0 >= local.length) {
+        const grown = new Uint32Array(2 * local.length);
+        grown.set(local);
+        local = grown;
+      }
+      local[s1 - s0] = wlen;
+      wlen += sizeAt[s1]!;
+      s1++;
+    }
+    const r = records();
+    const sr = sizes();
+    let placed = 0;
     for (let b = 0; b < nk; b++) {
-      const size = recSize[b]!;
+      const size = sr.readU32();
       const p = pos[b]!;
       if (p >= s0 && p < s1) {
-        r.ensure(size);
-        copyBytes(r.buf, r.p, r.p + size, win, start[p]! - base);
-        r.p += size;
+        if (size <= win.length) {
+          r.ensure(size);
+          copyBytes(r.buf, r.p, r.p + size, win, local[p - s0]!);
+          r.p += size;
+          placed += size;
+        } else {
+          // A record larger than the window (it is alone in it): copied straight through.
+          yield* copyThrough(r, size, sink, recBase + base);
+        }
       } else {
         r.skip(size);
       }
-      if ((b & 0xffff) === 0xffff) yield TICK;
+      if ((b & 0xffff) === 0xffff) {
+        meter.add(placed);
+        placed = 0;
+        yield TICK;
+      }
     }
-    sink.writeAt(win, 0, wlen, recBase + base);
+    if (wlen <= win.length) out.writeAt(win, 0, wlen, recBase + base);
+    meter.add(placed);
+    base += wlen;
     s0 = s1;
   }
   tmp.remove(kf.fd);
-  const id2v = recBase + start[nk]!;
-  const v = yield* writeValues(new FileValues(run.fd, run.vf, run.nv, run.valueBytes, bufSize), opts, sink, id2v, bufSize);
+  tmp.remove(sf.fd);
+  const id2v = recBase + recordBytes;
+  const v = yield* writeValues(new FileValues(run.fd, run.vf, run.nv, run.valueBytes, bufSize), opts, sink, id2v, bufSize, meter);
   const stats: ImageStats = {
     size: v.end,
     numKeys: nk,
     numUniqueValues: run.nv,
     numValues,
-    flags: (hash === null ? 0 : F_HASH) | (multiset ? F_MULTISET : 0) | v.flags,
+    flags: (hashed ? F_HASH : 0) | (multiset ? F_MULTISET : 0) | v.flags,
   };
   writeHeader(sink, stats, k2v, id2v, v.codebookOffset);
+  meter.finish(stats.size);
   return stats;
+}
+
+/** Copies the next `size` bytes of `r` to `sink` at `pos`, one buffer at a time. */
+function* copyThrough(r: BufReader, size: number, sink: Sink, pos: number): Generator<Step, void, ChdBuildResult | undefined> {
+  let left = size;
+  while (left > 0) {
+    const n = Math.min(left, r.buf.length);
+    r.ensure(n);
+    sink.writeAt(r.buf, r.p, r.p + n, pos);
+    r.p += n;
+    pos += n;
+    left -= n;
+    yield TICK;
+  }
 }
 
 function peekU32(b: Uint8Array, p: number): number {

@@ -222,6 +222,18 @@ export class BufReader {
     this.buf = Buffer.allocUnsafe(Math.max(16, Math.min(size, fend - start)));
   }
 
+  /** Starts over at file position `start` (up to the same end), keeping the buffer. */
+  rewind(start: number): void {
+    this.fpos = start;
+    this.p = 0;
+    this.lim = 0;
+  }
+
+  /** File position of `buf[p]`, the next byte to read. */
+  get offset(): number {
+    return this.fpos - (this.lim - this.p);
+  }
+
   /** Bytes left to read. */
   remaining(): number {
     return this.lim - this.p + (this.fend - this.fpos);

@@ -17,6 +17,115 @@ export class ListEncoder {
 
   constructor(private readonly unique: boolean) {}
 
+  // State of a streamed measure / write (a list fed in chunks: see measureFeed, writeFeed).
+  private prev = 0;
+  private max = 0;
+  private acc = 0;
+  private nbits = 0;
+
+  /** Starts measuring a list fed in chunks ({@link measureFeed}, then {@link measureEnd}). */
+  measureBegin(): void {
+    this.prev = 0;
+    this.max = 0;
+    this.count = 0;
+    this.dup = false;
+  }
+
+  /** Measures the next chunk `ids[s, e)` of the list (the whole list ascending, ids ≥ 1). */
+  measureFeed(ids: ArrayLike<number>, s: number, e: number): void {
+    let prev = this.prev;
+    let max = this.max;
+    let count = this.count;
+    let dup = this.dup;
+    for (let i = s; i < e; i++) {
+      const id = ids[i]!;
+      const d = id - prev;
+      // ids ≥ 1: a zero delta is never the list's first.
+      if (d === 0) {
+        if (this.unique) continue;
+        dup = true;
+      }
+      if (d > max) max = d;
+      count++;
+      prev = id;
+    }
+    this.prev = prev;
+    this.max = max;
+    this.count = count;
+    this.dup = dup;
+  }
+
+  /** Ends a streamed measure: the same `count`, `width`, `bytes` and `dup` as {@link measure}. */
+  measureEnd(): void {
+    if (this.count === 0) {
+      this.width = 0;
+      this.bytes = 0;
+      return;
+    }
+    this.width = this.max === 0 ? 1 : 32 - Math.clz32(this.max);
+    this.bytes = Math.ceil((5 + this.count * this.width) / 8);
+  }
+
+  /** Starts writing the list measured last, fed again in the same chunks ({@link writeFeed}). */
+  writeBegin(): void {
+    this.prev = 0;
+    this.acc = this.width - 1;
+    this.nbits = 5;
+  }
+
+  /**
+   * Writes the whole bytes of the next chunk `ids[s, e)` into `out` at `o` (room for
+   * {@link feedBytes}`(e - s)` bytes) and returns the offset after them; the last
+   * partial byte waits for the next chunk or {@link writeEnd}.
+   */
+  writeFeed(ids: ArrayLike<number>, s: number, e: number, out: Uint8Array, o: number): number {
+    if (this.count === 0) return o;
+    const w = this.width;
+    const unique = this.unique;
+    let prev = this.prev;
+    let acc = this.acc;
+    let nbits = this.nbits;
+    for (let i = s; i < e; i++) {
+      const id = ids[i]!;
+      const d = id - prev;
+      if (d === 0 && unique) continue;
+      if (w <= 24) {
+        acc |= d << nbits;
+        nbits += w;
+        while (nbits >= 8) {
+          out[o++] = acc & 0xff;
+          acc >>>= 8;
+          nbits -= 8;
+        }
+      } else {
+        acc += d * 2 ** nbits;
+        nbits += w;
+        while (nbits >= 8) {
+          out[o++] = acc % 256;
+          acc = Math.floor(acc / 256);
+          nbits -= 8;
+        }
+      }
+      prev = id;
+    }
+    this.prev = prev;
+    this.acc = acc;
+    this.nbits = nbits;
+    return o;
+  }
+
+  /** Bytes {@link writeFeed} may write for a chunk of `n` ids. */
+  feedBytes(n: number): number {
+    return Math.ceil((n * this.width) / 8) + 1;
+  }
+
+  /** Writes the last partial byte of a streamed write (room for 1 byte); returns the offset after it. */
+  writeEnd(out: Uint8Array, o: number): number {
+    if (this.count === 0 || this.nbits === 0) return o;
+    out[o++] = this.width <= 24 ? this.acc & 0xff : this.acc % 256;
+    return o;
+  }
+
   /** Measures the list `ids[s, e)` (ascending, ids ≥ 1). */
   measure(ids: ArrayLike<number>, s: number, e: number): void {
     if (e <= s) {

@@ -12,7 +12,8 @@
  *   KSL  the lk of each KS entry:              u32 each
  *
  * Merging consecutive runs yields a run of the same shape (multi-pass merges
- * reuse it); for the last merge VS and VSL are skipped. Because input order is
+ * reuse it); for the last merge VS and VSL are skipped, and so is KSL (left empty)
+ * when there are more keys than HASH_MIN_KEYS (the hash orders them). Because input order is
  * run order, then lv (or lk) order, "first appearance in the merged run" is "first
  * run that has it, at its local number": the merge finds, per group of equal
  * values, a byte-order rank p, then each run is replayed in lv order and claims
@@ -20,6 +21,7 @@
  * distinct value (`lvPrime[p]`) plus one run's map at a time. Keys likewise.
  */
 import { DiscoDBError } from '../errors.js';
+import { HASH_MIN_KEYS } from '../format/header.js';
 import { sortIds, type RunBuffer } from './arena.js';
 import { BufReader, BufWriter, FileSink, type TempDir } from './io.js';
 import { compareFrom, digitAt, sortEntries } from './sort.js';
@@ -61,6 +63,63 @@ export interface MergeContext {
   bufferSize(m: number): number;
   /** Called every few thousand entries. */
   tick(): Promise<void>;
+  /**
+   * Hears how far the whole merge is, in run entries visited (see {@link mergeWork}):
+   * every few thousand entries and at the end of each merge.
+   */
+  progress?: (done: number, total: number) => void;
+}
+
+/** Entries visited so far by the merges of one {@link mergeAll}, and the estimated total. */
+interface MergeMeter {
+  done: number;
+  total: number;
+}
+
+/** Sizes of a run as far as the merge's work goes. */
+interface RunSize {
+  nv: number;
+  nk: number;
+}
+
+/**
+ * Entries one merge visits: each input value twice (byte-order merge, replay) and
+ * each input key three times (list rewrite, byte-order merge, numbering).
+ */
+function mergeCost(inputs: readonly RunSize[]): number {
+  let c = 0;
+  for (const r of inputs) c += 2 * r.nv + 3 * r.nk;
+  return c;
+}
+
+/**
+ * Entries all the merges of {@link mergeAll} will visit from `level` on. Later
+ * passes are estimated as if no value or key repeated across runs (the most they
+ * can be), so that the estimate only falls as merges finish.
+ */
+export function mergeWork(level: readonly RunSize[], fanIn: number): number {
+  let work = 0;
+  while (level.length > 1) {
+    if (level.length <= fanIn) return work + mergeCost(level);
+    const next: RunSize[] = [];
+    for (let i = 0; i < level.length; i += fanIn) {
+      const group = level.slice(i, i + fanIn);
+      if (group.length === 1) {
+        next.push(group[0]!);
+        continue;
+      }
+      work += mergeCost(group);
+      let nv = 0;
+      let nk = 0;
+      for (const r of group) {
+        nv += r.nv;
+        nk += r.nk;
+      }
+      next.push({ nv, nk });
+    }
+    level = next;
+  }
+  return work;
 }
 
 /**
@@ -176,6 +235,8 @@ export class EntryReader {
   dg = 0;
   ls = 0;
   count = 0;
+  /** File offset of the current entry's list when it was too long to load (then `ls` is -1). */
+  listPos = 0;
 
   constructor(
     fd: number,
@@ -184,6 +245,8 @@ export class EntryReader {
     private readonly withList: boolean,
     /** Position of the run among the merge's inputs (the tie-break). */
     readonly id: number,
+    /** Lists of more bytes than this are not loaded (see `listPos`). */
+    private readonly longList = Infinity,
   ) {
     this.r = new BufReader(fd, sec.start, sec.end, bufSize);
     this.buf = this.r.buf;
@@ -202,11 +265,19 @@ export class EntryReader {
       const c = r.p + 4 + kl;
       const count = (b[c]! | (b[c + 1]! << 8) | (b[c + 2]! << 16) | (b[c + 3]! << 24)) >>> 0;
       const size = 8 + kl + 4 * count;
-      r.ensure(size);
       this.count = count;
-      this.ls = r.p + 8 + kl;
-      this.ks = r.p + 4;
-      r.p += size;
+      if (4 * count > this.longList) {
+        // Only the key is loaded; it stays in the buffer until the next read.
+        this.ls = -1;
+        this.listPos = r.offset + 8 + kl;
+        this.ks = r.p + 4;
+        r.skip(size);
+      } else {
+        r.ensure(size);
+        this.ls = r.p + 8 + kl;
+        this.ks = r.p + 4;
+        r.p += size;
+      }
     } else {
       r.ensure(4 + kl);
       this.ks = r.p + 4;
@@ -299,8 +370,16 @@ function limitError(what: string, record: number): DiscoDBError {
  * Merges consecutive runs into one. With `final`, the VS/VSL sections are not
  * written (only the image writer reads the result). The input runs are deleted.
  */
-export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boolean): Promise<RunFile> {
+export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boolean, meter?: MergeMeter): Promise<RunFile> {
   const { tmp, unique } = ctx;
+  const m0 = meter ?? { done: 0, total: mergeCost(inputs) };
+  const base = m0.done;
+  const report = ctx.progress;
+  // `ticks` counts the entries visited (see mergeCost): the progress of this merge.
+  const step = async (): Promise<void> => {
+    report?.(base + ticks, m0.total);
+    await ctx.tick();
+  };
   const m = inputs.length;
   const bufSize = ctx.bufferSize(m);
   const lastRecord = inputs[m - 1]!.lastRecord;
@@ -331,7 +410,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     }
     vmw[e.id]!.u32(nv - 1);
     heap.advance();
-    if ((++ticks & 0xfff) === 0) await ctx.tick();
+    if ((++ticks & 0xfff) === 0) await step();
   }
   vs.end = ow.offset;
   if (nv > U32_MAX) throw limitError('values', lastRecord);
@@ -375,7 +454,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       } else {
         vr.skip(len);
       }
-      if ((++ticks & 0xfff) === 0) await ctx.tick();
+      if ((++ticks & 0xfff) === 0) await step();
     }
     // Rewrite KS with merged value numbers (lists re-sorted).
     const kf = tmp.create('keys');
@@ -394,7 +473,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       kw.write(b, kr.ks, kr.ks + kr.kl);
       kw.u32(count);
       kw.u32s(scratch, 0, count);
-      if ((++ticks & 0xfff) === 0) await ctx.tick();
+      if ((++ticks & 0xfff) === 0) await step();
     }
     kw.flush();
     keyFiles.push({ fd: kf.fd, sec: { start: 0, end: kw.offset } });
@@ -411,13 +490,20 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   // 3. Keys in byte order: concatenate the lists of equal keys; group rank q per (run, KS entry).
   const kmaps = inputs.map(() => tmp.create('kmap'));
   const kmw = kmaps.map((f) => new BufWriter(new FileSink(f.fd), 0, bufSize));
-  const kreaders = keyFiles.map((f, j) => new EntryReader(f.fd, f.sec, bufSize, true, j));
+  // Lists longer than the buffer are not loaded but merged from their files when the key is written.
+  const kreaders = keyFiles.map((f, j) => new EntryReader(f.fd, f.sec, bufSize, true, j, bufSize));
   const kheap = new MergeHeap(kreaders);
   const ks = { start: ow.offset, end: 0 };
   let nk = 0;
   let n = 0;
   let members = 0;
+  const longs: LongList[] = [];
   const flushKey = (): void => {
+    if (longs.length > 0) {
+      sortIds(scratch, 0, n);
+      writeMergedList(ow, out.fd, group, scratch, n, longs.splice(0), unique, bufSize);
+      return;
+    }
     if (members > 1) sortIds(scratch, 0, n);
     if (unique && members > 1) {
       let w = 0;
@@ -445,6 +531,13 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     }
     kmw[e.id]!.u32(nk - 1);
     const count = e.count;
+    members++;
+    if (e.ls < 0) {
+      longs.push({ fd: keyFiles[e.id]!.fd, pos: e.listPos, count });
+      kheap.advance();
+      if ((++ticks & 0xfff) === 0) await step();
+      continue;
+    }
     if (scratch.length < n + count) {
       const grown = new Uint32Array(Math.max(n + count, 2 * scratch.length));
       grown.set(scratch.subarray(0, n));
@@ -455,9 +548,8 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       scratch[n + i] = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
     }
     n += count;
-    members++;
     kheap.advance();
-    if ((++ticks & 0xfff) === 0) await ctx.tick();
+    if ((++ticks & 0xfff) === 0) await step();
   }
   if (nk > 0) flushKey();
   ks.end = ow.offset;
@@ -466,9 +558,17 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   for (const f of keyFiles) tmp.remove(f.fd);
 
   // 4. Replay each run in lk order to number the merged keys by first appearance.
-  const lkPrime = new Uint32Array(nk).fill(UNSET);
-  let nextK = 0;
+  //    The image of a hashed db orders its keys by the hash: a final merge of more
+  //    than HASH_MIN_KEYS keys leaves KSL empty (and saves 4 bytes per key).
+  const numbered = !final || nk <= HASH_MIN_KEYS;
+  const lkPrime = new Uint32Array(numbered ? nk : 0).fill(UNSET);
+  let nextK = numbered ? 0 : nk;
   for (let j = 0; j < m; j++) {
+    if (!numbered) {
+      tmp.remove(kmaps[j]!.fd);
+      ticks += inputs[j]!.nk;
+      continue;
+    }
     const run = inputs[j]!;
     const ql = new Uint32Array(run.nk);
     const lks = new BufReader(run.fd, run.ksl.start, run.ksl.end, bufSize);
@@ -479,7 +579,8 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       const q = ql[lk]!;
       if (lkPrime[q] === UNSET) lkPrime[q] = nextK++;
     }
-    await ctx.tick();
+    ticks += run.nk;
+    await step();
   }
   if (nextK !== nk) throw new Error(`merge: ${nextK} keys claimed, ${nk} expected`);
   const ksl = { start: ow.offset, end: 0 };
@@ -491,7 +592,91 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     r.fd = -1;
   }
   if (!final) tmp.close(out.fd);
+  m0.done = base + ticks;
+  report?.(m0.done, m0.total);
   return { path: out.path, fd: final ? out.fd : -1, nv, nk, valueBytes, vs: final ? null : vs, vsl, vf, ks, ksl, lastRecord };
+}
+
+/** A key's list left in a run's key file (too long to load). */
+interface LongList {
+  fd: number;
+  pos: number;
+  count: number;
+}
+
+/**
+ * Writes the entry of `key` whose list is the merge of the sorted `ids[0, n)` and the
+ * sorted long lists, read from their files through small buffers: a k-way merge (the
+ * lists hold distinct ids, but a repeated value of a multiset repeats across them),
+ * without the whole list in memory. With `unique`, repeats are dropped and the count
+ * is written once known.
+ */
+function writeMergedList(ow: BufWriter, fd: number, key: GroupKey, ids: Uint32Array, n: number, longs: LongList[], unique: boolean, bufSize: number): void {
+  const small = Math.min(bufSize, 1 << 16);
+  const readers = longs.map((l) => new BufReader(l.fd, l.pos, l.pos + 4 * l.count, small));
+  const left = longs.map((l) => l.count);
+  // Heads: source 0 is `ids`, source j + 1 the j-th long list; a heap of sources by head.
+  const k = readers.length + 1;
+  const head = new Float64Array(k);
+  const heap = new Int32Array(k);
+  let size = 0;
+  let at = 0;
+  const load = (src: number): boolean => {
+    if (src === 0) {
+      if (at >= n) return false;
+      head[0] = ids[at++]!;
+      return true;
+    }
+    if (left[src - 1]! === 0) return false;
+    left[src - 1]!--;
+    head[src] = readers[src - 1]!.readU32();
+    return true;
+  };
+  const down = (i: number): void => {
+    const x = heap[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= size) break;
+      if (c + 1 < size && (head[heap[c + 1]!]! < head[heap[c]!]! || (head[heap[c + 1]!] === head[heap[c]!] && heap[c + 1]! < heap[c]!))) c++;
+      const hc = head[heap[c]!]!;
+      const hx = head[x]!;
+      if (hc > hx || (hc === hx && heap[c]! > x)) break;
+      heap[i] = heap[c]!;
+      i = c;
+    }
+    heap[i] = x;
+  };
+  for (let src = 0; src < k; src++) if (load(src)) heap[size++] = src;
+  for (let i = (size >> 1) - 1; i >= 0; i--) down(i);
+  let total = n;
+  for (const l of longs) total += l.count;
+  ow.u32(key.len);
+  ow.write(key.buf, 0, key.len);
+  let countAt = -1;
+  if (unique) {
+    ow.flush();
+    countAt = ow.offset;
+  }
+  ow.u32(total);
+  let written = 0;
+  let prev = 0;
+  while (size > 0) {
+    const src = heap[0]!;
+    const id = head[src]!;
+    if (!unique || id !== prev) {
+      ow.u32(id);
+      written++;
+    }
+    prev = id;
+    if (!load(src)) heap[0] = heap[--size]!;
+    if (size > 1) down(0);
+  }
+  if (unique && written !== total) {
+    ow.flush();
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(written);
+    new FileSink(fd).writeAt(b, 0, 4, countAt);
+  }
 }
 
 /**
@@ -500,14 +685,17 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
  */
 export async function mergeAll(runs: RunFile[], ctx: MergeContext, fanIn: number): Promise<RunFile> {
   let level = runs;
+  const meter: MergeMeter = { done: 0, total: mergeWork(level, fanIn) };
   while (level.length > 1) {
-    if (level.length <= fanIn) return mergeRuns(level, ctx, true);
+    if (level.length <= fanIn) return mergeRuns(level, ctx, true, meter);
     const next: RunFile[] = [];
     for (let i = 0; i < level.length; i += fanIn) {
       const group = level.slice(i, i + fanIn);
-      next.push(group.length === 1 ? group[0]! : await mergeRuns(group, ctx, false));
+      next.push(group.length === 1 ? group[0]! : await mergeRuns(group, ctx, false, meter));
     }
     level = next;
+    // The merged runs' true sizes replace the estimate of the passes left.
+    meter.total = meter.done + mergeWork(level, fanIn);
   }
   return level[0]!;
 }
