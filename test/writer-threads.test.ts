@@ -167,6 +167,8 @@ t.test('bytes, multi-byte strings and items larger than a batch go through the w
     recs.push(value === undefined ? { key } : { key, value });
   }
   recs.push({ key: 'huge', value: Buffer.alloc(3 * 1024 * 1024, 7) });
+  // After a huge item's batch (room for exactly one item): items that add no bytes at all.
+  recs.push({ key: 'huge' }, { key: 'huge' }, { key: '' }, { key: '' }, { key: 'after', value: 'x' });
   for (const uniqueItems of [false, true]) {
     const expected = buildBuffer(recs, { uniqueItems });
     for (const memoryLimit of ['64k', '256M']) {

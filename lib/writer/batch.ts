@@ -128,7 +128,8 @@ export class BatchEncoder {
     let same = typeof key === 'string' && key === this.lastKey;
     const vMax = value === null ? 0 : typeof value === 'string' ? 3 * value.length : value.length;
     let need = (same ? 0 : typeof key === 'string' ? 3 * key.length : key.length) + vMax;
-    if (this.p + need > this.bytes.length || this.n === this.itemCap) {
+    // Room for the bytes and for one more item's meta (the meta of a huge item's batch has room for one).
+    if (this.p + need > this.bytes.length || META * (this.n + 1) > this.meta.length) {
       this.flush();
       same = false;
       need = (typeof key === 'string' ? 3 * key.length : key.length) + vMax;
@@ -142,13 +143,14 @@ export class BatchEncoder {
     const b = this.bytes;
     const meta = this.meta;
     const m = META * this.n++;
+    let p = this.p;
     let kl: number;
     if (same) {
       meta[m] = SAME_KEY;
       kl = this.lastKeyLen;
     } else {
-      kl = typeof key === 'string' ? writeString(b, key, this.p) : writeBytes(b, key, this.p);
-      this.p += kl;
+      kl = typeof key === 'string' ? writeString(b, key, p) : writeBytes(b, key, p);
+      p += kl;
       meta[m] = kl;
       meta[m + 3] = written;
       this.lastKey = typeof key === 'string' ? key : null;
@@ -158,12 +160,13 @@ export class BatchEncoder {
     if (value === null) {
       meta[m + 1] = NO_VALUE;
     } else {
-      vl = typeof value === 'string' ? writeString(b, value, this.p) : writeBytes(b, value, this.p);
-      this.p += vl;
+      vl = typeof value === 'string' ? writeString(b, value, p) : writeBytes(b, value, p);
+      p += vl;
       meta[m + 1] = vl;
       meta[m + 4] = written;
     }
     meta[m + 2] = no;
+    this.p = p;
     return kl + vl;
   }
 }

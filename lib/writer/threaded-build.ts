@@ -3,7 +3,7 @@
  * into batches of bytes (batch.ts), moved to one worker thread that does all the
  * rest — looking keys and values up in its run, sorting and spilling runs, merging,
  * the perfect hash and the image — into a temporary file next to the target that
- * this side fsyncs and renames. Batches on their way take up to an eighth of the
+ * this side fsyncs and renames. Batches on their way take up to a sixteenth of the
  * budget (so that the caller goes on while the worker spills a run); past that the
  * caller waits ({@link ThreadedBuilder.whenRoom}), so memory stays within the budget:
  * the worker's run gets `memoryLimit` minus the batch buffers.
@@ -62,7 +62,7 @@ export class ThreadedBuilder {
     const byteCap = Math.max(1024, Math.min(1024 * 1024, Math.floor(limit / 128)));
     this.encoder = new BatchEncoder(byteCap, Math.max(64, Math.floor(byteCap / 20)), (b, n) => this.send(b, n));
     const batch = this.encoder.batchBytes;
-    this.maxInFlight = Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.floor(limit / 8 / batch)));
+    this.maxInFlight = Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.floor(limit / 16 / batch)));
     this.runBudget = Math.max(Math.floor(limit / 2), limit - (this.maxInFlight + 1) * batch);
     this.ingest = new RecordIngest(new RunBuffer(0), () => undefined, this.encoder);
   }
