@@ -65,6 +65,8 @@ export class ThreadedBuilder {
     this.maxInFlight = Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.floor(limit / 16 / batch)));
     this.runBudget = Math.max(Math.floor(limit / 2), limit - (this.maxInFlight + 1) * batch);
     this.ingest = new RecordIngest(new RunBuffer(0), () => undefined, this.encoder);
+    // Now, so that the worker starts (tens of ms) while the first batch fills.
+    this.begin();
   }
 
   /** Adds one record (see records.ts for the accepted shapes). */
