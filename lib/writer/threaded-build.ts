@@ -6,7 +6,9 @@
  * this side fsyncs and renames. Batches on their way take up to a sixteenth of the
  * budget (so that the caller goes on while the worker spills a run); past that the
  * caller waits ({@link ThreadedBuilder.whenRoom}), so memory stays within the budget:
- * the worker's run gets `memoryLimit` minus the batch buffers.
+ * the worker's run gets `memoryLimit` minus the batch buffers and minus
+ * {@link WORKER_OVERHEAD} for the second isolate (the worker's heap and the main
+ * thread's, which a one-thread build shares), at most an eighth of the budget.
  */
 import { DiscoDBError } from '../errors.js';
 import { AtomicFile } from './atomic-file.js';
@@ -23,6 +25,8 @@ import type { Reply } from './worker-protocol.js';
 /** Batches sent and not yet applied, at most (and at least), whatever the budget. */
 const MAX_IN_FLIGHT = 32;
 const MIN_IN_FLIGHT = 2;
+/** What a second isolate costs (measured: ~40 MB more peak RSS than one thread at the same run size). */
+const WORKER_OVERHEAD = 24 * 1024 * 1024;
 
 const ABORTED = (): DiscoDBError => new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (destroy() before it finished): nothing was written');
 
@@ -63,7 +67,8 @@ export class ThreadedBuilder {
     this.encoder = new BatchEncoder(byteCap, Math.max(64, Math.floor(byteCap / 20)), (b, n) => this.send(b, n));
     const batch = this.encoder.batchBytes;
     this.maxInFlight = Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.floor(limit / 16 / batch)));
-    this.runBudget = Math.max(Math.floor(limit / 2), limit - (this.maxInFlight + 1) * batch);
+    const overhead = Math.min(WORKER_OVERHEAD, Math.floor(limit / 8));
+    this.runBudget = Math.max(Math.floor(limit / 2), limit - (this.maxInFlight + 1) * batch - overhead);
     this.ingest = new RecordIngest(new RunBuffer(0), () => undefined, this.encoder);
     // Now, so that the worker starts (tens of ms) while the first batch fills.
     this.begin();
