@@ -43,8 +43,10 @@ export function fmix(h: number): number {
  * A set of distinct byte strings numbered 0, 1, 2, … in order of insertion:
  * entry i is `arena[offs[i], offs[i + 1])`. Lookup is open addressing with linear
  * probing; a slot holds (entry + 1, hash) side by side so that one cache line
- * answers most probes. Load ≤ 1/2. Memory: the bytes plus 20 bytes per entry
- * (4 for the offset, 2 × 8 for the table).
+ * answers most probes. Load ≤ 1/2 while the capacity doubles; a run whose next
+ * doubling does not fit its budget takes a last step to load 3/4 (more entries, same
+ * table, no rehash). Memory: the bytes plus 20 bytes per entry at load 1/2 (4 for the
+ * offset, 2 × 8 for the table).
  */
 export class ByteDict {
   arena: Buffer;
@@ -52,10 +54,10 @@ export class ByteDict {
   used = 0;
   /** Number of entries. */
   n = 0;
-  /** Entry capacity before the arrays must grow (a power of two). */
+  /** Entry capacity before the arrays must grow. */
   cap: number;
   offs: Uint32Array;
-  /** 2 × cap slots of (entry + 1, hash); entry + 1 = 0 marks an empty slot. */
+  /** {@link slotsFor}(cap) slots of (entry + 1, hash); entry + 1 = 0 marks an empty slot. */
   table: Int32Array;
   /** Slot mask (slots - 1). */
   mask: number;
@@ -64,8 +66,21 @@ export class ByteDict {
     this.arena = Buffer.allocUnsafe(arenaBytes);
     this.cap = entries;
     this.offs = new Uint32Array(entries + 1);
-    this.table = new Int32Array(4 * entries);
-    this.mask = 2 * entries - 1;
+    const slots = ByteDict.slotsFor(entries);
+    this.table = new Int32Array(2 * slots);
+    this.mask = slots - 1;
+  }
+
+  /** Table slots for an entry capacity: a power of two, load ≤ 3/4 (≤ 1/2 for a power-of-two capacity). */
+  static slotsFor(cap: number): number {
+    let s = 2;
+    while (3 * s < 4 * cap) s *= 2;
+    return s;
+  }
+
+  /** The most entries the current table takes (load 3/4). */
+  fullCap(): number {
+    return Math.floor((3 * (this.mask + 1)) / 4);
   }
 
   /** Bytes allocated by this dictionary. */
@@ -75,7 +90,7 @@ export class ByteDict {
 
   /** Bytes of the per-entry arrays for an entry capacity `cap`. */
   static entryBytes(cap: number): number {
-    return 4 * (cap + 1) + 16 * cap;
+    return 4 * (cap + 1) + 8 * ByteDict.slotsFor(cap);
   }
 
   /** Forgets every entry, keeping the allocations. */
@@ -117,13 +132,17 @@ export class ByteDict {
     this.arena = next;
   }
 
-  /** Grows the entry capacity to `cap` (a power of two) and rehashes. */
+  /** Grows the entry capacity to `cap`, rehashing when that needs a larger table. */
   growEntries(cap: number): void {
     const offs = new Uint32Array(cap + 1);
     offs.set(this.offs.subarray(0, this.n + 1));
+    this.offs = offs;
+    this.cap = cap;
+    const slots = ByteDict.slotsFor(cap);
+    if (slots === this.mask + 1) return;
     const old = this.table;
-    const table = new Int32Array(4 * cap);
-    const mask = 2 * cap - 1;
+    const table = new Int32Array(2 * slots);
+    const mask = slots - 1;
     for (let i = 0; i < old.length; i += 2) {
       const e = old[i]!;
       if (e === 0) continue;
@@ -133,10 +152,8 @@ export class ByteDict {
       table[2 * s] = e;
       table[2 * s + 1] = h;
     }
-    this.offs = offs;
     this.table = table;
     this.mask = mask;
-    this.cap = cap;
   }
 
   /**
@@ -555,6 +572,10 @@ export class RunBuffer {
       if (kNeed > k.arena.length) kArena = Math.min(ARENA_MAX, Math.max(kNeed, Math.ceil(k.arena.length * 1.125)));
       if (vNeed > v.arena.length) vArena = Math.min(ARENA_MAX, Math.max(vNeed, Math.ceil(v.arena.length * 1.125)));
       if (vMax >= 0 && this.np >= this.pairKey.length) pCap = Math.ceil(this.pairKey.length * 1.125);
+      // ... and the entry capacities to what their current tables take (load 3/4, no rehash).
+      if (kCap !== k.cap) kCap = Math.max(k.cap, k.fullCap());
+      if (vCap !== v.cap) vCap = Math.max(v.cap, v.fullCap());
+      if (k.n >= kCap || (vMax >= 0 && v.n >= vCap)) return false;
       if (RunBuffer.footprint(kArena, kCap, vArena, vCap, pCap) > this.budget) return false;
     }
     if (kArena !== k.arena.length) k.growArena(kArena);

@@ -44,39 +44,35 @@ const SMALL = 16;
 const MEDIUM = 48;
 
 /**
- * Scratch arrays of one sort (positions lo..hi of a range use the same positions here).
- * (w1, w2) is a string's digit at the range's depth, (w3, w4) the next one: both are
- * read in one sequential pass over the entries, so that the second level of the sort
- * (strings of up to 12 bytes are then fully ordered) touches no string bytes again —
- * once sorted on the first digit, the entries are visited in random order and every
- * read of a string's bytes would be a cache miss.
+ * Scratch arrays of one sort. (w1, w2) hold the digit being sorted on, at the positions
+ * of the range; (s3, s4) the next digit of each entry (by entry number), read in the
+ * same sequential pass as the first: once the entries are sorted on the first digit
+ * they are visited in random order, and every read of a string's bytes would be a
+ * cache miss, while s3/s4 are compact (strings of up to 12 bytes are ordered without
+ * reading their bytes again).
  */
 class Scratch {
   readonly w1: Uint32Array;
   readonly w2: Uint32Array;
-  readonly w3: Uint32Array;
-  readonly w4: Uint32Array;
+  readonly s3: Uint32Array;
+  readonly s4: Uint32Array;
   readonly t1: Uint32Array;
   readonly t2: Uint32Array;
-  readonly t3: Uint32Array;
-  readonly t4: Uint32Array;
   readonly ti: Uint32Array;
   readonly count = new Uint32Array(257);
 
   constructor(n: number) {
     this.w1 = new Uint32Array(n);
     this.w2 = new Uint32Array(n);
-    this.w3 = new Uint32Array(n);
-    this.w4 = new Uint32Array(n);
+    this.s3 = new Uint32Array(n);
+    this.s4 = new Uint32Array(n);
     this.t1 = new Uint32Array(n);
     this.t2 = new Uint32Array(n);
-    this.t3 = new Uint32Array(n);
-    this.t4 = new Uint32Array(n);
     this.ti = new Uint32Array(n);
   }
 }
 
-/** Entry numbers of `d` in byte order of their strings (all distinct). Scratch memory: 36 bytes per entry. */
+/** Entry numbers of `d` in byte order of their strings (all distinct). Scratch memory: 28 bytes per entry. */
 export function sortEntries(d: ByteDict): Uint32Array {
   const n = d.n;
   const idx = new Uint32Array(n);
@@ -107,8 +103,8 @@ function insertionSort(d: ByteDict, idx: Uint32Array, lo: number, hi: number, de
 }
 
 /**
- * The digit of `a[s, s + len)` at `depth` as two u32: bytes 0..3 big-endian, and bytes
- * 4, 5 in the top 16 bits with the number of bytes present (0..6) below.
+ * The digit of `a[s, s + len)` at `depth` as two u32, stored at `i`: bytes 0..3
+ * big-endian, and bytes 4, 5 in the top 16 bits with the number present (0..6) below.
  */
 function packAt(a: Uint8Array, s: number, len: number, depth: number, hiOut: Uint32Array, loOut: Uint32Array, i: number): void {
   const rem = len - depth;
@@ -136,16 +132,15 @@ function sortRange(d: ByteDict, idx: Uint32Array, sc: Scratch | null, lo: number
   }
   const a = d.arena;
   const offs = d.offs;
-  const { w1, w2, w3, w4 } = sc;
+  const { w1, w2, s3, s4 } = sc;
   for (let i = lo; i < hi; i++) {
     const e = idx[i]!;
     const s = offs[e]!;
     const len = offs[e + 1]! - s;
     packAt(a, s, len, depth, w1, w2, i);
-    packAt(a, s, len, depth + 6, w3, w4, i);
+    packAt(a, s, len, depth + 6, s3, s4, e);
   }
-  // First digit (moving the second along), then within runs of equal first digits the second.
-  sortPairs(sc, idx, lo, hi, true);
+  sortDigits(sc, idx, lo, hi);
   let i = lo;
   while (i < hi) {
     const x = w1[i]!;
@@ -153,14 +148,20 @@ function sortRange(d: ByteDict, idx: Uint32Array, sc: Scratch | null, lo: number
     let j = i + 1;
     while (j < hi && w1[j] === x && w2[j] === y) j++;
     if (j - i > 1 && (y & 7) === 6) {
-      sortPairs(sc, idx, i, j, false);
+      // Equal first digits: on the second (this overwrites w1/w2 at i..j only).
+      for (let p = i; p < j; p++) {
+        const e = idx[p]!;
+        w1[p] = s3[e]!;
+        w2[p] = s4[e]!;
+      }
+      sortDigits(sc, idx, i, j);
       let k = i;
       while (k < j) {
-        const u = w3[k]!;
-        const v = w4[k]!;
+        const u = w1[k]!;
+        const v = w2[k]!;
         let l = k + 1;
-        while (l < j && w3[l] === u && w4[l] === v) l++;
-        // Equal 12 bytes and more to come: on from depth + 12 (this overwrites positions k..l only).
+        while (l < j && w1[l] === u && w2[l] === v) l++;
+        // Equal 12 bytes and more to come: on from depth + 12 (overwriting k..l only).
         if (l - k > 1 && (v & 7) === 6) sortRange(d, idx, sc, k, l, depth + 12);
         k = l;
       }
@@ -169,56 +170,40 @@ function sortRange(d: ByteDict, idx: Uint32Array, sc: Scratch | null, lo: number
   }
 }
 
-/**
- * Sorts positions [lo, hi) on the first digit (w1, w2), moving w3, w4 along, or
- * (`first` false) on the second (w3, w4) alone.
- */
-function sortPairs(sc: Scratch, idx: Uint32Array, lo: number, hi: number, first: boolean): void {
-  const hiW = first ? sc.w1 : sc.w3;
-  const loW = first ? sc.w2 : sc.w4;
+/** Sorts positions [lo, hi) on the digit (w1, w2), moving idx along. */
+function sortDigits(sc: Scratch, idx: Uint32Array, lo: number, hi: number): void {
+  const { w1, w2 } = sc;
   if (hi - lo <= MEDIUM) {
     // Insertion on the packed digits (numbers, no string compares).
-    const { w1, w2, w3, w4 } = sc;
     for (let i = lo + 1; i < hi; i++) {
       const e = idx[i]!;
-      const x = hiW[i]!;
-      const y = loW[i]!;
-      const p = w1[i]!;
-      const q = w2[i]!;
-      const r = w3[i]!;
-      const t = w4[i]!;
+      const x = w1[i]!;
+      const y = w2[i]!;
       let j = i - 1;
-      while (j >= lo && (hiW[j]! > x || (hiW[j] === x && loW[j]! > y))) {
+      while (j >= lo && (w1[j]! > x || (w1[j] === x && w2[j]! > y))) {
         idx[j + 1] = idx[j]!;
         w1[j + 1] = w1[j]!;
         w2[j + 1] = w2[j]!;
-        w3[j + 1] = w3[j]!;
-        w4[j + 1] = w4[j]!;
         j--;
       }
       idx[j + 1] = e;
-      w1[j + 1] = p;
-      w2[j + 1] = q;
-      w3[j + 1] = r;
-      w4[j + 1] = t;
+      w1[j + 1] = x;
+      w2[j + 1] = y;
     }
     return;
   }
-  // LSD radix, byte digits, least significant first; constant digits are skipped.
-  radixPass(sc, idx, lo, hi, loW, 0, first);
-  radixPass(sc, idx, lo, hi, loW, 16, first);
-  radixPass(sc, idx, lo, hi, loW, 24, first);
-  radixPass(sc, idx, lo, hi, hiW, 0, first);
-  radixPass(sc, idx, lo, hi, hiW, 8, first);
-  radixPass(sc, idx, lo, hi, hiW, 16, first);
-  radixPass(sc, idx, lo, hi, hiW, 24, first);
+  // LSD radix on (w1, w2), byte digits, least significant first; constant digits are skipped.
+  radixPass(sc, idx, lo, hi, w2, 0);
+  radixPass(sc, idx, lo, hi, w2, 16);
+  radixPass(sc, idx, lo, hi, w2, 24);
+  radixPass(sc, idx, lo, hi, w1, 0);
+  radixPass(sc, idx, lo, hi, w1, 8);
+  radixPass(sc, idx, lo, hi, w1, 16);
+  radixPass(sc, idx, lo, hi, w1, 24);
 }
 
-/**
- * One stable counting pass on byte `shift` of `key` over [lo, hi), moving idx and the
- * digit arrays together (all four when `all`, else only the second digit's).
- */
-function radixPass(sc: Scratch, idx: Uint32Array, lo: number, hi: number, key: Uint32Array, shift: number, all: boolean): void {
+/** One stable counting pass on byte `shift` of `key` over [lo, hi), moving idx, w1 and w2 together. */
+function radixPass(sc: Scratch, idx: Uint32Array, lo: number, hi: number, key: Uint32Array, shift: number): void {
   const count = sc.count;
   count.fill(0);
   for (let i = lo; i < hi; i++) count[((key[i]! >>> shift) & 0xff) + 1]!++;
@@ -226,27 +211,14 @@ function radixPass(sc: Scratch, idx: Uint32Array, lo: number, hi: number, key: U
   for (let b = 1; b <= 256; b++) if (count[b] === n) return; // every string has the same digit
   count[0] = lo;
   for (let b = 1; b <= 256; b++) count[b]! += count[b - 1]!;
-  const { w1, w2, w3, w4, t1, t2, t3, t4, ti } = sc;
-  if (all) {
-    for (let i = lo; i < hi; i++) {
-      const p = count[(key[i]! >>> shift) & 0xff]!++;
-      ti[p] = idx[i]!;
-      t1[p] = w1[i]!;
-      t2[p] = w2[i]!;
-      t3[p] = w3[i]!;
-      t4[p] = w4[i]!;
-    }
-    w1.set(t1.subarray(lo, hi), lo);
-    w2.set(t2.subarray(lo, hi), lo);
-  } else {
-    for (let i = lo; i < hi; i++) {
-      const p = count[(key[i]! >>> shift) & 0xff]!++;
-      ti[p] = idx[i]!;
-      t3[p] = w3[i]!;
-      t4[p] = w4[i]!;
-    }
+  const { w1, w2, t1, t2, ti } = sc;
+  for (let i = lo; i < hi; i++) {
+    const p = count[(key[i]! >>> shift) & 0xff]!++;
+    ti[p] = idx[i]!;
+    t1[p] = w1[i]!;
+    t2[p] = w2[i]!;
   }
   idx.set(ti.subarray(lo, hi), lo);
-  w3.set(t3.subarray(lo, hi), lo);
-  w4.set(t4.subarray(lo, hi), lo);
+  w1.set(t1.subarray(lo, hi), lo);
+  w2.set(t2.subarray(lo, hi), lo);
 }
