@@ -63,9 +63,9 @@ const PROGRESS_INTERVAL = 100;
  * file's mode kept) just before `finish`. On an error or `destroy()`, nothing is left
  * at `path` and all temporary files are removed; an existing file at `path` is
  * replaced only on success. `destroy()` before the end fails the stream with an
- * `ERR_DISCODB_ABORTED` DiscoDBError. With `threads` ≥ 1 (default: the available
- * parallelism, at most 4; 0 on one CPU) this thread only validates and encodes the
- * records: the lookups, sorting, merging, hashing and writing run on a worker thread.
+ * `ERR_DISCODB_ABORTED` DiscoDBError. With `threads` ≥ 1 (default 0) this thread
+ * only validates and encodes the records: the lookups, sorting, merging, hashing and
+ * writing run on a worker thread, and the event loop stays free.
  *
  * Emits `progress` ({@link WriterProgress}) during ingest (at most every 100 ms) and at
  * every phase change (`ingest`, `spill`, `merge`, `write`, `hash`, `done`).
