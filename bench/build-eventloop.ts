@@ -2,14 +2,15 @@
  * Event-loop blocking during a `DiscoDBWriter` pipeline (issue 9: no synchronous slice
  * longer than 50 ms on the main thread).
  *
- *   npm run build && flock /tmp/discodb-bench.lock node dist/bench/build-eventloop.js [--records 5000000] [--memory 256M] [--keys 1000000]
+ *   npm run build && flock /tmp/discodb-bench.lock node dist/bench/build-eventloop.js [--records 5000000] [--memory 256M] [--keys 1000000] [--threads 0,1]
  *
  * The records (`{ key, value }`, `--keys` distinct keys, values drawn from as many distinct
  * ones, the shape of bench/build.ts) come from `Readable.from(generator)`, as in the issue.
  * Two tasks in the same process, one after the other:
  * - `plain`: the same source piped into a plain object-mode Writable that drops the
  *   records (the peer: what the stream machinery alone costs the loop);
- * - `discodb`: the same source piped into `new DiscoDBWriter(file, { memoryLimit })`.
+ * - `discodb`: the same source piped into `new DiscoDBWriter(file, { memoryLimit, threads })`,
+ *   once per `--threads` value (default `0,1`: the one-thread path, then one worker).
  * For each: `perf_hooks.monitorEventLoopDelay` (10 ms resolution) max and p99, and, from a
  * 5 ms interval timer, the longest gap between two of its ticks and the writer phase
  * it started in.
@@ -30,6 +31,7 @@ function arg(name: string, fallback: string): string {
 const RECORDS = Number(arg('records', '5000000'));
 const KEYS = Number(arg('keys', '1000000'));
 const MEMORY = arg('memory', '256M');
+const THREADS = arg('threads', '0,1').split(',').map(Number);
 
 function mix(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
@@ -100,18 +102,20 @@ try {
       () => 'ingest',
     ),
   );
-  let phase = 'ingest';
-  results.push(
-    await measure(
-      `DiscoDBWriter (memoryLimit ${MEMORY})`,
-      () => {
-        const w = new DiscoDBWriter(path.join(dir, 'out.ddb'), { memoryLimit: MEMORY, tmpDir: dir });
-        w.on('progress', (p: WriterProgress) => (phase = p.phase));
-        return w;
-      },
-      () => phase,
-    ),
-  );
+  for (const threads of THREADS) {
+    let phase = 'ingest';
+    results.push(
+      await measure(
+        `DiscoDBWriter (memoryLimit ${MEMORY}, threads ${threads})`,
+        () => {
+          const w = new DiscoDBWriter(path.join(dir, 'out.ddb'), { memoryLimit: MEMORY, tmpDir: dir, threads });
+          w.on('progress', (p: WriterProgress) => (phase = p.phase));
+          return w;
+        },
+        () => phase,
+      ),
+    );
+  }
   console.log(`${RECORDS} records over ${KEYS} keys, Node ${process.version}, ${os.cpus()[0]?.model ?? '?'} × ${os.availableParallelism()}`);
   console.log('| task | time (s) | loop delay max (ms) | p99 (ms) | longest timer gap (ms) | in phase | longest gap per phase (ms) |');
   console.log('|---|---:|---:|---:|---:|---|---|');

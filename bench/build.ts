@@ -2,6 +2,7 @@
  * Writer throughput and peak memory, against lmdb loading the same records.
  *
  *   npm run build && node dist/bench/build.js [--keys 1000000] [--sets 1x,10x] [--only discodb|lmdb|source] [--threads 0,2]
+ *                                             [--limits 128M,256M] [--no-iter] [--repeat 1]
  *
  * Data sets, generated on the fly (deterministic, nothing stored):
  * - `1x`:  1M keys × 1 value  — 1M `{ key, value }` records;
@@ -15,9 +16,10 @@
  * (`process.resourceUsage().maxRSS`) is its own:
  * - `source`: generating the records and draining them through an object-mode stream (the floor);
  * - `discodb`: `pipeline(Readable.from(records), new DiscoDBWriter(file, { memoryLimit, threads }))`,
- *   with memoryLimit 128M and the default (256M), for each `--threads` value (default `0,2`:
- *   the one-thread path and two worker threads);
- * - `discodb-iter`: `buildFile(records, file)` (no stream), default limit;
+ *   with memoryLimit 128M and the default (256M) (or each of `--limits`), for each `--threads`
+ *   value (default `0,2`: the one-thread path and worker threads);
+ * - `discodb-iter`: `buildFile(records, file)` (no stream), default limit (`--no-iter`: skipped);
+ * `--repeat n` runs the discodb tasks n times, interleaved (the machine's noise shows).
  * - `lmdb`: the same records put into an lmdb `dupSort` database (one key, many values),
  *   in synchronous transactions of 100k puts.
  */
@@ -157,12 +159,16 @@ async function main(): Promise<void> {
   const configs: [Task, DataSet, string | undefined, number][] = [];
   const sets = (opt('--sets') ?? '1x,10x').split(',');
   const threadCounts = (opt('--threads') ?? '0,2').split(',').map(Number);
+  const limits = (opt('--limits') ?? '128M,256M').split(',').map((l) => (l === '256M' ? undefined : l));
+  const iter = !argv.includes('--no-iter');
+  const repeat = Number(opt('--repeat') ?? 1);
   for (const set of sets) {
     configs.push(['source', set, undefined, 0]);
-    for (const th of threadCounts) {
-      configs.push(['discodb', set, '128M', th]);
-      configs.push(['discodb', set, undefined, th]);
-      configs.push(['discodb-iter', set, undefined, th]);
+    for (let r = 0; r < repeat; r++) {
+      for (const th of threadCounts) {
+        for (const limit of limits) configs.push(['discodb', set, limit, th]);
+        if (iter) configs.push(['discodb-iter', set, undefined, th]);
+      }
     }
     configs.push(['lmdb', set, undefined, 0]);
   }

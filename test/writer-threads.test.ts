@@ -27,12 +27,6 @@ function scratch(tt: Tap.Test): { dir: string; tmp: string } {
   return { dir, tmp };
 }
 
-// Every spill through the workers, however small the budget.
-threadTestHooks.minWorkerRun = 0;
-t.teardown(() => {
-  threadTestHooks.minWorkerRun = 1024 * 1024;
-});
-
 t.test('corpus: byte-identical with threads 0, 1 and 2, in memory and with spills through the workers', async (tt) => {
   const { dir, tmp } = scratch(tt);
   for (const c of corpusCases()) {
@@ -154,5 +148,61 @@ t.test('destroy() in every phase of a threaded build rejects, removes every temp
     tt.equal(liveThreads(), 0, `${label}: the workers were terminated`);
     tt.same(fs.readdirSync(tmp), [], `${label}: no spill files`);
     tt.same(fs.readdirSync(dir), ['tmp'], `${label}: no output`);
+  }
+});
+
+t.test('bytes, multi-byte strings and items larger than a batch go through the worker unchanged', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const r = rng(9);
+  const recs: { key: string | Uint8Array; value?: string | Uint8Array }[] = [];
+  for (let i = 0; i < 4000; i++) {
+    const kind = randInt(r, 0, 6);
+    const n = randInt(r, 0, 50);
+    const key = kind === 0 ? crypto.randomBytes(randInt(r, 0, 80)) : `k${n}-é€😀`.repeat(1 + (n % 3));
+    let value: string | Uint8Array | undefined;
+    if (kind === 1) value = crypto.randomBytes(randInt(r, 33, 200));
+    else if (kind === 2) value = `big${i}`.repeat(randInt(r, 300, 900)); // > the 1 KiB batches of a 64k budget
+    else if (kind === 3) value = undefined;
+    else value = `v${randInt(r, 0, 300)}ü`;
+    recs.push(value === undefined ? { key } : { key, value });
+  }
+  recs.push({ key: 'huge', value: Buffer.alloc(3 * 1024 * 1024, 7) });
+  // After a huge item's batch (room for exactly one item): items that add no bytes at all.
+  recs.push({ key: 'huge' }, { key: 'huge' }, { key: '' }, { key: '' }, { key: 'after', value: 'x' });
+  for (const uniqueItems of [false, true]) {
+    const expected = buildBuffer(recs, { uniqueItems });
+    for (const memoryLimit of ['64k', '256M']) {
+      const out = path.join(dir, 'b.ddb');
+      const w = new DiscoDBWriter(out, { uniqueItems, memoryLimit, threads: 1, tmpDir: tmp });
+      await pipeline(Readable.from(recs), w);
+      tt.ok(fs.readFileSync(out).equals(expected), `uniqueItems ${uniqueItems} @ ${memoryLimit}: same bytes (${w.stats!.runs} runs)`);
+      tt.equal(w.stats!.records, recs.length);
+    }
+  }
+  tt.same(fs.readdirSync(tmp), []);
+});
+
+t.test('destroy() during ingest (before and after spills) stops the worker and leaves nothing', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const out = path.join(dir, 'i.ddb');
+  for (const [memoryLimit, after] of [
+    ['256M', 70000], // after the first batch went to the worker, before any spill
+    ['64k', 15000],
+  ] as const) {
+    const w = new DiscoDBWriter(out, { memoryLimit, threads: 1, tmpDir: tmp });
+    let n = 0;
+    const src = Readable.from(
+      (function* () {
+        for (const rec of records(120000)) {
+          if (++n === after) w.destroy();
+          yield rec;
+        }
+      })(),
+    );
+    await tt.rejects(pipeline(src, w), { code: 'ERR_DISCODB_ABORTED' }, `${memoryLimit}: rejects`);
+    await new Promise((resolve) => (w.closed ? resolve(undefined) : w.once('close', resolve)));
+    tt.equal(liveThreads(), 0, `${memoryLimit}: the worker was terminated`);
+    tt.same(fs.readdirSync(tmp), [], `${memoryLimit}: no spill files`);
+    tt.same(fs.readdirSync(dir), ['tmp'], `${memoryLimit}: no output`);
   }
 });

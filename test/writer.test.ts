@@ -221,7 +221,11 @@ t.test('destroy() leaves nothing behind', async (tt) => {
   {
     const w = new DiscoDBWriter(out, { memoryLimit: '8k', tmpDir: tmp });
     for (let i = 0; i < 3000; i++) w.write({ key: `key${i}`, value: `value${i % 777}` });
-    await new Promise((resolve) => setImmediate(resolve));
+    // (A worker thread spills asynchronously: wait for the first run.)
+    await new Promise<void>((resolve) => {
+      const check = (): unknown => (w.progress().runs > 0 ? resolve() : setTimeout(check, 5));
+      check();
+    });
     tt.ok(w.progress().runs > 0, 'runs were spilled');
     tt.ok(fs.readdirSync(tmp).length > 0, 'temporary files exist meanwhile');
     const failed = new Promise((resolve) => w.once('error', resolve));

@@ -30,7 +30,8 @@ function copyDown(a: Uint8Array, s: number, e: number, d: number): void {
   }
 }
 
-function fmix(h: number): number {
+/** murmur3's fmix32 finaliser (see {@link hashBytes}). */
+export function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -42,8 +43,10 @@ function fmix(h: number): number {
  * A set of distinct byte strings numbered 0, 1, 2, … in order of insertion:
  * entry i is `arena[offs[i], offs[i + 1])`. Lookup is open addressing with linear
  * probing; a slot holds (entry + 1, hash) side by side so that one cache line
- * answers most probes. Load ≤ 1/2. Memory: the bytes plus 20 bytes per entry
- * (4 for the offset, 2 × 8 for the table).
+ * answers most probes. Load ≤ 1/2 while the capacity doubles; a run whose next
+ * doubling does not fit its budget takes a last step to load 3/4 (more entries, same
+ * table, no rehash). Memory: the bytes plus 20 bytes per entry at load 1/2 (4 for the
+ * offset, 2 × 8 for the table).
  */
 export class ByteDict {
   arena: Buffer;
@@ -51,10 +54,10 @@ export class ByteDict {
   used = 0;
   /** Number of entries. */
   n = 0;
-  /** Entry capacity before the arrays must grow (a power of two). */
+  /** Entry capacity before the arrays must grow. */
   cap: number;
   offs: Uint32Array;
-  /** 2 × cap slots of (entry + 1, hash); entry + 1 = 0 marks an empty slot. */
+  /** {@link slotsFor}(cap) slots of (entry + 1, hash); entry + 1 = 0 marks an empty slot. */
   table: Int32Array;
   /** Slot mask (slots - 1). */
   mask: number;
@@ -63,8 +66,21 @@ export class ByteDict {
     this.arena = Buffer.allocUnsafe(arenaBytes);
     this.cap = entries;
     this.offs = new Uint32Array(entries + 1);
-    this.table = new Int32Array(4 * entries);
-    this.mask = 2 * entries - 1;
+    const slots = ByteDict.slotsFor(entries);
+    this.table = new Int32Array(2 * slots);
+    this.mask = slots - 1;
+  }
+
+  /** Table slots for an entry capacity: a power of two, load ≤ 3/4 (≤ 1/2 for a power-of-two capacity). */
+  static slotsFor(cap: number): number {
+    let s = 2;
+    while (3 * s < 4 * cap) s *= 2;
+    return s;
+  }
+
+  /** The most entries the current table takes (load 3/4). */
+  fullCap(): number {
+    return Math.floor((3 * (this.mask + 1)) / 4);
   }
 
   /** Bytes allocated by this dictionary. */
@@ -72,33 +88,9 @@ export class ByteDict {
     return this.arena.length + ByteDict.entryBytes(this.cap);
   }
 
-  /**
-   * The entries, for a worker thread: the arena and offsets (moved, listed in
-   * `transfer`; a pooled arena is copied). The lookup table is not sent: the
-   * receiving side only reads entries. This dictionary must not be used afterwards.
-   */
-  toParts(transfer: ArrayBuffer[]): DictParts {
-    const offs = this.offs;
-    transfer.push(offs.buffer as ArrayBuffer);
-    return { arena: movable(this.arena, this.used, transfer), used: this.used, n: this.n, offs };
-  }
-
-  /** A read-only dictionary over parts made by {@link toParts} (no lookups). */
-  static fromParts(p: DictParts): ByteDict {
-    const d = new ByteDict(1, 16);
-    d.arena = Buffer.from(p.arena.buffer, p.arena.byteOffset, p.arena.length);
-    d.used = p.used;
-    d.n = p.n;
-    d.cap = p.offs.length - 1;
-    d.offs = p.offs;
-    d.table = new Int32Array(0);
-    d.mask = 0;
-    return d;
-  }
-
   /** Bytes of the per-entry arrays for an entry capacity `cap`. */
   static entryBytes(cap: number): number {
-    return 4 * (cap + 1) + 16 * cap;
+    return 4 * (cap + 1) + 8 * ByteDict.slotsFor(cap);
   }
 
   /** Forgets every entry, keeping the allocations. */
@@ -140,13 +132,17 @@ export class ByteDict {
     this.arena = next;
   }
 
-  /** Grows the entry capacity to `cap` (a power of two) and rehashes. */
+  /** Grows the entry capacity to `cap`, rehashing when that needs a larger table. */
   growEntries(cap: number): void {
     const offs = new Uint32Array(cap + 1);
     offs.set(this.offs.subarray(0, this.n + 1));
+    this.offs = offs;
+    this.cap = cap;
+    const slots = ByteDict.slotsFor(cap);
+    if (slots === this.mask + 1) return;
     const old = this.table;
-    const table = new Int32Array(4 * cap);
-    const mask = 2 * cap - 1;
+    const table = new Int32Array(2 * slots);
+    const mask = slots - 1;
     for (let i = 0; i < old.length; i += 2) {
       const e = old[i]!;
       if (e === 0) continue;
@@ -156,10 +152,8 @@ export class ByteDict {
       table[2 * s] = e;
       table[2 * s + 1] = h;
     }
-    this.offs = offs;
     this.table = table;
     this.mask = mask;
-    this.cap = cap;
   }
 
   /**
@@ -321,6 +315,98 @@ export class ByteDict {
     }
   }
 
+  /**
+   * {@link resolve} for candidates that sit in another buffer (`src`, a worker's batch):
+   * only the new ones are copied into the arena, which has room for all of them.
+   */
+  resolveFrom(src: Uint8Array, off: Uint32Array, len: Uint32Array, hash: Int32Array, n: number, out: Int32Array): void {
+    const a = this.arena;
+    const table = this.table;
+    const offs = this.offs;
+    const mask = this.mask;
+    if (this.cand.length < n) this.cand = new Int32Array(Math.max(n, 2 * this.cand.length));
+    const cand = this.cand;
+    // The passes of `resolve`: probe, candidate offsets, touch, compare, then insert the rest.
+    for (let i = 0; i < n; i++) {
+      const h = hash[i]!;
+      let s = h & mask;
+      let e = table[2 * s]!;
+      let left = 4;
+      while (e !== 0 && table[2 * s + 1] !== h && --left > 0) {
+        s = (s + 1) & mask;
+        e = table[2 * s]!;
+      }
+      out[i] = left > 0 && e !== 0 ? e : 0;
+    }
+    for (let i = 0; i < n; i++) {
+      const e = out[i]!;
+      let o = -1;
+      if (e !== 0) {
+        o = offs[e - 1]!;
+        if (offs[e]! - o !== len[i]!) o = -1;
+      }
+      cand[i] = o;
+    }
+    let touch = 0;
+    for (let i = 0; i < n; i++) {
+      const o = cand[i]!;
+      if (o >= 0) touch ^= a[o]!;
+    }
+    this.touched = touch;
+    for (let i = 0; i < n; i++) {
+      const o = cand[i]!;
+      if (o < 0) {
+        out[i] = -1;
+        continue;
+      }
+      const st = off[i]!;
+      const l = len[i]!;
+      let j = 0;
+      if (l <= 64) {
+        while (j < l && a[o + j] === src[st + j]) j++;
+      } else if (Buffer.compare(a.subarray(o, o + l), src.subarray(st, st + l)) === 0) {
+        j = l;
+      }
+      out[i] = j === l ? out[i]! - 1 : -1;
+    }
+    for (let i = 0; i < n; i++) {
+      if (out[i]! >= 0) continue;
+      out[i] = this.commitFrom(src, off[i]!, len[i]!, hash[i]!);
+    }
+  }
+
+  /** `commit` of bytes in `src`: copied to the arena tail only when absent. */
+  private commitFrom(src: Uint8Array, st: number, len: number, h: number): number {
+    const a = this.arena;
+    const table = this.table;
+    const offs = this.offs;
+    const mask = this.mask;
+    let s = h & mask;
+    for (;;) {
+      const e = table[2 * s]!;
+      if (e === 0) break;
+      if (table[2 * s + 1] === h) {
+        const id = e - 1;
+        const o = offs[id]!;
+        if (offs[id + 1]! - o === len) {
+          let j = 0;
+          while (j < len && a[o + j] === src[st + j]) j++;
+          if (j === len) return id;
+        }
+      }
+      s = (s + 1) & mask;
+    }
+    const w = this.used;
+    if (len <= 32) for (let i = 0; i < len; i++) a[w + i] = src[st + i]!;
+    else a.set(src.subarray(st, st + len), w);
+    const id = this.n++;
+    table[2 * s] = id + 1;
+    table[2 * s + 1] = h;
+    this.used = w + len;
+    offs[id + 1] = this.used;
+    return id;
+  }
+
   /** Looks up the candidate bytes at the arena tail; keeps them as a new entry if absent. */
   private commit(start: number, len: number, h: number): number {
     const a = this.arena;
@@ -355,36 +441,6 @@ export class ByteDict {
   }
 }
 
-/** A dictionary's entries as sent to a worker (see {@link ByteDict.toParts}). */
-export interface DictParts {
-  arena: Uint8Array;
-  used: number;
-  n: number;
-  offs: Uint32Array;
-}
-
-/** A run as sent to a worker (see {@link RunBuffer.toParts}). */
-export interface RunParts {
-  keys: DictParts;
-  values: DictParts;
-  pairKey: Uint32Array;
-  pairVal: Uint32Array;
-  np: number;
-}
-
-/** `buf` as a Uint8Array whose ArrayBuffer can be transferred (listed in `transfer`), copying only a pooled or shared one. */
-function movable(buf: Buffer, used: number, transfer: ArrayBuffer[]): Uint8Array {
-  const ab = buf.buffer;
-  if (ab instanceof ArrayBuffer && buf.byteOffset === 0 && ab.byteLength === buf.length) {
-    transfer.push(ab);
-    return new Uint8Array(ab, 0, buf.length);
-  }
-  const copy = new Uint8Array(used);
-  copy.set(buf.subarray(0, used));
-  transfer.push(copy.buffer);
-  return copy;
-}
-
 /**
  * Records buffered since the last spill: distinct keys, distinct values, and the
  * (key entry, value entry) pair of every item that has a value. Its allocations
@@ -404,18 +460,7 @@ export class RunBuffer {
    * @param budget bytes the run may use; `Infinity` for an unbounded in-memory build.
    * Initial allocations are scaled down for small budgets.
    */
-  constructor(
-    private readonly budget: number,
-    keys?: ByteDict,
-    values?: ByteDict,
-  ) {
-    if (keys !== undefined && values !== undefined) {
-      this.keys = keys;
-      this.values = values;
-      this.pairKey = new Uint32Array(0);
-      this.pairVal = new Uint32Array(0);
-      return;
-    }
+  constructor(private readonly budget: number) {
     let entries = INITIAL_ENTRIES;
     while (entries > 2 && RunBuffer.footprint(entries, entries, entries, entries, entries) * 4 > budget) entries >>= 1;
     const arena = Math.max(16, Math.min(INITIAL_ARENA, Math.floor(budget / 16)));
@@ -429,38 +474,6 @@ export class RunBuffer {
   /** True when nothing at all is buffered. */
   isEmpty(): boolean {
     return this.keys.n === 0;
-  }
-
-  /** The run for a worker thread (its buffers are moved: this run must not be used afterwards). */
-  toParts(transfer: ArrayBuffer[]): RunParts {
-    transfer.push(this.pairKey.buffer as ArrayBuffer, this.pairVal.buffer as ArrayBuffer);
-    return { keys: this.keys.toParts(transfer), values: this.values.toParts(transfer), pairKey: this.pairKey, pairVal: this.pairVal, np: this.np };
-  }
-
-  /**
-   * Takes back the buffers a worker returned after spilling this run (made by
-   * {@link toParts} on this very run) and empties the run for reuse.
-   */
-  adoptBack(p: RunParts): void {
-    for (const [d, q] of [
-      [this.keys, p.keys],
-      [this.values, p.values],
-    ] as const) {
-      d.arena = Buffer.from(q.arena.buffer, q.arena.byteOffset, q.arena.length);
-      d.offs = q.offs;
-    }
-    this.pairKey = p.pairKey;
-    this.pairVal = p.pairVal;
-    this.clear();
-  }
-
-  /** A run over parts made by {@link toParts}, to spill or finish (no more records can be added). */
-  static fromParts(p: RunParts): RunBuffer {
-    const r = new RunBuffer(0, ByteDict.fromParts(p.keys), ByteDict.fromParts(p.values));
-    r.pairKey = p.pairKey;
-    r.pairVal = p.pairVal;
-    r.np = p.np;
-    return r;
   }
 
   clear(): void {
@@ -559,6 +572,10 @@ export class RunBuffer {
       if (kNeed > k.arena.length) kArena = Math.min(ARENA_MAX, Math.max(kNeed, Math.ceil(k.arena.length * 1.125)));
       if (vNeed > v.arena.length) vArena = Math.min(ARENA_MAX, Math.max(vNeed, Math.ceil(v.arena.length * 1.125)));
       if (vMax >= 0 && this.np >= this.pairKey.length) pCap = Math.ceil(this.pairKey.length * 1.125);
+      // ... and the entry capacities to what their current tables take (load 3/4, no rehash).
+      if (kCap !== k.cap) kCap = Math.max(k.cap, k.fullCap());
+      if (vCap !== v.cap) vCap = Math.max(v.cap, v.fullCap());
+      if (k.n >= kCap || (vMax >= 0 && v.n >= vCap)) return false;
       if (RunBuffer.footprint(kArena, kCap, vArena, vCap, pCap) > this.budget) return false;
     }
     if (kArena !== k.arena.length) k.growArena(kArena);

@@ -14,8 +14,6 @@ import { MemSink, TempDir } from './io.js';
 import type { ResolvedOptions } from './options.js';
 import { RecordIngest } from './records.js';
 import { spillRun, type RunFile } from './runs.js';
-import { threadTestHooks, WorkerPool } from './threads.js';
-import type { FinishJob, SpillJob } from './worker-protocol.js';
 
 /** What a build is doing. */
 export type WriterPhase = 'ingest' | 'spill' | 'merge' | 'write' | 'hash' | 'done';
@@ -72,19 +70,9 @@ function chdSync(req: ChdRequest, onPlaced: (done: number, total: number) => voi
 }
 
 /**
- * Runs in flight at most. With threads, each run gets half of the budget; the ingest
- * goes on into the other half while a worker sorts and spills the previous run. When
- * a run fills up before that spill is done, it is handed over too and the stream stops
- * taking records (the next run stays empty) until one spill is done: at most two full
- * runs exist at any time. A worker gives a spilled run's buffers back and the next run
- * reuses them (no regrowth, no garbage in the worker).
- */
-const MAX_IN_FLIGHT = 2;
-
-/**
  * A single build. `spillable` builds (files) keep the buffered records within
  * `memoryLimit` and spill runs to `tmpDir`; the in-memory build never spills.
- * With `threads` > 0 the spills and the whole finish run on worker threads.
+ * Everything runs on the calling thread (threaded file builds: threaded-build.ts).
  */
 export class Builder {
   run: RunBuffer;
@@ -100,18 +88,6 @@ export class Builder {
   private lastYield = 0;
   private spillCount = 0;
   private out: AtomicFile | null = null;
-  /** The worker threads (threaded file builds only). */
-  private readonly pool: WorkerPool | null;
-  /** Spills handed to workers, in input order (threaded builds). */
-  private readonly spilling: Promise<RunFile>[] = [];
-  /** The spills still running. */
-  private readonly running = new Set<Promise<unknown>>();
-  private spillError: unknown = null;
-  private readonly runBudget: number;
-  /** An emptied run whose buffers a worker gave back, for the next run. */
-  private spare: RunBuffer | null = null;
-  /** Spills go to the workers (a threaded build whose runs are not tiny). */
-  private readonly workerSpills: boolean;
   private disposed: Promise<void> | null = null;
   /** The current phase's `done` / `total` (−1: not known) and when they were last emitted. */
   private done = -1;
@@ -122,11 +98,7 @@ export class Builder {
     readonly opts: ResolvedOptions,
     spillable: boolean,
   ) {
-    this.pool = spillable && opts.threads > 0 ? new WorkerPool(opts.threads) : null;
-    const half = Math.floor(opts.memoryLimit / 2);
-    this.workerSpills = this.pool !== null && half >= threadTestHooks.minWorkerRun;
-    this.runBudget = !spillable ? Infinity : this.workerSpills ? half : opts.memoryLimit;
-    this.run = new RunBuffer(this.runBudget);
+    this.run = new RunBuffer(spillable ? opts.memoryLimit : Infinity);
     this.tmp = spillable ? new TempDir(opts.tmpDir) : null;
     this.ingest = new RecordIngest(this.run, () => this.spill());
   }
@@ -134,25 +106,11 @@ export class Builder {
   /** Adds one record (see records.ts for the accepted shapes). */
   add(rec: unknown): void {
     if (this.aborted) throw ABORTED();
-    if (this.spillError !== null) throw this.spillError;
     try {
       this.ingest.add(rec);
     } catch (err) {
       // A spill that failed (disk full, ...) is an ERR_DISCODB_IO.
       throw asDiscoDBError(err);
-    }
-  }
-
-  /** True when the caller must wait ({@link whenRoom}) before adding more: workers are behind. */
-  get mustWait(): boolean {
-    return this.running.size >= MAX_IN_FLIGHT;
-  }
-
-  /** Resolves once fewer than the maximum of runs are in flight (rejects if a spill failed). */
-  async whenRoom(): Promise<void> {
-    while (this.running.size >= MAX_IN_FLIGHT) {
-      await Promise.race(this.running);
-      if (this.spillError !== null) throw this.spillError;
     }
   }
 
@@ -197,62 +155,11 @@ export class Builder {
     if (this.tmp === null) throw new Error('spill in an in-memory build');
     this.setPhase('spill');
     if (this.aborted) throw ABORTED();
-    if (this.workerSpills) {
-      this.spillToWorker();
-    } else {
-      const run = spillRun(this.run, this.tmp, this.opts.uniqueItems, this.ingest.records, this.buffers().io);
-      this.runs.push(run);
-      this.run.clear();
-    }
+    const run = spillRun(this.run, this.tmp, this.opts.uniqueItems, this.ingest.records, this.buffers().io);
+    this.runs.push(run);
+    this.run.clear();
     this.spillCount++;
     this.setPhase('ingest');
-  }
-
-  /** Moves the full run to a worker (no copy) and continues into a fresh one. */
-  private spillToWorker(): void {
-    const pool = this.pool!;
-    const transfer: ArrayBuffer[] = [];
-    const job: SpillJob = {
-      kind: 'spill',
-      id: pool.id(),
-      run: this.run.toParts(transfer),
-      dir: this.tmp!.ensureDir(),
-      unique: this.opts.uniqueItems,
-      lastRecord: this.ingest.records,
-      bufSize: this.buffers().io,
-      fail: threadTestHooks.failSpill,
-    };
-    const handed = this.run;
-    const done = pool.run(job, transfer).then(
-      (r) => {
-        if (r.kind !== 'spilled') throw new DiscoDBError('ERR_DISCODB_WORKER', `unexpected worker reply ${r.kind}`);
-        // Keep the buffers for the next run only if that keeps two full runs at most.
-        if (this.spare === null && this.running.size <= 1 && !this.aborted) {
-          handed.adoptBack(r.buffers);
-          this.spare = handed;
-        }
-        return r.run;
-      },
-      (err: unknown) => {
-        if (this.spillError === null) this.spillError = err;
-        throw err;
-      },
-    );
-    const settled: Promise<boolean> = done.then(
-      () => this.running.delete(settled),
-      () => this.running.delete(settled),
-    );
-    this.running.add(settled);
-    done.catch(() => undefined); // reported through spillError / the final await
-    this.spilling.push(done);
-    // The spare run (emptied, full-sized) when one spill at most is in flight; else a small new one.
-    if (this.spare !== null && this.running.size <= 1) {
-      this.run = this.spare;
-    } else {
-      this.run = new RunBuffer(this.runBudget);
-    }
-    this.spare = null;
-    this.ingest.switchRun(this.run);
   }
 
   /** Finishes an in-memory build: the image bytes. */
@@ -304,25 +211,21 @@ export class Builder {
       tmp.sweep();
       const out = AtomicFile.open(target);
       this.out = out;
-      if (this.pool !== null) {
-        this.stats = await this.finishOnWorker(out, target);
-      } else {
-        if (!this.run.isEmpty() && this.runs.length > 0) this.spill();
-        if (this.runs.length > 0) this.run.release();
-        this.stats = await finishImage({
-          run: this.run,
-          runs: this.runs.splice(0),
-          tmp,
-          opts: this.opts,
-          sink: out,
-          tick: this.tick,
-          setPhase: (phase) => {
-            this.setPhase(phase);
-            if (this.aborted) throw ABORTED();
-          },
-          progress: this.step,
-        });
-      }
+      if (!this.run.isEmpty() && this.runs.length > 0) this.spill();
+      if (this.runs.length > 0) this.run.release();
+      this.stats = await finishImage({
+        run: this.run,
+        runs: this.runs.splice(0),
+        tmp,
+        opts: this.opts,
+        sink: out,
+        tick: this.tick,
+        setPhase: (phase) => {
+          this.setPhase(phase);
+          if (this.aborted) throw ABORTED();
+        },
+        progress: this.step,
+      });
       if (this.aborted) throw ABORTED();
       await out.syncAsync();
       if (this.aborted) throw ABORTED();
@@ -336,51 +239,14 @@ export class Builder {
     }
   }
 
-  /** The threaded finish: the last spill, then merge and image on a worker writing into `out`'s descriptor. */
-  private async finishOnWorker(out: AtomicFile, target: string): Promise<ImageStats> {
-    const pool = this.pool!;
-    if ((this.spilling.length > 0 || this.runs.length > 0) && !this.run.isEmpty()) this.spill();
-    const runs = [...this.runs.splice(0), ...(await Promise.all(this.spilling.splice(0)))];
-    this.spare = null;
-    if (this.aborted) throw ABORTED();
-    const transfer: ArrayBuffer[] = [];
-    const job: FinishJob = {
-      kind: 'finish',
-      id: pool.id(),
-      runs,
-      run: runs.length === 0 ? this.run.toParts(transfer) : null,
-      dir: this.tmp!.ensureDir(),
-      opts: this.opts,
-      outFd: out.fd,
-      failAt: threadTestHooks.failAt,
-    };
-    this.run = new RunBuffer(0);
-    this.ingest.switchRun(this.run);
-    try {
-      const r = await pool.run(job, transfer, (phase) => {
-        if (!this.aborted) this.setPhase(phase);
-      });
-      if (r.kind !== 'finished') throw new DiscoDBError('ERR_DISCODB_WORKER', `unexpected worker reply ${r.kind}`);
-      return r.stats;
-    } catch (err) {
-      // A write error in the worker names no file: it is the output's.
-      if (err instanceof DiscoDBError && err.code === 'ERR_DISCODB_IO' && err.path === undefined) {
-        throw new DiscoDBError('ERR_DISCODB_IO', `cannot write ${target}: ${err.message}`, { path: target, cause: err });
-      }
-      throw err;
-    }
-  }
-
-  /** Makes a running `buildFile` stop at its next checkpoint (workers included). */
+  /** Makes a running `buildFile` stop at its next checkpoint. */
   abort(): void {
     this.aborted = true;
-    this.pool?.abort();
   }
 
   /**
-   * Removes every temporary file (and the unfinished output) and stops the worker
-   * threads. Idempotent, never rejects; the files are gone when it returns, the
-   * workers when the promise settles.
+   * Removes every temporary file (and the unfinished output). Idempotent, never
+   * rejects; the files are gone when it returns.
    */
   dispose(): Promise<void> {
     if (this.disposed !== null) return this.disposed;
@@ -388,7 +254,7 @@ export class Builder {
     this.out = null;
     this.tmp?.cleanup();
     this.runs.length = 0;
-    this.disposed = this.pool === null ? Promise.resolve() : this.pool.close();
+    this.disposed = Promise.resolve();
     return this.disposed;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { DiscoDBError } from '../errors.js';
 import { Builder } from './build.js';
+import { fileBuilder, mustWait } from './threaded-build.js';
 import { resolveOptions, type WriterOptions } from './options.js';
 import type { Bytes, Scalar, WriterRecord } from './records.js';
 
@@ -57,7 +58,7 @@ export async function buildFile(
   options?: WriterOptions,
 ): Promise<void> {
   if (typeof path !== 'string' || path === '') throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildFile needs an output path');
-  const b = new Builder(resolveOptions(options, OPEN_OPTION_NAMES), true);
+  const b = fileBuilder(resolveOptions(options, OPEN_OPTION_NAMES));
   try {
     if (records !== null && typeof records === 'object' && typeof (records as Iterable<unknown>)[Symbol.iterator] === 'function') {
       // A synchronous source: give the event loop a turn every ~10 ms.
@@ -65,7 +66,7 @@ export async function buildFile(
       let slice = performance.now();
       for (const rec of records as Iterable<unknown>) {
         b.add(rec);
-        if (b.mustWait) await b.whenRoom();
+        if (mustWait(b)) await b.whenRoom();
         if (b.ingest.records >= next) {
           next = b.ingest.records + 4096;
           if (performance.now() - slice >= 10) {
@@ -77,7 +78,7 @@ export async function buildFile(
     } else if (records !== null && typeof records === 'object' && typeof (records as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
       for await (const rec of records as AsyncIterable<unknown>) {
         b.add(rec);
-        if (b.mustWait) await b.whenRoom();
+        if (mustWait(b)) await b.whenRoom();
       }
     } else {
       throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'buildFile needs an iterable or async iterable of records');

@@ -25,13 +25,18 @@ export interface WriterOptions {
   /** Directory for spilled runs (default `os.tmpdir()`). The output's own temp file always lives next to the output. */
   tmpDir?: string;
   /**
-   * Worker threads for a file build (`DiscoDBWriter`, `buildFile`): run sorting and
-   * spilling, merging, the perfect hash and the image writing run on them, so the
-   * main thread only takes records in and the event loop stays free during merge and
-   * hash. Default `0` (everything on the calling thread): on the 2-core machines measured
-   * so far the worker path is 1.5–1.7× slower and uses more memory (BENCHMARKS.md); pass
-   * e.g. `threads: 2` where the event loop matters more. The output is byte-identical either way.
-   * Ignored by the in-memory `buildBuffer`.
+   * Worker threads for file builds (`DiscoDBWriter`, `buildFile`). With `threads` ≥ 1 the
+   * calling thread only validates records and encodes them into batches of bytes, moved
+   * to a worker thread that does everything else — the lookups that number keys and
+   * values, sorting and spilling runs, the merge, the perfect hash, the Huffman coding
+   * and the writing — so the event loop is never held for more than a few tens of ms
+   * (BENCHMARKS.md). One build runs on one worker; `threads` is the size of the pool the
+   * builds of the process share (concurrent builds spread over it). Default `0`: the whole
+   * build on the calling thread, where the sorting of each spilled run, the merge and the
+   * hash hold the event loop for hundreds of ms each; on the 2-core machine measured so
+   * far a worker is only as fast (BENCHMARKS.md), so pass e.g. `threads: 2` where the
+   * event loop matters.
+   * The output is byte-identical either way. Ignored by the in-memory `buildBuffer`.
    */
   threads?: number;
 }
@@ -46,8 +51,10 @@ export interface ResolvedOptions {
 }
 
 /**
- * The default number of worker threads: 0. (The issue asked for the available
- * parallelism, at most 4; measured, the threaded path is still slower: see BENCHMARKS.md.)
+ * The default number of worker threads: 0. Issue 9 asks for the available parallelism
+ * (at most 4); on the 2-core machine measured the threaded build is only as fast as one
+ * thread (BENCHMARKS.md), for ~25 % more CPU and ~40 MB more RSS, so it stays opt-in.
+ * `Math.min(4, os.availableParallelism())` here makes it the default.
  */
 export function defaultThreads(): number {
   return 0;

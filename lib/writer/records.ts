@@ -16,6 +16,8 @@
  */
 import { DiscoDBError } from '../errors.js';
 import type { RunBuffer } from './arena.js';
+import type { BatchEncoder } from './batch.js';
+import { BATCH, RunStaging } from './staging.js';
 
 /** A key or a value as the writer stores it. */
 export type Bytes = string | Uint8Array;
@@ -92,7 +94,7 @@ function malformed(no: number, what: string, s: string): DiscoDBError {
  * Feeds records into a {@link RunBuffer}, calling `onFull` (which must spill and
  * clear the run) whenever the next item does not fit in the budget.
  */
-export class RecordIngest {
+export class RecordIngest extends RunStaging {
   /** Records seen (the number of the last record). */
   records = 0;
   /** (key, value) items and key-only adds seen. */
@@ -104,34 +106,20 @@ export class RecordIngest {
    * share the key. (Byte arrays are not cached: a caller may refill the same array.)
    */
   private lastKey: string | null = null;
-  private lastKeyId = 0;
   private lastKeyLen = 0;
-  // The staged batch: n items; kn keys and vn values to look up (at kOff/vOff in the
-  // dictionaries' arenas, past `used`), kBytes/vBytes bytes of them.
-  private n = 0;
-  private kn = 0;
-  private vn = 0;
-  private kBytes = 0;
-  private vBytes = 0;
-  private readonly kSame = new Uint8Array(BATCH);
-  private readonly hasValue = new Uint8Array(BATCH);
-  private readonly kOff = new Uint32Array(BATCH);
-  private readonly kLen = new Uint32Array(BATCH);
-  private readonly kHash = new Int32Array(BATCH);
-  private readonly kIds = new Int32Array(BATCH);
-  private readonly vOff = new Uint32Array(BATCH);
-  private readonly vLen = new Uint32Array(BATCH);
-  private readonly vHash = new Int32Array(BATCH);
-  private readonly vIds = new Int32Array(BATCH);
 
   /**
    * @param onFull must spill the run and either clear it or give a fresh one to
-   * {@link switchRun} (a threaded build hands the full run to a worker).
+   * {@link switchRun}.
    */
   constructor(
-    private run: RunBuffer,
+    run: RunBuffer,
     private readonly onFull: () => void,
-  ) {}
+    /** A threaded build: items are encoded into batches for a worker instead of staged into `run`. */
+    private readonly out: BatchEncoder | null = null,
+  ) {
+    super(run);
+  }
 
   /** Continues into `run` (called by `onFull`; nothing is staged at that point). */
   switchRun(run: RunBuffer): void {
@@ -205,6 +193,11 @@ export class RecordIngest {
       vMax = typeof value === 'string' ? 3 * value.length : value.length;
       if (vMax > U32_MAX && typeof value !== 'string') throw inputError(no, `value is ${value.length} bytes (the limit is 2^32-1)`);
     }
+    if (this.out !== null) {
+      this.bytes += this.out.item(no, key, value);
+      this.items++;
+      return;
+    }
     const sameKey = typeof key === 'string' && key === this.lastKey;
     const vNew = value === null ? 0 : 1;
     if (
@@ -258,30 +251,7 @@ export class RecordIngest {
     this.items++;
     if (i + 1 === BATCH) this.flush();
   }
-
-  /** Resolves the staged items into the run: key and value entries, then the pairs. */
-  flush(): void {
-    const n = this.n;
-    if (n === 0) return;
-    const run = this.run;
-    run.keys.resolve(this.kOff, this.kLen, this.kHash, this.kn, this.kIds);
-    run.values.resolve(this.vOff, this.vLen, this.vHash, this.vn, this.vIds);
-    let k = this.lastKeyId;
-    for (let i = 0, j = 0, v = 0; i < n; i++) {
-      if (this.kSame[i] === 0) k = this.kIds[j++]!;
-      if (this.hasValue[i] === 1) run.pair(k, this.vIds[v++]!);
-    }
-    this.lastKeyId = k;
-    this.n = 0;
-    this.kn = 0;
-    this.vn = 0;
-    this.kBytes = 0;
-    this.vBytes = 0;
-  }
 }
-
-/** Items staged before their lookups are resolved together. */
-const BATCH = 1024;
 
 function badKey(no: number, key: unknown): DiscoDBError {
   return inputError(no, `key must be ${ACCEPTED}, got ${key === undefined ? 'no key' : describe(key)}`);

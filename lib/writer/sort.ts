@@ -5,8 +5,9 @@
  * Sorting is MSD on 6-byte digits: a string's 6 bytes from `depth` on (zero padded)
  * plus how many of them exist (0..6) are packed into two u32 words; the strings are
  * radix-sorted (LSD, byte digits) on those words; each run of equal words with all
- * 6 bytes present is then sorted the same way from `depth + 6`. Small ranges use
- * insertion sort with a full compare.
+ * 6 bytes present is then sorted on the next digit, read in the same pass as the
+ * first, and runs equal on both go on from `depth + 12`. Small ranges use insertion
+ * sort (on the packed digits, or with full compares for the smallest).
  */
 import type { ByteDict } from './arena.js';
 
@@ -37,33 +38,41 @@ export function compareFrom(a: Uint8Array, as: number, al: number, b: Uint8Array
   return al - bl;
 }
 
-/** Up to this many strings a range is insertion-sorted. */
+/** Up to this many strings a range is insertion-sorted with full compares (no digits). */
 const SMALL = 16;
-/** Up to this many, sorted by comparing packed digits; above, radix-sorted. */
-const MEDIUM = 512;
+/** Up to this many, sorted on their packed digits by insertion; above, radix-sorted. */
+const MEDIUM = 48;
 
-/** Scratch arrays of one sort (positions lo..hi of a range use the same positions here). */
+/**
+ * Scratch arrays of one sort. (w1, w2) hold the digit being sorted on, at the positions
+ * of the range; (s3, s4) the next digit of each entry (by entry number), read in the
+ * same sequential pass as the first: once the entries are sorted on the first digit
+ * they are visited in random order, and every read of a string's bytes would be a
+ * cache miss, while s3/s4 are compact (strings of up to 12 bytes are ordered without
+ * reading their bytes again).
+ */
 class Scratch {
   readonly w1: Uint32Array;
   readonly w2: Uint32Array;
+  readonly s3: Uint32Array;
+  readonly s4: Uint32Array;
   readonly t1: Uint32Array;
   readonly t2: Uint32Array;
   readonly ti: Uint32Array;
   readonly count = new Uint32Array(257);
-  /** Packed digit per entry (medium ranges). */
-  readonly dg: Float64Array;
 
   constructor(n: number) {
-    this.dg = new Float64Array(n);
     this.w1 = new Uint32Array(n);
     this.w2 = new Uint32Array(n);
+    this.s3 = new Uint32Array(n);
+    this.s4 = new Uint32Array(n);
     this.t1 = new Uint32Array(n);
     this.t2 = new Uint32Array(n);
     this.ti = new Uint32Array(n);
   }
 }
 
-/** Entry numbers of `d` in byte order of their strings. Scratch memory: 28 bytes per entry. */
+/** Entry numbers of `d` in byte order of their strings (all distinct). Scratch memory: 28 bytes per entry. */
 export function sortEntries(d: ByteDict): Uint32Array {
   const n = d.n;
   const idx = new Uint32Array(n);
@@ -93,6 +102,29 @@ function insertionSort(d: ByteDict, idx: Uint32Array, lo: number, hi: number, de
   }
 }
 
+/**
+ * The digit of `a[s, s + len)` at `depth` as two u32, stored at `i`: bytes 0..3
+ * big-endian, and bytes 4, 5 in the top 16 bits with the number present (0..6) below.
+ */
+function packAt(a: Uint8Array, s: number, len: number, depth: number, hiOut: Uint32Array, loOut: Uint32Array, i: number): void {
+  const rem = len - depth;
+  const m = rem < 0 ? 0 : rem < 6 ? rem : 6;
+  const o = s + depth;
+  let x = 0;
+  let y = 0;
+  if (m === 6) {
+    x = ((a[o]! << 24) | (a[o + 1]! << 16) | (a[o + 2]! << 8) | a[o + 3]!) >>> 0;
+    y = ((a[o + 4]! << 24) | (a[o + 5]! << 16)) >>> 0;
+  } else {
+    for (let j = 0; j < 4; j++) x = (x << 8) | (j < m ? a[o + j]! : 0);
+    x >>>= 0;
+    y = (((m > 4 ? a[o + 4]! : 0) << 24) | ((m > 5 ? a[o + 5]! : 0) << 16)) >>> 0;
+  }
+  hiOut[i] = x;
+  loOut[i] = (y | m) >>> 0;
+}
+
+/** Sorts idx[lo, hi) (distinct strings) from byte `depth` on. */
 function sortRange(d: ByteDict, idx: Uint32Array, sc: Scratch | null, lo: number, hi: number, depth: number): void {
   if (hi - lo <= SMALL || sc === null) {
     insertionSort(d, idx, lo, hi, depth);
@@ -100,62 +132,74 @@ function sortRange(d: ByteDict, idx: Uint32Array, sc: Scratch | null, lo: number
   }
   const a = d.arena;
   const offs = d.offs;
-  if (hi - lo <= MEDIUM) {
-    const dg = sc.dg;
-    for (let i = lo; i < hi; i++) {
-      const e = idx[i]!;
-      const s = offs[e]!;
-      dg[e] = digitAt(a, s, offs[e + 1]! - s, depth);
-    }
-    idx.subarray(lo, hi).sort((x, y) => dg[x]! - dg[y]!);
-    let i = lo;
-    while (i < hi) {
-      const k = dg[idx[i]!]!;
-      let j = i + 1;
-      while (j < hi && dg[idx[j]!] === k) j++;
-      if (j - i > 1 && k % 8 === 6) sortRange(d, idx, sc, i, j, depth + 6);
-      i = j;
-    }
-    return;
-  }
-  const { w1, w2 } = sc;
-  // w1 = bytes 0..3 big-endian, w2 = bytes 4, 5 in the top 16 bits and the count below.
+  const { w1, w2, s3, s4 } = sc;
   for (let i = lo; i < hi; i++) {
     const e = idx[i]!;
-    const s = offs[e]! + depth;
-    const rem = offs[e + 1]! - s;
-    const m = rem < 0 ? 0 : rem < 6 ? rem : 6;
-    let x = 0;
-    let y = 0;
-    if (m >= 6) {
-      x = ((a[s]! << 24) | (a[s + 1]! << 16) | (a[s + 2]! << 8) | a[s + 3]!) >>> 0;
-      y = ((a[s + 4]! << 24) | (a[s + 5]! << 16)) >>> 0;
-    } else {
-      for (let j = 0; j < 4; j++) x = (x << 8) | (j < m ? a[s + j]! : 0);
-      x >>>= 0;
-      y = (((m > 4 ? a[s + 4]! : 0) << 24) | ((m > 5 ? a[s + 5]! : 0) << 16)) >>> 0;
-    }
-    w1[i] = x;
-    w2[i] = (y | m) >>> 0;
+    const s = offs[e]!;
+    const len = offs[e + 1]! - s;
+    packAt(a, s, len, depth, w1, w2, i);
+    packAt(a, s, len, depth + 6, s3, s4, e);
   }
-  // LSD radix on (w1, w2), byte digits, least significant first; constant digits are skipped.
-  radixPass(sc, idx, lo, hi, sc.w2, 0);
-  radixPass(sc, idx, lo, hi, sc.w2, 16);
-  radixPass(sc, idx, lo, hi, sc.w2, 24);
-  radixPass(sc, idx, lo, hi, sc.w1, 0);
-  radixPass(sc, idx, lo, hi, sc.w1, 8);
-  radixPass(sc, idx, lo, hi, sc.w1, 16);
-  radixPass(sc, idx, lo, hi, sc.w1, 24);
-  // Runs of equal digits with all 6 bytes present: on to the next digit.
+  sortDigits(sc, idx, lo, hi);
   let i = lo;
   while (i < hi) {
     const x = w1[i]!;
     const y = w2[i]!;
     let j = i + 1;
     while (j < hi && w1[j] === x && w2[j] === y) j++;
-    if (j - i > 1 && (y & 7) === 6) sortRange(d, idx, sc, i, j, depth + 6);
+    if (j - i > 1 && (y & 7) === 6) {
+      // Equal first digits: on the second (this overwrites w1/w2 at i..j only).
+      for (let p = i; p < j; p++) {
+        const e = idx[p]!;
+        w1[p] = s3[e]!;
+        w2[p] = s4[e]!;
+      }
+      sortDigits(sc, idx, i, j);
+      let k = i;
+      while (k < j) {
+        const u = w1[k]!;
+        const v = w2[k]!;
+        let l = k + 1;
+        while (l < j && w1[l] === u && w2[l] === v) l++;
+        // Equal 12 bytes and more to come: on from depth + 12 (overwriting k..l only).
+        if (l - k > 1 && (v & 7) === 6) sortRange(d, idx, sc, k, l, depth + 12);
+        k = l;
+      }
+    }
     i = j;
   }
+}
+
+/** Sorts positions [lo, hi) on the digit (w1, w2), moving idx along. */
+function sortDigits(sc: Scratch, idx: Uint32Array, lo: number, hi: number): void {
+  const { w1, w2 } = sc;
+  if (hi - lo <= MEDIUM) {
+    // Insertion on the packed digits (numbers, no string compares).
+    for (let i = lo + 1; i < hi; i++) {
+      const e = idx[i]!;
+      const x = w1[i]!;
+      const y = w2[i]!;
+      let j = i - 1;
+      while (j >= lo && (w1[j]! > x || (w1[j] === x && w2[j]! > y))) {
+        idx[j + 1] = idx[j]!;
+        w1[j + 1] = w1[j]!;
+        w2[j + 1] = w2[j]!;
+        j--;
+      }
+      idx[j + 1] = e;
+      w1[j + 1] = x;
+      w2[j + 1] = y;
+    }
+    return;
+  }
+  // LSD radix on (w1, w2), byte digits, least significant first; constant digits are skipped.
+  radixPass(sc, idx, lo, hi, w2, 0);
+  radixPass(sc, idx, lo, hi, w2, 16);
+  radixPass(sc, idx, lo, hi, w2, 24);
+  radixPass(sc, idx, lo, hi, w1, 0);
+  radixPass(sc, idx, lo, hi, w1, 8);
+  radixPass(sc, idx, lo, hi, w1, 16);
+  radixPass(sc, idx, lo, hi, w1, 24);
 }
 
 /** One stable counting pass on byte `shift` of `key` over [lo, hi), moving idx, w1 and w2 together. */

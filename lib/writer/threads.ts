@@ -17,27 +17,17 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './
 /** An idle thread is terminated after this long (ms). */
 const IDLE_MS = 5000;
 
-/**
- * Runs smaller than this (bytes of budget per run) are spilled on the calling thread:
- * sorting them takes a few milliseconds, less than a round trip to a worker.
- */
-export const MIN_WORKER_RUN = 1024 * 1024;
-
-/**
- * Test hooks: make a worker fail (in a spill, or on entering a phase of the finish);
- * `minWorkerRun` overrides {@link MIN_WORKER_RUN} (tiny budgets through the workers).
- */
-export const threadTestHooks: { failSpill: boolean; failAt: WriterPhase | null; minWorkerRun: number } = {
+/** Test hooks: make a worker fail (after its first spill, or on entering a phase of the finish). */
+export const threadTestHooks: { failSpill: boolean; failAt: WriterPhase | null } = {
   failSpill: false,
   failAt: null,
-  minWorkerRun: MIN_WORKER_RUN,
 };
 
 interface Pending {
   slot: number;
   resolve: (r: Reply) => void;
   reject: (e: DiscoDBError) => void;
-  onPhase: ((p: WriterPhase) => void) | undefined;
+  onPhase: ((p: WriterPhase, runs: number) => void) | undefined;
 }
 
 interface Slot {
@@ -80,7 +70,7 @@ function onReply(r: Reply): void {
   const p = pending.get(r.id);
   if (p === undefined) return;
   if (r.kind === 'phase') {
-    p.onPhase?.(r.phase);
+    p.onPhase?.(r.phase, r.runs);
     return;
   }
   pending.delete(r.id);
@@ -131,19 +121,30 @@ export class WorkerPool {
 
   constructor(readonly size: number) {}
 
+  private next(): number {
+    const i = this.rr;
+    this.rr = (this.rr + 1) % this.size;
+    return i;
+  }
+
   /** A fresh job id. */
   id(): number {
     return nextJobId++;
   }
 
+  /** The least busy of this build's threads (a build session stays on one). */
+  pick(): number {
+    let best = 0;
+    for (let i = 1; i < this.size; i++) if ((slots[i]?.busy ?? 0) < (slots[best]?.busy ?? 0)) best = i;
+    return best;
+  }
+
   /**
-   * Runs `job` on the next of this build's threads (round robin), moving the buffers
-   * in `transfer`. Resolves with its result reply; rejects with a DiscoDBError.
+   * Runs `job` on thread `i` (default: the next of this build's threads, round robin),
+   * moving the buffers in `transfer`. Resolves with its result reply; rejects with a DiscoDBError.
    */
-  run(job: Job, transfer: ArrayBuffer[], onPhase?: (p: WriterPhase) => void): Promise<Reply> {
+  run(job: Job, transfer: ArrayBuffer[], onPhase?: (p: WriterPhase, runs: number) => void, i = this.next()): Promise<Reply> {
     if (this.closed) return Promise.reject(new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted'));
-    const i = this.rr;
-    this.rr = (this.rr + 1) % this.size;
     let w: Worker;
     try {
       w = workerAt(i);

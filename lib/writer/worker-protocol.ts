@@ -1,47 +1,58 @@
 /**
- * Messages between a threaded build and its worker threads. Run buffers travel as
- * transferred ArrayBuffers (moved, never copied or cloned per record); everything
- * else is a handful of numbers and paths.
+ * Messages between a threaded build and its worker thread. Records travel as
+ * batches of bytes in transferred ArrayBuffers (moved, never cloned per record);
+ * everything else is a handful of numbers and paths.
  */
 import { DiscoDBError, type DiscoDBErrorCode } from '../errors.js';
-import type { RunParts } from './arena.js';
 import type { WriterPhase } from './build.js';
 import type { ImageStats } from './image.js';
 import type { ResolvedOptions } from './options.js';
-import type { RunFile } from './runs.js';
 
-/** Sort a run and write it as a run file in `dir`. */
-export interface SpillJob {
-  kind: 'spill';
+/**
+ * Starts a build session on a worker: it owns the run (of `runBudget` bytes), spills
+ * it to run files in `dir` when full, and finishes the image.
+ */
+export interface BeginJob {
+  kind: 'begin';
   id: number;
-  run: RunParts;
-  dir: string;
-  unique: boolean;
-  lastRecord: number;
-  bufSize: number;
-  /** Test hook: fail after the run file was written. */
-  fail: boolean;
-}
-
-/** Merge the runs (or take the in-memory run) and write the image to the open descriptor `outFd`. */
-export interface FinishJob {
-  kind: 'finish';
-  id: number;
-  runs: RunFile[];
-  run: RunParts | null;
+  session: number;
   dir: string;
   opts: ResolvedOptions;
+  runBudget: number;
+  /** Test hook: fail after the first run file was written. */
+  failSpill: boolean;
+}
+
+/** Applies a batch of encoded items (see batch.ts) to the session's run; the buffers come back. */
+export interface BatchJob {
+  kind: 'batch';
+  id: number;
+  session: number;
+  bytes: Uint8Array;
+  meta: Uint32Array;
+  n: number;
+}
+
+/**
+ * Ends a session. With `outFd` ≥ 0: merge the runs (or take the in-memory run) and
+ * write the image to that open descriptor. With −1: just drop it (closing its files).
+ */
+export interface EndJob {
+  kind: 'end';
+  id: number;
+  session: number;
   outFd: number;
   /** Test hook: fail on entering this phase. */
   failAt: WriterPhase | null;
 }
 
-export type Job = SpillJob | FinishJob;
+export type Job = BeginJob | BatchJob | EndJob;
 
-/** A worker's answers: phase changes while finishing, then one result or error per job. */
+/** A worker's answers: phase changes (with the runs spilled so far), then one result or error per job. */
 export type Reply =
-  | { id: number; kind: 'phase'; phase: WriterPhase }
-  | { id: number; kind: 'spilled'; run: RunFile; buffers: RunParts }
+  | { id: number; kind: 'phase'; phase: WriterPhase; runs: number }
+  | { id: number; kind: 'ok' }
+  | { id: number; kind: 'applied'; bytes: Uint8Array; meta: Uint32Array }
   | { id: number; kind: 'finished'; stats: ImageStats }
   | { id: number; kind: 'error'; error: SerializedError };
 

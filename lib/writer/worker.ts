@@ -1,15 +1,18 @@
 /**
- * The worker thread of a threaded build: spills runs and finishes builds with the
- * same code the one-thread path runs, so the bytes are the same.
+ * The worker thread of a threaded build. A build is a session: its batches of
+ * encoded items go into the session's run, which is sorted and spilled when full,
+ * and at the end the runs are merged and the image written — with the same code
+ * the one-thread path runs, so the bytes are the same.
  */
 import { parentPort } from 'node:worker_threads';
 import { DiscoDBError } from '../errors.js';
 import { RunBuffer } from './arena.js';
+import { BatchIngest } from './batch.js';
 import type { WriterPhase } from './build.js';
-import { finishImage } from './finish.js';
+import { finishImage, imageBuffers } from './finish.js';
 import { FileSink, TempDir } from './io.js';
-import { spillRun } from './runs.js';
-import { serializeError, type FinishJob, type Job, type Reply, type SpillJob } from './worker-protocol.js';
+import { spillRun, type RunFile } from './runs.js';
+import { serializeError, type BatchJob, type BeginJob, type EndJob, type Job, type Reply } from './worker-protocol.js';
 
 const port = parentPort!;
 
@@ -22,49 +25,133 @@ function post(r: Reply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(r, transfer);
 }
 
-function spill(job: SpillJob & { abort: Int32Array }): void {
-  if (Atomics.load(job.abort, 0) !== 0) throw aborted();
-  const tmp = TempDir.within(job.dir, `s${job.id}-`);
-  try {
-    const run = spillRun(RunBuffer.fromParts(job.run), tmp, job.unique, job.lastRecord, job.bufSize);
-    if (job.fail) throw new Error('injected failure after a spill (test hook)');
-    // The run's buffers go back (moved) for the next run: no garbage here, no regrowth there.
-    const p = job.run;
-    const back = [p.keys.arena.buffer, p.keys.offs.buffer, p.values.arena.buffer, p.values.offs.buffer, p.pairKey.buffer, p.pairVal.buffer] as ArrayBuffer[];
-    post({ id: job.id, kind: 'spilled', run, buffers: p }, back);
-  } finally {
-    tmp.cleanup();
+/** One build on this thread. */
+class Session {
+  private readonly run: RunBuffer;
+  private readonly ingest: BatchIngest;
+  private readonly runs: RunFile[] = [];
+  private readonly tmp: TempDir;
+  /** The job being served (phase messages are addressed to it). */
+  private jobId: number;
+  /** Set once a job failed: the session only waits for its end. */
+  private failed = false;
+  /** Runs spilled so far. */
+  private spilled = 0;
+
+  constructor(
+    private readonly job: BeginJob,
+    private readonly abort: Int32Array,
+  ) {
+    this.jobId = job.id;
+    this.tmp = TempDir.within(job.dir, `s${job.session}-`);
+    this.run = new RunBuffer(job.runBudget);
+    this.ingest = new BatchIngest(this.run, () => this.spill());
+  }
+
+  private check(): void {
+    if (Atomics.load(this.abort, 0) !== 0) throw aborted();
+    if (this.failed) throw new DiscoDBError('ERR_DISCODB_WORKER', 'the build failed earlier');
+  }
+
+  private phase(phase: WriterPhase): void {
+    post({ id: this.jobId, kind: 'phase', phase, runs: this.spilled });
+  }
+
+  private spill(): void {
+    this.check();
+    this.phase('spill');
+    const o = this.job.opts;
+    this.runs.push(spillRun(this.run, this.tmp, o.uniqueItems, this.ingest.lastRecord, imageBuffers(o.memoryLimit).io));
+    this.run.clear();
+    this.spilled++;
+    if (this.job.failSpill) throw new Error('injected failure after a spill (test hook)');
+    this.phase('ingest');
+  }
+
+  batch(job: BatchJob): void {
+    this.jobId = job.id;
+    try {
+      this.check();
+      // A Buffer like the arenas, so that the copy and compare loops see one array type.
+      this.ingest.apply(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.length), job.meta, job.n);
+    } catch (err) {
+      this.failed = true;
+      throw err;
+    }
+    post({ id: job.id, kind: 'applied', bytes: job.bytes, meta: job.meta }, [job.bytes.buffer as ArrayBuffer, job.meta.buffer as ArrayBuffer]);
+  }
+
+  /** Merges and writes the image into `job.outFd`. */
+  async finish(job: EndJob): Promise<void> {
+    this.jobId = job.id;
+    this.check();
+    const ingest = this.ingest;
+    ingest.flush();
+    if (!this.run.isEmpty() && this.runs.length > 0) this.spill();
+    if (this.runs.length > 0) this.run.release();
+    const abort = this.abort;
+    const stats = await finishImage({
+      run: this.run,
+      runs: this.runs.splice(0),
+      tmp: this.tmp,
+      opts: this.job.opts,
+      sink: new FileSink(job.outFd),
+      tick: async () => {
+        if (Atomics.load(abort, 0) !== 0) throw aborted();
+      },
+      setPhase: (phase) => {
+        if (Atomics.load(abort, 0) !== 0) throw aborted();
+        if (job.failAt === phase) throw new Error(`injected failure in the ${phase} phase (test hook)`);
+        this.phase(phase);
+      },
+    });
+    post({ id: job.id, kind: 'finished', stats });
+  }
+
+  /** Closes the session's files (the main thread removes the directory). */
+  close(): void {
+    this.tmp.cleanup();
+    this.run.release();
   }
 }
 
-async function finish(job: FinishJob & { abort: Int32Array }): Promise<void> {
-  const abort = job.abort;
-  const tick = async (): Promise<void> => {
-    if (Atomics.load(abort, 0) !== 0) throw aborted();
-  };
-  const tmp = TempDir.within(job.dir, `f${job.id}-`);
-  try {
-    const setPhase = (phase: WriterPhase): void => {
-      if (Atomics.load(abort, 0) !== 0) throw aborted();
-      if (job.failAt === phase) throw new Error(`injected failure in the ${phase} phase (test hook)`);
-      post({ id: job.id, kind: 'phase', phase });
-    };
-    const stats = await finishImage({
-      run: job.run === null ? null : RunBuffer.fromParts(job.run),
-      runs: job.runs,
-      tmp,
-      opts: job.opts,
-      sink: new FileSink(job.outFd),
-      tick,
-      setPhase,
-    });
-    post({ id: job.id, kind: 'finished', stats });
-  } finally {
-    tmp.cleanup();
+const sessions = new Map<number, Session>();
+
+/** The jobs of each session run one after the other (an end waits for a finish in progress). */
+const chains = new Map<number, Promise<void>>();
+
+async function serve(job: Received): Promise<void> {
+  switch (job.kind) {
+    case 'begin':
+      sessions.set(job.session, new Session(job, job.abort));
+      post({ id: job.id, kind: 'ok' });
+      return;
+    case 'batch': {
+      const s = sessions.get(job.session);
+      if (s === undefined) throw new DiscoDBError('ERR_DISCODB_WORKER', `no build session ${job.session}`);
+      s.batch(job);
+      return;
+    }
+    case 'end': {
+      const s = sessions.get(job.session);
+      if (s === undefined) {
+        post({ id: job.id, kind: 'ok' });
+        return;
+      }
+      try {
+        if (job.outFd >= 0) await s.finish(job);
+        else post({ id: job.id, kind: 'ok' });
+      } finally {
+        sessions.delete(job.session);
+        chains.delete(job.session);
+        s.close();
+      }
+    }
   }
 }
 
 port.on('message', (job: Received) => {
-  const done = job.kind === 'spill' ? Promise.resolve().then(() => spill(job)) : finish(job);
-  done.catch((err: unknown) => post({ id: job.id, kind: 'error', error: serializeError(err) }));
+  const prev = chains.get(job.session) ?? Promise.resolve();
+  const done = prev.then(() => serve(job)).catch((err: unknown) => post({ id: job.id, kind: 'error', error: serializeError(err) }));
+  if (job.kind !== 'end') chains.set(job.session, done);
 });

@@ -7,7 +7,8 @@
  */
 import { Writable } from 'node:stream';
 import { DiscoDBError } from '../errors.js';
-import { asDiscoDBError, Builder, type WriterProgress } from './build.js';
+import { asDiscoDBError, type WriterProgress } from './build.js';
+import { fileBuilder, mustWait, type FileBuilder } from './threaded-build.js';
 import { resolveOptions, type WriterOptions } from './options.js';
 
 /** Facts about the written file, available once the writer emitted `finish`. */
@@ -62,8 +63,9 @@ const PROGRESS_INTERVAL = 100;
  * file's mode kept) just before `finish`. On an error or `destroy()`, nothing is left
  * at `path` and all temporary files are removed; an existing file at `path` is
  * replaced only on success. `destroy()` before the end fails the stream with an
- * `ERR_DISCODB_ABORTED` DiscoDBError. With `threads` (default: the available
- * parallelism, at most 4) sorting, merging, hashing and writing run on worker threads.
+ * `ERR_DISCODB_ABORTED` DiscoDBError. With `threads` ≥ 1 (default 0) this thread
+ * only validates and encodes the records: the lookups, sorting, merging, hashing and
+ * writing run on a worker thread, and the event loop stays free.
  *
  * Emits `progress` ({@link WriterProgress}) during ingest (at most every 100 ms) and at
  * every phase change (`ingest`, `spill`, `merge`, `write`, `hash`, `done`).
@@ -75,7 +77,7 @@ export class DiscoDBWriter extends Writable {
   readonly path: string;
   /** Facts about the written file; set when the build is done. */
   stats: WriterStats | null = null;
-  private readonly builder: Builder;
+  private readonly builder: FileBuilder;
   private building: Promise<void> | null = null;
   private nextCheck = PROGRESS_CHECK;
   private lastProgress = 0;
@@ -89,7 +91,7 @@ export class DiscoDBWriter extends Writable {
     const opts = resolveOptions(options);
     super({ objectMode: true, highWaterMark: 1024 });
     this.path = path;
-    this.builder = new Builder(opts, true);
+    this.builder = fileBuilder(opts);
     this.builder.onProgress = (p) => this.emit('progress', p);
   }
 
@@ -111,9 +113,10 @@ export class DiscoDBWriter extends Writable {
 
   /** Calls `callback` now, or on the next turn of the event loop once this slice of ingest is long enough. */
   private done(callback: (error?: Error | null) => void): void {
-    if (this.builder.mustWait) {
-      // Worker threads are behind: wait for a spill to finish (memory stays bounded).
-      this.builder.whenRoom().then(
+    const b = this.builder;
+    if (mustWait(b)) {
+      // The worker thread is behind: wait for a batch to be applied (memory stays bounded).
+      b.whenRoom().then(
         () => callback(),
         (err: unknown) => callback(asDiscoDBError(err) as Error),
       );

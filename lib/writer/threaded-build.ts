@@ -1,0 +1,246 @@
+/**
+ * A threaded file build: the calling thread validates records and encodes them
+ * into batches of bytes (batch.ts), moved to one worker thread that does all the
+ * rest — looking keys and values up in its run, sorting and spilling runs, merging,
+ * the perfect hash and the image — into a temporary file next to the target that
+ * this side fsyncs and renames. Batches on their way take up to a sixteenth of the
+ * budget (so that the caller goes on while the worker spills a run); past that the
+ * caller waits ({@link ThreadedBuilder.whenRoom}), so memory stays within the budget:
+ * the worker's run gets `memoryLimit` minus the batch buffers and minus
+ * {@link WORKER_OVERHEAD} for the second isolate (the worker's heap and the main
+ * thread's, which a one-thread build shares), at most an eighth of the budget.
+ */
+import { DiscoDBError } from '../errors.js';
+import { AtomicFile } from './atomic-file.js';
+import { RunBuffer } from './arena.js';
+import { BatchEncoder, type BatchBuffers } from './batch.js';
+import { asDiscoDBError, Builder, type WriterPhase, type WriterProgress } from './build.js';
+import type { ImageStats } from './image.js';
+import { TempDir } from './io.js';
+import type { ResolvedOptions } from './options.js';
+import { RecordIngest } from './records.js';
+import { threadTestHooks, WorkerPool } from './threads.js';
+import type { Reply } from './worker-protocol.js';
+
+/** Batches sent and not yet applied, at most (and at least), whatever the budget. */
+const MAX_IN_FLIGHT = 32;
+const MIN_IN_FLIGHT = 2;
+/** What a second isolate costs (measured: ~40 MB more peak RSS than one thread at the same run size). */
+const WORKER_OVERHEAD = 24 * 1024 * 1024;
+
+const ABORTED = (): DiscoDBError => new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (destroy() before it finished): nothing was written');
+
+let nextSession = 1;
+
+/** The same surface as the one-thread `Builder` for file builds (writer.ts, from.ts). */
+export class ThreadedBuilder {
+  readonly ingest: RecordIngest;
+  onProgress: ((p: WriterProgress) => void) | null = null;
+  stats: ImageStats | null = null;
+  phase: WriterPhase = 'ingest';
+  private readonly pool: WorkerPool;
+  private readonly tmp: TempDir;
+  private readonly encoder: BatchEncoder;
+  private readonly session = nextSession++;
+  /** The thread of this build's session. */
+  private readonly slot: number;
+  private readonly runBudget: number;
+  private readonly maxInFlight: number;
+  private began = false;
+  private ended = false;
+  private inFlight = 0;
+  /** Batches sent, until applied (awaited before the finish). */
+  private readonly pending = new Set<Promise<unknown>>();
+  private wake: (() => void) | null = null;
+  private error: unknown = null;
+  private spillCount = 0;
+  private aborted = false;
+  private out: AtomicFile | null = null;
+  private disposed: Promise<void> | null = null;
+
+  constructor(readonly opts: ResolvedOptions) {
+    const limit = opts.memoryLimit;
+    this.pool = new WorkerPool(opts.threads);
+    this.slot = this.pool.pick();
+    this.tmp = new TempDir(opts.tmpDir);
+    const byteCap = Math.max(1024, Math.min(1024 * 1024, Math.floor(limit / 128)));
+    this.encoder = new BatchEncoder(byteCap, Math.max(64, Math.floor(byteCap / 20)), (b, n) => this.send(b, n));
+    const batch = this.encoder.batchBytes;
+    this.maxInFlight = Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.floor(limit / 16 / batch)));
+    const overhead = Math.min(WORKER_OVERHEAD, Math.floor(limit / 8));
+    this.runBudget = Math.max(Math.floor(limit / 2), limit - (this.maxInFlight + 1) * batch - overhead);
+    this.ingest = new RecordIngest(new RunBuffer(0), () => undefined, this.encoder);
+    // Now, so that the worker starts (tens of ms) while the first batch fills.
+    this.begin();
+  }
+
+  /** Adds one record (see records.ts for the accepted shapes). */
+  add(rec: unknown): void {
+    if (this.aborted) throw ABORTED();
+    if (this.error !== null) throw this.error;
+    this.ingest.add(rec);
+  }
+
+  /** True when the caller must wait ({@link whenRoom}) before adding more: the worker is behind. */
+  get mustWait(): boolean {
+    return this.inFlight >= this.maxInFlight;
+  }
+
+  /** Resolves once fewer than the maximum of batches are in flight (rejects if the worker failed). */
+  async whenRoom(): Promise<void> {
+    while (this.inFlight >= this.maxInFlight && this.error === null) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.error !== null) throw this.error;
+  }
+
+  get spilledTotal(): number {
+    return this.spillCount;
+  }
+
+  progress(): WriterProgress {
+    const i = this.ingest;
+    return { phase: this.phase, records: i.records, items: i.items, bytes: i.bytes, runs: this.spillCount };
+  }
+
+  private readonly onPhase = (phase: WriterPhase, runs: number): void => {
+    if (this.aborted) return;
+    this.spillCount = runs;
+    this.phase = phase;
+    this.onProgress?.(this.progress());
+  };
+
+  private fail(err: unknown): void {
+    if (this.error === null) this.error = err;
+  }
+
+  /** Starts the worker's session (once). */
+  private begin(): void {
+    if (this.began) return;
+    this.began = true;
+    const p = this.pool.run(
+      {
+        kind: 'begin',
+        id: this.pool.id(),
+        session: this.session,
+        dir: this.tmp.ensureDir(),
+        opts: this.opts,
+        runBudget: this.runBudget,
+        failSpill: threadTestHooks.failSpill,
+      },
+      [],
+      undefined,
+      this.slot,
+    );
+    this.track(p.then(() => undefined));
+  }
+
+  private track(p: Promise<unknown>): void {
+    const settled: Promise<void> = p.then(
+      () => undefined,
+      (err: unknown) => this.fail(err),
+    );
+    const done = settled.then(() => {
+      this.pending.delete(done);
+    });
+    this.pending.add(done);
+  }
+
+  /** Moves a full batch to the worker. */
+  private send(b: BatchBuffers, n: number): void {
+    this.begin();
+    this.inFlight++;
+    const p = this.pool
+      .run({ kind: 'batch', id: this.pool.id(), session: this.session, bytes: b.bytes, meta: b.meta, n }, [b.bytes.buffer as ArrayBuffer, b.meta.buffer as ArrayBuffer], this.onPhase, this.slot)
+      .then((r: Reply) => {
+        if (r.kind === 'applied') this.encoder.recycle({ bytes: r.bytes, meta: r.meta });
+      });
+    const back = (): void => {
+      this.inFlight--;
+      const w = this.wake;
+      this.wake = null;
+      w?.();
+    };
+    this.track(p.finally(back));
+  }
+
+  /**
+   * Finishes into `target` (see `Builder.buildFile`): the last batch, then the merge and
+   * image on the worker, written into a temporary file next to `target`, fsynced, renamed.
+   */
+  async buildFile(target: string): Promise<void> {
+    try {
+      if (this.aborted) throw ABORTED();
+      this.encoder.flush();
+      this.begin();
+      while (this.pending.size > 0) await Promise.all(this.pending);
+      if (this.error !== null) throw this.error;
+      if (this.aborted) throw ABORTED();
+      this.tmp.sweep();
+      const out = AtomicFile.open(target);
+      this.out = out;
+      this.ended = true;
+      let r: Reply;
+      try {
+        r = await this.pool.run({ kind: 'end', id: this.pool.id(), session: this.session, outFd: out.fd, failAt: threadTestHooks.failAt }, [], this.onPhase, this.slot);
+      } catch (err) {
+        // A write error in the worker names no file: it is the output's.
+        if (err instanceof DiscoDBError && err.code === 'ERR_DISCODB_IO' && err.path === undefined) {
+          throw new DiscoDBError('ERR_DISCODB_IO', `cannot write ${target}: ${err.message}`, { path: target, cause: err });
+        }
+        throw err;
+      }
+      if (r.kind !== 'finished') throw new DiscoDBError('ERR_DISCODB_WORKER', `unexpected worker reply ${r.kind}`);
+      this.stats = r.stats;
+      if (this.aborted) throw ABORTED();
+      await out.syncAsync();
+      if (this.aborted) throw ABORTED();
+      out.commit(this.stats.size);
+      this.out = null;
+      this.phase = 'done';
+      this.onProgress?.(this.progress());
+    } catch (err) {
+      throw this.aborted ? ABORTED() : asDiscoDBError(err, target);
+    } finally {
+      await this.dispose();
+    }
+  }
+
+  /** Makes the build stop at the worker's next checkpoint. */
+  abort(): void {
+    this.aborted = true;
+    this.pool.abort();
+  }
+
+  /**
+   * Removes every temporary file (and the unfinished output), ends the worker's
+   * session and, after a failure or an abort, terminates the threads. Idempotent,
+   * never rejects; the files are gone when it returns, the workers when it settles.
+   */
+  dispose(): Promise<void> {
+    if (this.disposed !== null) return this.disposed;
+    this.out?.discard();
+    this.out = null;
+    this.tmp.cleanup();
+    const failed = this.error !== null || this.stats === null;
+    if (failed) this.pool.abort();
+    this.disposed = (async () => {
+      if (this.began && !this.ended) {
+        this.ended = true;
+        await this.pool.run({ kind: 'end', id: this.pool.id(), session: this.session, outFd: -1, failAt: null }, [], undefined, this.slot).catch(() => undefined);
+      }
+      await this.pool.close();
+    })();
+    return this.disposed;
+  }
+}
+
+/** A file build: on worker threads when `threads` > 0, else on the calling thread. */
+export type FileBuilder = Builder | ThreadedBuilder;
+
+export function fileBuilder(opts: ResolvedOptions): FileBuilder {
+  return opts.threads > 0 ? new ThreadedBuilder(opts) : new Builder(opts, true);
+}
+
+/** True when the caller must await `b.whenRoom()` before adding more records. */
+export function mustWait(b: FileBuilder): b is ThreadedBuilder {
+  return b instanceof ThreadedBuilder && b.mustWait;
+}

@@ -1,0 +1,52 @@
+/**
+ * The byte-order sort of a run's dictionary entries (sort.ts): against Buffer.compare,
+ * on shapes that cross each of its paths — full-compare insertion, insertion on packed
+ * digits, radix on the first and the carried second 6-byte digit, and deeper levels
+ * (shared prefixes of 6, 12 and 18+ bytes, zero bytes, proper prefixes, empty strings).
+ */
+import t from 'tap';
+import { ByteDict } from '../lib/writer/arena.js';
+import { sortEntries } from '../lib/writer/sort.js';
+import { randInt, rng } from './helpers/random.js';
+
+function check(tt: Tap.Test, strings: Buffer[], label: string): void {
+  const d = new ByteDict(1 << 16, 1 << 22);
+  const seen = new Map<string, Buffer>();
+  for (const b of strings) {
+    const h = b.toString('hex');
+    if (seen.has(h)) continue;
+    if (d.n >= d.cap || d.used + b.length > d.arena.length) break;
+    d.internBytes(b);
+    seen.set(h, b);
+  }
+  const got = Array.from(sortEntries(d), (i) => d.view(i).toString('hex'));
+  const want = [...seen.values()].sort(Buffer.compare).map((b) => b.toString('hex'));
+  tt.same(got, want, `${label}: ${seen.size} strings in byte order`);
+}
+
+t.test('sortEntries orders distinct byte strings like Buffer.compare', (tt) => {
+  const r = rng(4242);
+  const rand = (len: number, alphabet: number): Buffer => {
+    const b = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) b[i] = alphabet === 256 ? randInt(r, 0, 256) : randInt(r, 0, alphabet);
+    return b;
+  };
+  for (const n of [2, 17, 40, 48, 49, 100, 600, 5000, 40000]) {
+    // Keys like the benchmarks': a letter and decimal digits (7–11 bytes).
+    check(tt, Array.from({ length: n }, () => Buffer.from(`k${randInt(r, 0, 2 ** 31)}`)), `n ${n} k+digits`);
+    // Around the digit boundaries, with zero bytes (a proper prefix sorts first).
+    check(tt, Array.from({ length: n }, () => rand(randInt(r, 0, 14), 3)), `n ${n} lengths 0–13, alphabet 3`);
+    // A shared prefix of 6, 12 or 18 bytes, then a short random tail.
+    for (const p of [6, 12, 18]) {
+      const prefix = Buffer.from('abcdefghijklmnopqrstuvwxyz'.slice(0, p));
+      check(tt, Array.from({ length: n }, () => Buffer.concat([prefix, rand(randInt(r, 0, 8), 4)])), `n ${n} prefix ${p}`);
+    }
+    // Mixed: some binary, some long.
+    check(tt, Array.from({ length: n }, (_, i) => (i % 3 === 0 ? rand(randInt(r, 20, 40), 256) : rand(randInt(r, 1, 9), 256))), `n ${n} mixed`);
+  }
+  // Groups of equal first digits of every size around the insertion/radix threshold.
+  const grouped: Buffer[] = [];
+  for (let g = 1; g <= 120; g++) for (let i = 0; i < g; i++) grouped.push(Buffer.from(`grp${String(g).padStart(3, '0')}-${i}-${g % 7 === 0 ? 'x'.repeat(i % 9) : ''}`));
+  check(tt, grouped, 'groups of 1..120 sharing 6 bytes');
+  tt.end();
+});
