@@ -325,13 +325,16 @@ t.test('progress events: done/total of the merge, hash and write phases', async 
       },
     },
   ];
-  for (const c of cases) {
+  // threads 1: the merge, hash and write run on a worker, which posts the steps across.
+  const runs = [0, 1].flatMap((threads) => cases.map((c) => ({ ...c, threads })));
+  for (const c of runs) {
+    const threads = c.threads;
     const out = path.join(dir, 'p.ddb');
     const events: WriterProgress[] = [];
-    const w = new DiscoDBWriter(out, c.opts);
+    const w = new DiscoDBWriter(out, { ...c.opts, threads });
     w.on('progress', (p: WriterProgress) => events.push(p));
     await pipeline(Readable.from(c.recs()), w);
-    tt.test(c.name, async (t2) => {
+    tt.test(`${c.name}, threads ${threads}`, async (t2) => {
       const reported = checkPhaseProgress(t2, events);
       const want = c.name === 'spilled' ? ['hash', 'merge', 'write'] : ['hash', 'write'];
       t2.same([...reported].sort(), want, 'these phases said how far they were');

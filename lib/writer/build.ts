@@ -31,7 +31,7 @@ export interface WriterProgress {
   runs: number;
   /**
    * How far the current phase is, `done` of `total`, in the phase's own unit; present
-   * once the phase knows its extent (`merge`, `hash`, `write` of a build on this thread),
+   * once the phase knows its extent (`merge`, `hash`, `write`, on either path),
    * absent otherwise. `done` only grows, never passes `total`, and reaches it at the
    * phase's end; a phase entered again starts over. Units:
    * `merge`: run entries visited (for a merge in several passes the total is an estimate,

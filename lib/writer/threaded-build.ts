@@ -54,6 +54,9 @@ export class ThreadedBuilder {
   private wake: (() => void) | null = null;
   private error: unknown = null;
   private spillCount = 0;
+  /** The current phase's `done` / `total` as the worker last told (−1: not known). */
+  private done = -1;
+  private total = -1;
   private aborted = false;
   private out: AtomicFile | null = null;
   private disposed: Promise<void> | null = null;
@@ -98,13 +101,21 @@ export class ThreadedBuilder {
 
   progress(): WriterProgress {
     const i = this.ingest;
-    return { phase: this.phase, records: i.records, items: i.items, bytes: i.bytes, runs: this.spillCount };
+    const p: WriterProgress = { phase: this.phase, records: i.records, items: i.items, bytes: i.bytes, runs: this.spillCount };
+    if (this.total >= 0) {
+      p.done = this.done;
+      p.total = this.total;
+    }
+    return p;
   }
 
-  private readonly onPhase = (phase: WriterPhase, runs: number): void => {
+  /** The worker's phase changes and steps (rate-limited there), as the one-thread builder emits them. */
+  private readonly onPhase = (phase: WriterPhase, runs: number, done: number, total: number): void => {
     if (this.aborted) return;
     this.spillCount = runs;
     this.phase = phase;
+    this.done = done;
+    this.total = total;
     this.onProgress?.(this.progress());
   };
 
@@ -196,6 +207,7 @@ export class ThreadedBuilder {
       out.commit(this.stats.size);
       this.out = null;
       this.phase = 'done';
+      this.done = this.total = -1;
       this.onProgress?.(this.progress());
     } catch (err) {
       throw this.aborted ? ABORTED() : asDiscoDBError(err, target);

@@ -23,11 +23,14 @@ export const threadTestHooks: { failSpill: boolean; failAt: WriterPhase | null }
   failAt: null,
 };
 
+/** Hears a job's phase changes and steps (`done`/`total` −1 when unknown). */
+export type PhaseListener = (phase: WriterPhase, runs: number, done: number, total: number) => void;
+
 interface Pending {
   slot: number;
   resolve: (r: Reply) => void;
   reject: (e: DiscoDBError) => void;
-  onPhase: ((p: WriterPhase, runs: number) => void) | undefined;
+  onPhase: PhaseListener | undefined;
 }
 
 interface Slot {
@@ -70,7 +73,7 @@ function onReply(r: Reply): void {
   const p = pending.get(r.id);
   if (p === undefined) return;
   if (r.kind === 'phase') {
-    p.onPhase?.(r.phase, r.runs);
+    p.onPhase?.(r.phase, r.runs, r.done, r.total);
     return;
   }
   pending.delete(r.id);
@@ -143,7 +146,7 @@ export class WorkerPool {
    * Runs `job` on thread `i` (default: the next of this build's threads, round robin),
    * moving the buffers in `transfer`. Resolves with its result reply; rejects with a DiscoDBError.
    */
-  run(job: Job, transfer: ArrayBuffer[], onPhase?: (p: WriterPhase, runs: number) => void, i = this.next()): Promise<Reply> {
+  run(job: Job, transfer: ArrayBuffer[], onPhase?: PhaseListener, i = this.next()): Promise<Reply> {
     if (this.closed) return Promise.reject(new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted'));
     let w: Worker;
     try {

@@ -48,9 +48,13 @@ export interface EndJob {
 
 export type Job = BeginJob | BatchJob | EndJob;
 
-/** A worker's answers: phase changes (with the runs spilled so far), then one result or error per job. */
+/**
+ * A worker's answers: phase changes and steps within a phase (with the runs spilled so far, and
+ * `done` of `total` as in `WriterProgress`, −1 when the phase has not told), then one result or
+ * error per job.
+ */
 export type Reply =
-  | { id: number; kind: 'phase'; phase: WriterPhase; runs: number }
+  | { id: number; kind: 'phase'; phase: WriterPhase; runs: number; done: number; total: number }
   | { id: number; kind: 'ok' }
   | { id: number; kind: 'applied'; bytes: Uint8Array; meta: Uint32Array }
   | { id: number; kind: 'finished'; stats: ImageStats }

@@ -16,6 +16,9 @@ import { serializeError, type BatchJob, type BeginJob, type EndJob, type Job, ty
 
 const port = parentPort!;
 
+/** Steps within a phase cross to the main thread at most this often (ms), besides a phase's last. */
+const STEP_MS = 100;
+
 const aborted = (): DiscoDBError => new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (destroy() before it finished): nothing was written');
 
 /** A job as received: with its build's abort flag (1 = abort), shared with the main thread. */
@@ -37,6 +40,9 @@ class Session {
   private failed = false;
   /** Runs spilled so far. */
   private spilled = 0;
+  /** The phase last posted, and when its last step was. */
+  private current: WriterPhase = 'ingest';
+  private lastStep = 0;
 
   constructor(
     private readonly job: BeginJob,
@@ -54,8 +60,17 @@ class Session {
   }
 
   private phase(phase: WriterPhase): void {
-    post({ id: this.jobId, kind: 'phase', phase, runs: this.spilled });
+    this.current = phase;
+    post({ id: this.jobId, kind: 'phase', phase, runs: this.spilled, done: -1, total: -1 });
   }
+
+  /** How far the finish's current phase is; posted at most every STEP_MS, and at its end. */
+  private readonly step = (done: number, total: number): void => {
+    const now = Date.now();
+    if (done < total && now - this.lastStep < STEP_MS) return;
+    this.lastStep = now;
+    post({ id: this.jobId, kind: 'phase', phase: this.current, runs: this.spilled, done, total });
+  };
 
   private spill(): void {
     this.check();
@@ -104,6 +119,7 @@ class Session {
         if (job.failAt === phase) throw new Error(`injected failure in the ${phase} phase (test hook)`);
         this.phase(phase);
       },
+      progress: this.step,
     });
     post({ id: job.id, kind: 'finished', stats });
   }

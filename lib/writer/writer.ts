@@ -55,8 +55,9 @@ const PROGRESS_INTERVAL = 100;
  * Write records — `{ key, value }`, `{ key, values }`, `{ key }` or `[key, value]`,
  * keys and values as strings (UTF-8) or `Uint8Array`s. The output has the same bytes
  * the C library writes for the same adds and flags. Memory stays within
- * `memoryLimit` (plus about 4 bytes per distinct value and ~40 per distinct key at
- * the end): beyond it, sorted runs are spilled to `tmpDir` and merged.
+ * `memoryLimit` (plus, at the end, about 4 bytes per distinct value while runs are
+ * merged and per distinct key ~11 bytes while the perfect hash is built, 8 while the
+ * records are written): beyond it, sorted runs are spilled to `tmpDir` and merged.
  *
  * The file appears at `path` (atomically: written next to it, every write checked,
  * fsynced, renamed; a symlink is followed, a non-regular file refused, an existing
