@@ -253,6 +253,36 @@ export class ByteDict {
    */
   resolve(off: Uint32Array, len: Uint32Array, hash: Int32Array, n: number, out: Int32Array): void {
     const a = this.arena;
+    this.match(a, off, len, hash, n, out);
+    // 4. The rest, in order: full probe, then insert (moving the bytes down to `used`).
+    for (let i = 0; i < n; i++) {
+      if (out[i]! >= 0) continue;
+      const st = off[i]!;
+      const l = len[i]!;
+      const w = this.used;
+      if (st !== w) copyDown(a, st, st + l, w);
+      out[i] = this.commit(w, l, hash[i]!);
+    }
+  }
+
+  /**
+   * {@link resolve} for candidates that sit in another buffer (`src`, a worker's batch):
+   * only the new ones are copied into the arena, which has room for all of them.
+   */
+  resolveFrom(src: Uint8Array, off: Uint32Array, len: Uint32Array, hash: Int32Array, n: number, out: Int32Array): void {
+    this.match(src, off, len, hash, n, out);
+    for (let i = 0; i < n; i++) {
+      if (out[i]! >= 0) continue;
+      out[i] = this.commitFrom(src, off[i]!, len[i]!, hash[i]!);
+    }
+  }
+
+  /**
+   * Passes 1–3 of {@link resolve} over candidates in `src` (the arena itself or a batch):
+   * `out[i]` becomes the entry number of an existing equal entry, or −1.
+   */
+  private match(src: Uint8Array, off: Uint32Array, len: Uint32Array, hash: Int32Array, n: number, out: Int32Array): void {
+    const a = this.arena;
     const table = this.table;
     const offs = this.offs;
     const mask = this.mask;
@@ -298,80 +328,11 @@ export class ByteDict {
       const l = len[i]!;
       let j = 0;
       if (l <= 64) {
-        while (j < l && a[o + j] === a[st + j]) j++;
-      } else if (a.compare(a, st, st + l, o, o + l) === 0) {
-        j = l;
-      }
-      out[i] = j === l ? out[i]! - 1 : -1;
-    }
-    // 4. The rest, in order: full probe, then insert (moving the bytes down to `used`).
-    for (let i = 0; i < n; i++) {
-      if (out[i]! >= 0) continue;
-      const st = off[i]!;
-      const l = len[i]!;
-      const w = this.used;
-      if (st !== w) copyDown(a, st, st + l, w);
-      out[i] = this.commit(w, l, hash[i]!);
-    }
-  }
-
-  /**
-   * {@link resolve} for candidates that sit in another buffer (`src`, a worker's batch):
-   * only the new ones are copied into the arena, which has room for all of them.
-   */
-  resolveFrom(src: Uint8Array, off: Uint32Array, len: Uint32Array, hash: Int32Array, n: number, out: Int32Array): void {
-    const a = this.arena;
-    const table = this.table;
-    const offs = this.offs;
-    const mask = this.mask;
-    if (this.cand.length < n) this.cand = new Int32Array(Math.max(n, 2 * this.cand.length));
-    const cand = this.cand;
-    // The passes of `resolve`: probe, candidate offsets, touch, compare, then insert the rest.
-    for (let i = 0; i < n; i++) {
-      const h = hash[i]!;
-      let s = h & mask;
-      let e = table[2 * s]!;
-      let left = 4;
-      while (e !== 0 && table[2 * s + 1] !== h && --left > 0) {
-        s = (s + 1) & mask;
-        e = table[2 * s]!;
-      }
-      out[i] = left > 0 && e !== 0 ? e : 0;
-    }
-    for (let i = 0; i < n; i++) {
-      const e = out[i]!;
-      let o = -1;
-      if (e !== 0) {
-        o = offs[e - 1]!;
-        if (offs[e]! - o !== len[i]!) o = -1;
-      }
-      cand[i] = o;
-    }
-    let touch = 0;
-    for (let i = 0; i < n; i++) {
-      const o = cand[i]!;
-      if (o >= 0) touch ^= a[o]!;
-    }
-    this.touched = touch;
-    for (let i = 0; i < n; i++) {
-      const o = cand[i]!;
-      if (o < 0) {
-        out[i] = -1;
-        continue;
-      }
-      const st = off[i]!;
-      const l = len[i]!;
-      let j = 0;
-      if (l <= 64) {
         while (j < l && a[o + j] === src[st + j]) j++;
-      } else if (Buffer.compare(a.subarray(o, o + l), src.subarray(st, st + l)) === 0) {
+      } else if (a.compare(src, st, st + l, o, o + l) === 0) {
         j = l;
       }
       out[i] = j === l ? out[i]! - 1 : -1;
-    }
-    for (let i = 0; i < n; i++) {
-      if (out[i]! >= 0) continue;
-      out[i] = this.commitFrom(src, off[i]!, len[i]!, hash[i]!);
     }
   }
 
