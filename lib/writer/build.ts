@@ -45,6 +45,16 @@ export interface WriterProgress {
   total?: number;
 }
 
+/** One progress event; `done`/`total` only when the phase told them (`total` ≥ 0). */
+export function progressEvent(phase: WriterPhase, ingest: RecordIngest, runs: number, done: number, total: number): WriterProgress {
+  const p: WriterProgress = { phase, records: ingest.records, items: ingest.items, bytes: ingest.bytes, runs };
+  if (total >= 0) {
+    p.done = done;
+    p.total = total;
+  }
+  return p;
+}
+
 /** Phase progress events are emitted at most this often (ms), besides the last one of a phase. */
 const STEP_INTERVAL = 100;
 
@@ -120,13 +130,7 @@ export class Builder {
   }
 
   progress(): WriterProgress {
-    const i = this.ingest;
-    const p: WriterProgress = { phase: this.phase, records: i.records, items: i.items, bytes: i.bytes, runs: this.spillCount };
-    if (this.total >= 0) {
-      p.done = this.done;
-      p.total = this.total;
-    }
-    return p;
+    return progressEvent(this.phase, this.ingest, this.spillCount, this.done, this.total);
   }
 
   private setPhase(phase: WriterPhase): void {

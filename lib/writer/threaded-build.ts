@@ -14,7 +14,7 @@ import { DiscoDBError } from '../errors.js';
 import { AtomicFile } from './atomic-file.js';
 import { RunBuffer } from './arena.js';
 import { BatchEncoder, type BatchBuffers } from './batch.js';
-import { asDiscoDBError, Builder, type WriterPhase, type WriterProgress } from './build.js';
+import { asDiscoDBError, Builder, progressEvent, type WriterPhase, type WriterProgress } from './build.js';
 import type { ImageStats } from './image.js';
 import { TempDir } from './io.js';
 import type { ResolvedOptions } from './options.js';
@@ -100,13 +100,7 @@ export class ThreadedBuilder {
   }
 
   progress(): WriterProgress {
-    const i = this.ingest;
-    const p: WriterProgress = { phase: this.phase, records: i.records, items: i.items, bytes: i.bytes, runs: this.spillCount };
-    if (this.total >= 0) {
-      p.done = this.done;
-      p.total = this.total;
-    }
-    return p;
+    return progressEvent(this.phase, this.ingest, this.spillCount, this.done, this.total);
   }
 
   /** The worker's phase changes and steps (rate-limited there), as the one-thread builder emits them. */
