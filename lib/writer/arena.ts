@@ -566,25 +566,56 @@ export class RunBuffer {
    * key k's value entries + 1, sorted ascending, are `ids[start[k], start[k + 1])`.
    * With `unique`, repeated ids are dropped (start is adjusted).
    */
-  groupByKey(unique: boolean): { start: Uint32Array; ids: Uint32Array } {
+  groupByKey(unique: boolean): GroupedPairs {
+    return drainSteps(this.groupByKeySteps(unique));
+  }
+
+  /**
+   * {@link groupByKey} in steps: yields after about {@link STEP_WORK} units of work
+   * (pairs or keys visited), so that a caller can give the event loop a turn.
+   */
+  *groupByKeySteps(unique: boolean): Generator<void, GroupedPairs, void> {
     const nk = this.keys.n;
     const np = this.np;
     const start = new Uint32Array(nk + 1);
     const pk = this.pairKey;
     const pv = this.pairVal;
-    for (let i = 0; i < np; i++) start[pk[i]! + 1]!++;
+    for (let i0 = 0; i0 < np; i0 += STEP_WORK) {
+      const i1 = Math.min(np, i0 + STEP_WORK);
+      for (let i = i0; i < i1; i++) start[pk[i]! + 1]!++;
+      yield;
+    }
     for (let k = 0; k < nk; k++) start[k + 1]! += start[k]!;
     const ids = new Uint32Array(np);
     // Fill using start[k] as the cursor, then shift back.
-    for (let i = 0; i < np; i++) ids[start[pk[i]!]!++] = pv[i]! + 1;
+    for (let i0 = 0; i0 < np; i0 += STEP_WORK) {
+      const i1 = Math.min(np, i0 + STEP_WORK);
+      for (let i = i0; i < i1; i++) ids[start[pk[i]!]!++] = pv[i]! + 1;
+      yield;
+    }
     for (let k = nk; k > 0; k--) start[k] = start[k - 1]!;
     start[0] = 0;
-    for (let k = 0; k < nk; k++) sortIds(ids, start[k]!, start[k + 1]!);
+    let work = 0;
+    for (let k = 0; k < nk; k++) {
+      const e = start[k + 1]!;
+      sortIds(ids, start[k]!, e);
+      // A list of n ids costs about n log n; counted as n + 1 (sorts of long lists are rare here).
+      work += e - start[k]! + 1;
+      if (work >= STEP_WORK) {
+        work = 0;
+        yield;
+      }
+    }
     if (unique) {
       let w = 0;
       let s = 0;
       for (let k = 0; k < nk; k++) {
         const e = start[k + 1]!;
+        work += e - s + 1;
+        if (work >= STEP_WORK) {
+          work = 0;
+          yield;
+        }
         start[k] = w;
         let prev = 0;
         for (let i = s; i < e; i++) {
@@ -599,6 +630,22 @@ export class RunBuffer {
     }
     return { start, ids };
   }
+}
+
+/** Key k's value entries + 1, sorted, are `ids[start[k], start[k + 1])`. */
+export interface GroupedPairs {
+  start: Uint32Array;
+  ids: Uint32Array;
+}
+
+/** Units of work (pairs, keys) between two yields of a stepwise pass: a few ms each. */
+export const STEP_WORK = 1 << 18;
+
+/** Runs a stepwise pass to its end without yielding (for synchronous callers). */
+export function drainSteps<T>(steps: Generator<void, T, void>): T {
+  let r = steps.next();
+  while (r.done !== true) r = steps.next();
+  return r.value;
 }
 
 /** Sorts ids[s, e) ascending (insertion sort for short ranges). */

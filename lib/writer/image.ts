@@ -20,7 +20,7 @@ import {
 } from '../format/header.js';
 import { FourGramCounter, HuffmanEncoder, maxEncodedLength, shouldCompress } from '../format/huffman-build.js';
 import { jenkinsHashAt } from '../format/jenkins.js';
-import type { ByteDict, RunBuffer } from './arena.js';
+import { STEP_WORK, type ByteDict, type RunBuffer } from './arena.js';
 import { BufReader, BufWriter, copyBytes, FileSink, MemSink, readU32Section, type Sink, type TempDir } from './io.js';
 import { ListEncoder } from './lists.js';
 import type { ResolvedOptions } from './options.js';
@@ -119,6 +119,16 @@ export interface ImageBuffers {
 }
 
 type ImageGen = Generator<Step, ImageStats, ChdBuildResult | undefined>;
+
+/** Runs a stepwise pass, asking for a turn of the event loop at each of its steps. */
+function* ticking<T>(steps: Generator<void, T, void>): Generator<Step, T, ChdBuildResult | undefined> {
+  let r = steps.next();
+  while (r.done !== true) {
+    yield TICK;
+    r = steps.next();
+  }
+  return r.value;
+}
 
 /** Runs an image generator to completion synchronously; `chd` builds the hash. */
 export function driveSync(gen: ImageGen, chd: (req: ChdRequest) => ChdBuildResult): ImageStats {
@@ -333,15 +343,23 @@ interface KeyMeasure {
 }
 
 /** Measures every key record of the in-memory run (keys in insertion order). */
-function measureMemoryKeys(keys: ByteDict, start: Uint32Array, ids: Uint32Array, enc: ListEncoder): KeyMeasure {
+function* measureMemoryKeys(keys: ByteDict, start: Uint32Array, ids: Uint32Array, enc: ListEncoder): Generator<void, KeyMeasure, void> {
   const nk = keys.n;
   const ko = keys.offs;
   const recSize = new Uint32Array(nk);
   let numValues = 0;
   let multiset = false;
   let recordBytes = 0;
+  let work = 0;
   for (let k = 0; k < nk; k++) {
-    enc.measure(ids, start[k]!, start[k + 1]!);
+    const s = start[k]!;
+    const e = start[k + 1]!;
+    work += e - s + 1;
+    if (work >= STEP_WORK) {
+      work = 0;
+      yield;
+    }
+    enc.measure(ids, s, e);
     const size = 8 + (ko[k + 1]! - ko[k]!) + enc.bytes;
     recSize[k] = size;
     recordBytes += size;
@@ -463,10 +481,11 @@ export function* writeMemoryImage(
   const nk = keys.n;
   const nv = run.values.n;
   const valueBytes = run.values.used;
-  const { start, ids } = run.groupByKey(opts.uniqueItems);
+  // Stepwise, with a tick at each step: one pass over millions of pairs takes a few hundred ms.
+  const { start, ids } = yield* ticking(run.groupByKeySteps(opts.uniqueItems));
   run.releasePairs();
   const enc = new ListEncoder(opts.uniqueItems);
-  const m = measureMemoryKeys(keys, start, ids, enc);
+  const m = yield* ticking(measureMemoryKeys(keys, start, ids, enc));
   const ka = keys.arena;
   const ko = keys.offs;
   let hash: Uint8Array | null = null;
