@@ -543,20 +543,7 @@ export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Arr
     }
     j++;
   }
-  const sel = new Uint8Array(8 + 4 * bits.length + 4 * samples.length);
-  const sv = new DataView(sel.buffer);
-  sv.setUint32(0, quotients, true);
-  sv.setUint32(4, k, true);
-  putWords(sv, putWords(sv, 8, bits), samples);
-  const out = new Uint8Array(16 + sel.length + 4 * rems.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, maxVal, true);
-  view.setUint32(4, k, true);
-  view.setUint32(8, remR, true);
-  view.setUint32(12, sel.length, true);
-  out.set(sel, 16);
-  putWords(view, 16 + sel.length, rems);
-  return out;
+  return packCompressedRank(maxVal, k, remR, packSelect(quotients, k, bits, samples), rems);
 }
 
 /** Assembles the `cmph_pack()` image of a CHD (spec §6.3) around its compressed rank `cr`. */
@@ -625,6 +612,11 @@ export function encodeSelect(x: Uint32Array, m: number): Uint8Array {
     bits[pos >>> 5]! |= 1 << (pos & 31);
     if ((j & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[j >>> SELECT_STEP_BITS] = pos;
   }
+  return packSelect(nOnes, m, bits, samples);
+}
+
+/** A select structure's bytes: n_ones, m, the bit vector, the samples. */
+function packSelect(nOnes: number, m: number, bits: Uint32Array, samples: Uint32Array): Uint8Array {
   const out = new Uint8Array(8 + 4 * bits.length + 4 * samples.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, nOnes, true);
@@ -704,7 +696,11 @@ export function encodeCompressedRank(emptyBins: Uint32Array, scratch?: Uint32Arr
     while (i > emptyBins[j]! >>> remR) j++;
     x[i - 1] = j;
   }
-  const sel = encodeSelect(x, k);
+  return packCompressedRank(maxVal, k, remR, encodeSelect(x, k), rems);
+}
+
+/** A compressed_rank's bytes (spec §6.7): max value, count, rem_r, the select's size and bytes, the low parts. */
+function packCompressedRank(maxVal: number, k: number, remR: number, sel: Uint8Array, rems: Uint32Array): Uint8Array {
   const out = new Uint8Array(16 + sel.length + 4 * rems.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, maxVal, true);
