@@ -24,6 +24,7 @@ import { createHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { DiscoDB, buildFile } from '../lib/index.js';
+import { prng } from './prng.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DATA = path.resolve(here, '../../bench/data');
@@ -41,18 +42,6 @@ const keyOf = (i: number): string => `key:${i.toString(36)}`;
 /** 16 bytes, as in the issue's workload. */
 const valueOf = (id: number): string => `value-${String(id).padStart(10, '0')}`;
 
-/** A small PRNG (xorshift) so that both stores see the same probe sequence. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 function tenValues(i: number): string[] {
   const r = prng(i * 2654435761 + 1);

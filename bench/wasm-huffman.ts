@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DiscoDB } from '../lib/index.js';
 import { Codebook } from '../lib/format/huffman.js';
+import { prng } from './prng.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WASM = path.resolve(here, '../../bench/wasm/huffman.wasm');
@@ -90,17 +91,6 @@ const i32 = new Int32Array(k.memory.buffer);
 const start = (id: number): number => image.readUInt32LE(h.id2valueOffset + 8 * (id - 1));
 const end = (id: number): number => image.readUInt32LE(h.id2valueOffset + 8 * id);
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 const r = prng(42);
 const randomIds = Float64Array.from({ length: OPS }, () => 1 + Math.floor(r() * u));
 const sweepIds = Float64Array.from({ length: OPS }, (_, i) => 1 + (i % u));
