@@ -9,6 +9,8 @@
  */
 
 /** Largest arena: offsets are u32. */
+import { sortWords, type WordSource } from './sort.js';
+
 const ARENA_MAX = 0xffffffff;
 const INITIAL_ENTRIES = 1024;
 const INITIAL_ARENA = 64 * 1024;
@@ -403,11 +405,104 @@ export class ByteDict {
 }
 
 /**
+ * The share of `memoryLimit` a file build gives its run ({@link RunBuffer}): 3/4. The
+ * quarter left covers what the writer holds besides the run's arrays — the spill's
+ * write buffer (≤ 4 MiB), the staging batch, its JS heap — and the allocator's slack,
+ * so that peak RSS stays within `memoryLimit` plus node's own memory and the
+ * records the caller holds in flight (README, "Bounded memory").
+ */
+export function runBudget(memoryLimit: number): number {
+  return Math.floor((memoryLimit / 4) * 3);
+}
+
+/**
+ * u32 words a spill needs beyond the hash tables of its run (`valueTable`, `keyTable`
+ * words, which it borrows as scratch: see {@link RunBuffer.spillWords}) for `nv`
+ * values, `nk` keys: the three steps of a spill (sorting the values, sorting the
+ * keys, grouping the pairs by key next to the keys' order), each placed first-fit.
+ */
+export function spillExtraWords(valueTable: number, keyTable: number, nv: number, nk: number, np: number): number {
+  const inPlace = groupsInPlace(valueTable, keyTable, nk, np);
+  const phases = [sortWords(nv), sortWords(nk), groupWords(nk, np, inPlace)];
+  let extra = 0;
+  for (const chunks of phases) extra = Math.max(extra, overflow(valueTable, keyTable, chunks));
+  return extra;
+}
+
+/** The arrays of u32 words grouping takes next to the keys' order (see {@link RunBuffer.groupByKeySteps}). */
+function groupWords(nk: number, np: number, inPlace: boolean): number[] {
+  return [nk, nk + 1, inPlace ? nk : np];
+}
+
+/** The words placed first-fit in two regions that do not fit there. */
+function overflow(valueTable: number, keyTable: number, chunks: number[]): number {
+  let v = valueTable;
+  let k = keyTable;
+  let e = 0;
+  for (const c of chunks) {
+    if (c <= v) v -= c;
+    else if (c <= k) k -= c;
+    else e += c;
+  }
+  return e;
+}
+
+/**
+ * Whether a spill groups the pairs in place (a cursor per key, slower: chains of
+ * dependent loads) rather than into a new array of ids (4 bytes per pair): in place
+ * only when the ids would not fit in the hash tables.
+ */
+export function groupsInPlace(valueTable: number, keyTable: number, nk: number, np: number): boolean {
+  return overflow(valueTable, keyTable, groupWords(nk, np, false)) > overflow(valueTable, keyTable, groupWords(nk, np, true));
+}
+
+/**
+ * u32 words handed out first-fit from a few regions: the memory a spill works in
+ * (the run's hash tables, dead until the run is cleared, and one extra array).
+ */
+export class WordPool {
+  private readonly used: number[];
+
+  constructor(private readonly regions: Uint32Array[]) {
+    this.used = regions.map(() => 0);
+  }
+
+  /** Words allocated because no region had room (0 when the footprint was right; test hook). */
+  fresh = 0;
+
+  /** A region of `n` words (contents undefined); a fresh array if none has room. */
+  readonly take: WordSource = (n) => {
+    const regions = this.regions;
+    for (let r = 0; r < regions.length; r++) {
+      const u = this.used[r]!;
+      if (regions[r]!.length - u >= n) {
+        this.used[r] = u + n;
+        return regions[r]!.subarray(u, u + n);
+      }
+    }
+    this.fresh += n;
+    return new Uint32Array(n);
+  };
+
+  /** Where the pool is (for {@link WordPool.reset}). */
+  mark(): number[] {
+    return this.used.slice();
+  }
+
+  /** Gives back everything taken since `mark` (all of it without one). */
+  reset(mark?: number[]): void {
+    for (let r = 0; r < this.used.length; r++) this.used[r] = mark === undefined ? 0 : mark[r]!;
+  }
+}
+
+/**
  * Records buffered since the last spill: distinct keys, distinct values, and the
- * (key entry, value entry) pair of every item that has a value. Its allocations
- * (plus the working memory a spill or finalisation will need) stay within the
- * budget: `reserve` answers false when the next item does not fit, and the caller
- * spills the run and clears it.
+ * (key entry, value entry) pair of every item that has a value. Everything it
+ * allocates stays within the budget, transients included: `reserve` answers false
+ * when the next item does not fit, and the caller spills the run and clears it.
+ * What is counted ({@link RunBuffer.footprint}): the arenas, offsets, hash tables and
+ * pairs, plus what a spill needs beyond the hash tables it borrows; while an array
+ * grows, the old one and the new one side by side.
  */
 export class RunBuffer {
   readonly keys: ByteDict;
@@ -416,6 +511,14 @@ export class RunBuffer {
   pairVal: Uint32Array;
   /** Number of pairs. */
   np = 0;
+  /** The spill's scratch beyond the hash tables, kept from one spill to the next. */
+  private extra = new Uint32Array(0);
+  /** The spill's write buffer, kept from one spill to the next. */
+  private spillBuf: Buffer | null = null;
+  /** The largest {@link RunBuffer.bytes} or growth transient seen (test and bench hook). */
+  peakBytes = 0;
+  /** The pool of the last spill (test hook: its `fresh` words). */
+  lastPool: WordPool | null = null;
 
   /**
    * @param budget bytes the run may use; `Infinity` for an unbounded in-memory build.
@@ -430,6 +533,7 @@ export class RunBuffer {
     const pairs = Math.max(4, Math.min(INITIAL_PAIRS, entries * 4));
     this.pairKey = new Uint32Array(pairs);
     this.pairVal = new Uint32Array(pairs);
+    this.peakBytes = this.bytes();
   }
 
   /** True when nothing at all is buffered. */
@@ -457,22 +561,64 @@ export class RunBuffer {
     this.np = 0;
     this.pairKey = new Uint32Array(0);
     this.pairVal = new Uint32Array(0);
+    this.extra = new Uint32Array(0);
+    this.spillBuf = null;
   }
 
   /**
-   * Bytes allocated plus what a spill of the run will allocate at most on top
-   * (sorting: 32 bytes per entry, see sort.ts; grouping the pairs by key: 4 bytes
-   * per key and per pair).
+   * Bytes a run with these allocations holds at most: the arenas, the offsets, the
+   * hash tables and the pairs, plus the scratch a spill needs beyond the hash tables
+   * (sorting: 32 bytes per entry, see sort.ts; grouping the pairs by key, in place:
+   * 12 bytes per key with the keys' order).
    */
   static footprint(keyArena: number, keyCap: number, valArena: number, valCap: number, pairCap: number): number {
-    const dicts = keyArena + ByteDict.entryBytes(keyCap) + valArena + ByteDict.entryBytes(valCap);
-    const transient = Math.max(32 * valCap, 36 * keyCap + 4 * pairCap);
-    return dicts + 8 * pairCap + transient;
+    const kt = 2 * ByteDict.slotsFor(keyCap);
+    const vt = 2 * ByteDict.slotsFor(valCap);
+    const dicts = keyArena + 4 * (keyCap + 1) + 4 * kt + valArena + 4 * (valCap + 1) + 4 * vt;
+    return dicts + 8 * pairCap + 4 * spillExtraWords(vt, kt, valCap, keyCap, pairCap);
   }
 
-  /** The current footprint (see {@link RunBuffer.footprint}). */
+  /** The current footprint (see {@link RunBuffer.footprint}); the spill's scratch kept from the last spill, if larger. */
   bytes(): number {
-    return RunBuffer.footprint(this.keys.arena.length, this.keys.cap, this.values.arena.length, this.values.cap, this.pairKey.length);
+    const k = this.keys;
+    const v = this.values;
+    const f = RunBuffer.footprint(k.arena.length, k.cap, v.arena.length, v.cap, this.pairKey.length);
+    const extra = 4 * spillExtraWords(v.table.length, k.table.length, v.cap, k.cap, this.pairKey.length);
+    return f + Math.max(0, this.extra.byteLength - extra);
+  }
+
+  /** Bytes of every array the run holds now (what {@link RunBuffer.bytes} bounds; test hook). */
+  allocated(): number {
+    const k = this.keys;
+    const v = this.values;
+    const dicts = k.arena.length + k.offs.byteLength + k.table.byteLength + v.arena.length + v.offs.byteLength + v.table.byteLength;
+    return dicts + this.pairKey.byteLength + this.pairVal.byteLength + this.extra.byteLength;
+  }
+
+  /**
+   * The memory a spill works in: the hash tables (the run must be cleared or released
+   * after the spill) and the extra scratch the footprint counts, allocated once.
+   */
+  spillWords(): WordPool {
+    const k = this.keys;
+    const v = this.values;
+    const need = spillExtraWords(v.table.length, k.table.length, v.cap, k.cap, this.pairKey.length);
+    if (this.extra.length < need) this.extra = new Uint32Array(need);
+    const words = (t: Int32Array): Uint32Array => new Uint32Array(t.buffer, t.byteOffset, t.length);
+    this.peakBytes = Math.max(this.peakBytes, this.allocated());
+    this.lastPool = new WordPool([words(v.table), words(k.table), this.extra]);
+    return this.lastPool;
+  }
+
+  /** Whether a spill of this run groups its pairs in place (see {@link groupsInPlace}). */
+  spillGroupsInPlace(): boolean {
+    return groupsInPlace(this.values.table.length, this.keys.table.length, this.keys.cap, this.pairKey.length);
+  }
+
+  /** The spill's write buffer of `size` bytes, reused from spill to spill. */
+  spillBuffer(size: number): Buffer {
+    if (this.spillBuf === null || this.spillBuf.length !== size) this.spillBuf = Buffer.allocUnsafe(size);
+    return this.spillBuf;
   }
 
   /**
@@ -506,6 +652,26 @@ export class RunBuffer {
     return this.grow(kMax, vMax);
   }
 
+  /**
+   * Bytes held at the peak of growing to these allocations: the larger of the new
+   * footprint and, while each array is copied, the new arrays next to the old ones
+   * they replace (the spill's scratch is not in use then).
+   */
+  private growthPeak(kArena: number, kCap: number, vArena: number, vCap: number, pCap: number): number {
+    const k = this.keys;
+    const v = this.values;
+    const after = RunBuffer.footprint(kArena, kCap, vArena, vCap, pCap);
+    const kt = 2 * ByteDict.slotsFor(kCap);
+    const vt = 2 * ByteDict.slotsFor(vCap);
+    let live = kArena + 4 * (kCap + 1) + 4 * kt + vArena + 4 * (vCap + 1) + 4 * vt + 8 * pCap + this.extra.byteLength;
+    if (kArena !== k.arena.length) live += k.arena.length;
+    if (vArena !== v.arena.length) live += v.arena.length;
+    if (kCap !== k.cap) live += k.offs.byteLength + (kt !== k.table.length ? k.table.byteLength : 0);
+    if (vCap !== v.cap) live += v.offs.byteLength + (vt !== v.table.length ? v.table.byteLength : 0);
+    if (pCap !== this.pairKey.length) live += this.pairKey.byteLength + this.pairVal.byteLength;
+    return Math.max(after, live);
+  }
+
   private grow(kMax: number, vMax: number): boolean {
     const k = this.keys;
     const v = this.values;
@@ -528,7 +694,8 @@ export class RunBuffer {
       if (v.n >= vCap) vCap *= 2;
       if (this.np >= pCap) pCap *= 2;
     }
-    if (!force && RunBuffer.footprint(kArena, kCap, vArena, vCap, pCap) > this.budget) {
+    let peak = this.growthPeak(kArena, kCap, vArena, vCap, pCap);
+    if (!force && peak > this.budget) {
       // Doubling does not fit: try growing the arenas and the pair arrays by 1/8 instead.
       if (kNeed > k.arena.length) kArena = Math.min(ARENA_MAX, Math.max(kNeed, Math.ceil(k.arena.length * 1.125)));
       if (vNeed > v.arena.length) vArena = Math.min(ARENA_MAX, Math.max(vNeed, Math.ceil(v.arena.length * 1.125)));
@@ -537,7 +704,8 @@ export class RunBuffer {
       if (kCap !== k.cap) kCap = Math.max(k.cap, k.fullCap());
       if (vCap !== v.cap) vCap = Math.max(v.cap, v.fullCap());
       if (k.n >= kCap || (vMax >= 0 && v.n >= vCap)) return false;
-      if (RunBuffer.footprint(kArena, kCap, vArena, vCap, pCap) > this.budget) return false;
+      peak = this.growthPeak(kArena, kCap, vArena, vCap, pCap);
+      if (peak > this.budget) return false;
     }
     if (kArena !== k.arena.length) k.growArena(kArena);
     if (vArena !== v.arena.length) v.growArena(vArena);
@@ -551,6 +719,7 @@ export class RunBuffer {
       pv.set(this.pairVal.subarray(0, this.np));
       this.pairVal = pv;
     }
+    if (peak > this.peakBytes) this.peakBytes = peak;
     return true;
   }
 
@@ -564,20 +733,72 @@ export class RunBuffer {
   /**
    * Groups the pairs by key: returns `start` (nk + 1 entries) and `ids` such that
    * key k's value entries + 1, sorted ascending, are `ids[start[k], start[k + 1])`.
-   * With `unique`, repeated ids are dropped (start is adjusted).
+   * With `unique`, repeated ids are dropped (start is adjusted). `start` and `ids`
+   * come from `take`; with `inPlace`, `ids` is the memory of the pairs instead, and
+   * `take` gives a cursor per key. Either way the pairs are gone (the run must be
+   * cleared or released).
    */
-  groupByKey(unique: boolean): GroupedPairs {
-    return drainSteps(this.groupByKeySteps(unique));
+  groupByKey(unique: boolean, take?: WordSource, inPlace = false): GroupedPairs {
+    return drainSteps(this.groupByKeySteps(unique, take, inPlace));
+  }
+
+  /**
+   * Permutes the pairs into key order in place; then each value entry + 1. `start`:
+   * where each key's pairs go. The cursors come from `take`.
+   */
+  private *permuteByKey(start: Uint32Array, take: WordSource): Generator<void, void, void> {
+    const nk = this.keys.n;
+    const np = this.np;
+    const pk = this.pairKey;
+    const pv = this.pairVal;
+    // Permute the pairs into key order in place (each key's cursor `next[k]`: the
+    // pairs before it are placed): a pair taken from a wrong place goes to its key's
+    // cursor and the pair found there moves on, until one belongs where it was taken.
+    const next = take(nk);
+    next.set(start.subarray(0, nk));
+    let work = 0;
+    for (let b = 0; b < nk; b++) {
+      const end = start[b + 1]!;
+      let i = next[b]!;
+      work += end - i + 1;
+      for (; i < end; i++) {
+        let k = pk[i]!;
+        if (k === b) continue;
+        let v = pv[i]!;
+        do {
+          const j = next[k]!++;
+          const k2 = pk[j]!;
+          const v2 = pv[j]!;
+          pk[j] = k;
+          pv[j] = v;
+          k = k2;
+          v = v2;
+        } while (k !== b);
+        pk[i] = b;
+        pv[i] = v;
+      }
+      next[b] = end;
+      if (work >= STEP_WORK) {
+        work = 0;
+        yield;
+      }
+    }
+    for (let i0 = 0; i0 < np; i0 += STEP_WORK) {
+      const i1 = Math.min(np, i0 + STEP_WORK);
+      for (let i = i0; i < i1; i++) pv[i]!++;
+      yield;
+    }
   }
 
   /**
    * {@link groupByKey} in steps: yields after about {@link STEP_WORK} units of work
    * (pairs or keys visited), so that a caller can give the event loop a turn.
    */
-  *groupByKeySteps(unique: boolean): Generator<void, GroupedPairs, void> {
+  *groupByKeySteps(unique: boolean, take: WordSource = (n) => new Uint32Array(n), inPlace = false): Generator<void, GroupedPairs, void> {
     const nk = this.keys.n;
     const np = this.np;
-    const start = new Uint32Array(nk + 1);
+    const start = take(nk + 1);
+    start.fill(0);
     const pk = this.pairKey;
     const pv = this.pairVal;
     for (let i0 = 0; i0 < np; i0 += STEP_WORK) {
@@ -586,16 +807,11 @@ export class RunBuffer {
       yield;
     }
     for (let k = 0; k < nk; k++) start[k + 1]! += start[k]!;
-    const ids = new Uint32Array(np);
-    // Fill using start[k] as the cursor, then shift back.
-    for (let i0 = 0; i0 < np; i0 += STEP_WORK) {
-      const i1 = Math.min(np, i0 + STEP_WORK);
-      for (let i = i0; i < i1; i++) ids[start[pk[i]!]!++] = pv[i]! + 1;
-      yield;
-    }
-    for (let k = nk; k > 0; k--) start[k] = start[k - 1]!;
-    start[0] = 0;
+    const ids = inPlace ? pv.subarray(0, np) : take(np);
+    if (inPlace) yield* this.permuteByKey(start, take);
+    else yield* scatterByKey(pk, pv, np, start, ids);
     let work = 0;
+    this.np = 0;
     for (let k = 0; k < nk; k++) {
       const e = start[k + 1]!;
       sortIds(ids, start[k]!, e);
@@ -630,6 +846,19 @@ export class RunBuffer {
     }
     return { start, ids };
   }
+}
+
+/** Scatters the pairs into key order: `ids[start[k]..]` gets key k's value entries + 1 (`start` is left as it was). */
+function* scatterByKey(pk: Uint32Array, pv: Uint32Array, np: number, start: Uint32Array, ids: Uint32Array): Generator<void, void, void> {
+  // start[k] serves as key k's cursor, then is shifted back.
+  for (let i0 = 0; i0 < np; i0 += STEP_WORK) {
+    const i1 = Math.min(np, i0 + STEP_WORK);
+    for (let i = i0; i < i1; i++) ids[start[pk[i]!]!++] = pv[i]! + 1;
+    yield;
+  }
+  const nk = start.length - 1;
+  for (let k = nk; k > 0; k--) start[k] = start[k - 1]!;
+  start[0] = 0;
 }
 
 /** Key k's value entries + 1, sorted, are `ids[start[k], start[k + 1])`. */

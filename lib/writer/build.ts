@@ -6,7 +6,7 @@
 import { buildChdSync, type ChdBuildResult } from '../format/chd-build.js';
 import { GlibcRandom } from '../format/glibc-rand.js';
 import { DiscoDBError } from '../errors.js';
-import { RunBuffer } from './arena.js';
+import { RunBuffer, runBudget } from './arena.js';
 import { finishImage, imageBuffers } from './finish.js';
 import { driveSync, writeMemoryImage, type ChdRequest, type ImageBuffers, type ImageStats } from './image.js';
 import { AtomicFile } from './atomic-file.js';
@@ -108,7 +108,7 @@ export class Builder {
     readonly opts: ResolvedOptions,
     spillable: boolean,
   ) {
-    this.run = new RunBuffer(spillable ? opts.memoryLimit : Infinity);
+    this.run = new RunBuffer(spillable ? runBudget(opts.memoryLimit) : Infinity);
     this.tmp = spillable ? new TempDir(opts.tmpDir) : null;
     this.ingest = new RecordIngest(this.run, () => this.spill());
   }

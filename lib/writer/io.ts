@@ -89,12 +89,14 @@ export class BufWriter {
   n = 0;
   private base: number;
 
+  /** @param buf a buffer of `size` bytes to reuse (a spilling run's, see `RunBuffer.spillBuffer`). */
   constructor(
     private readonly sink: Sink,
     pos: number,
     size: number,
+    buf?: Buffer,
   ) {
-    this.buf = Buffer.allocUnsafe(size);
+    this.buf = buf !== undefined && buf.length === size ? buf : Buffer.allocUnsafe(size);
     this.base = pos;
   }
 

@@ -124,16 +124,20 @@ export function mergeWork(level: readonly RunSize[], fanIn: number): number {
 
 /**
  * Writes the buffered run to a new temporary file (sorting keys and values by
- * bytes) and returns its description. The run is left untouched.
+ * bytes) and returns its description. The sorts and the grouping work in the run's
+ * hash tables and its spill scratch ({@link RunBuffer.spillWords}), the writes go
+ * through its spill buffer: a spill allocates nothing the run's footprint did not
+ * count. The run must be cleared (or released) afterwards.
  */
 export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastRecord: number, bufSize: number): RunFile {
   const f = tmp.create('run');
-  const w = new BufWriter(new FileSink(f.fd), 0, bufSize);
+  const w = new BufWriter(new FileSink(f.fd), 0, bufSize, run.spillBuffer(bufSize));
+  const pool = run.spillWords();
   const vals = run.values;
   const nv = vals.n;
   const va = vals.arena;
   const vo = vals.offs;
-  let order = sortEntries(vals);
+  let order = sortEntries(vals, pool.take);
   const vs = { start: w.offset, end: 0 };
   const bs = SPILL_S;
   const be = SPILL_E;
@@ -170,8 +174,16 @@ export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastReco
   const nk = keys.n;
   const ka = keys.arena;
   const ko = keys.offs;
-  order = sortEntries(keys);
-  const { start, ids } = run.groupByKey(unique);
+  // The keys' order stays while the pairs are grouped; the sort's scratch goes back to the pool.
+  pool.reset();
+  let afterOrder: number[] | undefined;
+  order = sortEntries(keys, (n) => {
+    const a = pool.take(n);
+    afterOrder ??= pool.mark();
+    return a;
+  });
+  pool.reset(afterOrder);
+  const { start, ids } = run.groupByKey(unique, pool.take, run.spillGroupsInPlace());
   const ks = { start: w.offset, end: 0 };
   const ls = SPILL_LS;
   const le = SPILL_LE;

@@ -61,24 +61,42 @@ class Scratch {
   readonly ti: Uint32Array;
   readonly count = new Uint32Array(257);
 
-  constructor(n: number) {
-    this.w1 = new Uint32Array(n);
-    this.w2 = new Uint32Array(n);
-    this.s3 = new Uint32Array(n);
-    this.s4 = new Uint32Array(n);
-    this.t1 = new Uint32Array(n);
-    this.t2 = new Uint32Array(n);
-    this.ti = new Uint32Array(n);
+  constructor(n: number, take: WordSource) {
+    this.w1 = take(n);
+    this.w2 = take(n);
+    this.s3 = take(n);
+    this.s4 = take(n);
+    this.t1 = take(n);
+    this.t2 = take(n);
+    this.ti = take(n);
   }
 }
 
-/** Entry numbers of `d` in byte order of their strings (all distinct). Scratch memory: 28 bytes per entry. */
-export function sortEntries(d: ByteDict): Uint32Array {
+/**
+ * Where a sort gets its arrays of u32 words (contents undefined): fresh ones by
+ * default, or regions of memory the caller has to spare (a spilling run's hash tables,
+ * see `RunBuffer.spillWords`), so that a spill allocates nothing.
+ */
+export type WordSource = (n: number) => Uint32Array;
+
+const freshWords: WordSource = (n) => new Uint32Array(n);
+
+/** Arrays of u32 words {@link sortEntries} takes from its source for `n` entries: the result, then the scratch. */
+export function sortWords(n: number): number[] {
+  return n < 2 ? [n] : n > SMALL ? [n, n, n, n, n, n, n, n] : [n];
+}
+
+/**
+ * Entry numbers of `d` in byte order of their strings (all distinct). The result
+ * and the scratch (28 bytes per entry) come from `take` in the order of
+ * {@link sortWords}; the scratch is dead when this returns.
+ */
+export function sortEntries(d: ByteDict, take: WordSource = freshWords): Uint32Array {
   const n = d.n;
-  const idx = new Uint32Array(n);
+  const idx = take(n);
   for (let i = 0; i < n; i++) idx[i] = i;
   if (n < 2) return idx;
-  const sc = n > SMALL ? new Scratch(n) : null;
+  const sc = n > SMALL ? new Scratch(n, take) : null;
   sortRange(d, idx, sc, 0, n, 0);
   return idx;
 }

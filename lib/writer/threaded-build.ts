@@ -6,13 +6,13 @@
  * this side fsyncs and renames. Batches on their way take up to a sixteenth of the
  * budget (so that the caller goes on while the worker spills a run); past that the
  * caller waits ({@link ThreadedBuilder.whenRoom}), so memory stays within the budget:
- * the worker's run gets `memoryLimit` minus the batch buffers and minus
- * {@link WORKER_OVERHEAD} for the second isolate (the worker's heap and the main
+ * the worker's run gets the run share of `memoryLimit` (`runBudget`: 3/4) minus the
+ * batch buffers and minus {@link WORKER_OVERHEAD} for the second isolate (the worker's heap and the main
  * thread's, which a one-thread build shares), at most an eighth of the budget.
  */
 import { DiscoDBError } from '../errors.js';
 import { AtomicFile } from './atomic-file.js';
-import { RunBuffer } from './arena.js';
+import { RunBuffer, runBudget } from './arena.js';
 import { BatchEncoder, type BatchBuffers } from './batch.js';
 import { asDiscoDBError, Builder, progressEvent, type WriterPhase, type WriterProgress } from './build.js';
 import type { ImageStats } from './image.js';
@@ -71,7 +71,8 @@ export class ThreadedBuilder {
     const batch = this.encoder.batchBytes;
     this.maxInFlight = Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.floor(limit / 16 / batch)));
     const overhead = Math.min(WORKER_OVERHEAD, Math.floor(limit / 8));
-    this.runBudget = Math.max(Math.floor(limit / 2), limit - (this.maxInFlight + 1) * batch - overhead);
+    const share = runBudget(limit);
+    this.runBudget = Math.max(Math.floor(share / 2), share - (this.maxInFlight + 1) * batch - overhead);
     this.ingest = new RecordIngest(new RunBuffer(0), () => undefined, this.encoder);
     // Now, so that the worker starts (tens of ms) while the first batch fills.
     this.begin();

@@ -1,0 +1,135 @@
+/**
+ * The run's memory budget is a bound on what it allocates: the footprint a run
+ * accounts (RunBuffer.bytes) covers every array it holds, the peak while an array
+ * grows (old and new side by side) and a spill's scratch, which works in the run's
+ * hash tables and its counted extra without allocating; and builds that spill at
+ * tiny budgets (many runs, both ways of grouping the pairs) keep the bytes of the
+ * in-memory build.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import t from 'tap';
+import { RunBuffer, runBudget } from '../lib/writer/arena.js';
+import { TempDir } from '../lib/writer/io.js';
+import { RecordIngest } from '../lib/writer/records.js';
+import { spillRun } from '../lib/writer/runs.js';
+import { DiscoDBWriter, buildBuffer } from '../lib/writer/index.js';
+import { DiscoDB } from '../lib/discodb.js';
+import { randInt, rng } from './helpers/random.js';
+
+const sha256 = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
+
+interface Shape {
+  name: string;
+  keys: number;
+  values: number;
+  keyLen: [number, number];
+  valueLen: [number, number];
+  noValue: number;
+}
+
+const SHAPES: Shape[] = [
+  { name: 'one value per key', keys: 1e9, values: 1e9, keyLen: [4, 12], valueLen: [4, 12], noValue: 0 },
+  { name: 'many values per key', keys: 40, values: 5000, keyLen: [1, 8], valueLen: [1, 6], noValue: 0 },
+  { name: 'long values', keys: 300, values: 1e9, keyLen: [2, 10], valueLen: [50, 400], noValue: 0.1 },
+  { name: 'keys only', keys: 1e9, values: 10, keyLen: [3, 20], valueLen: [0, 3], noValue: 0.9 },
+  { name: 'few values, repeated pairs', keys: 2000, values: 30, keyLen: [1, 5], valueLen: [0, 4], noValue: 0.02 },
+];
+
+function text(r: () => number, n: number, [lo, hi]: [number, number]): string {
+  return `${n.toString(36)}:`.padEnd(lo + randInt(r, hi - lo + 1), 'x');
+}
+
+t.test('a run spills before what it allocates exceeds its budget; a spill allocates nothing', (tt) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-budget-test-'));
+  tt.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tmp = new TempDir(dir);
+  const r = rng(99);
+  const grouped = { inPlace: 0, scattered: 0 };
+  for (const shape of SHAPES) {
+    for (const budget of [24 * 1024, 96 * 1024, 384 * 1024]) {
+      const run = new RunBuffer(budget);
+      let spills = 0;
+      let worst = 0;
+      let fresh = 0;
+      const check = (): void => {
+        // Every array the run holds is within the footprint it accounts, and that within the budget.
+        worst = Math.max(worst, run.allocated(), run.bytes());
+      };
+      const ingest = new RecordIngest(run, () => {
+        check();
+        if (run.spillGroupsInPlace()) grouped.inPlace++;
+        else grouped.scattered++;
+        spillRun(run, tmp, false, ingest.records, 64 * 1024);
+        fresh += run.lastPool!.fresh;
+        check();
+        run.clear();
+        spills++;
+      });
+      const n = 20000 + randInt(r, 20000);
+      for (let i = 0; i < n; i++) {
+        const key = text(r, randInt(r, Math.min(shape.keys, 1e6)), shape.keyLen);
+        const value = r() < shape.noValue ? null : text(r, randInt(r, Math.min(shape.values, 1e6)), shape.valueLen);
+        ingest.add(value === null ? { key } : { key, value });
+        if ((i & 255) === 0) check();
+      }
+      ingest.flush();
+      check();
+      const label = `${shape.name} @ ${budget}`;
+      tt.ok(spills > 1, `${label}: ${spills} spills`);
+      tt.ok(worst <= budget, `${label}: allocated ${worst} ≤ budget ${budget}`);
+      tt.ok(run.peakBytes <= budget, `${label}: peak while growing and spilling ${run.peakBytes} ≤ ${budget}`);
+      tt.equal(fresh, 0, `${label}: the spills took all their scratch from the run's counted memory`);
+    }
+  }
+  tt.ok(grouped.inPlace > 0 && grouped.scattered > 0, `pairs grouped both ways (${JSON.stringify(grouped)})`);
+  tmp.cleanup();
+  tt.end();
+});
+
+t.test('the run share of the budget', (tt) => {
+  tt.equal(runBudget(256 * 1024 * 1024), 192 * 1024 * 1024);
+  tt.ok(runBudget(1000) <= 1000);
+  tt.end();
+});
+
+t.test('tiny budgets: many runs, both groupings, bytes of the in-memory build', async (tt) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-budget-test-'));
+  tt.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const r = rng(7);
+  for (const [i, shape] of SHAPES.entries()) {
+    for (const uniqueItems of [false, true]) {
+      const n = 3000 + randInt(r, 5000);
+      const recs: { key: string; value?: string }[] = [];
+      const model = new Map<string, string[]>();
+      for (let j = 0; j < n; j++) {
+        const key = text(r, randInt(r, Math.min(shape.keys, 1e6)), shape.keyLen);
+        const value = r() < shape.noValue ? null : text(r, randInt(r, Math.min(shape.values, 1e6)), shape.valueLen);
+        recs.push(value === null ? { key } : { key, value });
+        const list = model.get(key) ?? [];
+        if (value !== null && !(uniqueItems && list.includes(value))) list.push(value);
+        model.set(key, list);
+      }
+      const out = path.join(dir, `${i}-${uniqueItems}.ddb`);
+      const w = new DiscoDBWriter(out, { memoryLimit: 4000 + randInt(r, 12000), uniqueItems, tmpDir: dir });
+      await pipeline(Readable.from(recs), w);
+      const label = `${shape.name}, uniqueItems ${uniqueItems}`;
+      tt.ok(w.stats!.runs > 3, `${label}: ${w.stats!.runs} runs`);
+      tt.equal(sha256(fs.readFileSync(out)), sha256(buildBuffer(recs, { uniqueItems })), `${label}: spilled = in memory`);
+      const db = DiscoDB.open(out);
+      tt.equal(db.size, model.size, `${label}: keys`);
+      let bad = 0;
+      for (const [key, want] of model) {
+        const got = [...db.get(key)].map((v) => v.toString()).sort();
+        if (got.join('\0') !== [...want].sort().join('\0')) bad++;
+      }
+      tt.equal(bad, 0, `${label}: every key's values as in the model`);
+      db.close();
+    }
+  }
+  tt.end();
+});
