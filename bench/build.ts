@@ -20,6 +20,8 @@
  *   value (default `0,2`: the one-thread path and worker threads);
  * - `discodb-iter`: `buildFile(records, file)` (no stream), default limit (`--no-iter`: skipped);
  * `--repeat n` runs the discodb tasks n times, interleaved (the machine's noise shows).
+ * `--baseline path/to/other/dist/bench/build.js` runs each discodb task of another build
+ * too (e.g. main's, as "before"), right after this build's, as `base:discodb…` rows.
  * - `lmdb`: the same records put into an lmdb `dupSort` database (one key, many values),
  *   in synchronous transactions of 100k puts.
  */
@@ -136,8 +138,8 @@ interface Result {
   cpu: number;
 }
 
-function runChild(task: Task, set: DataSet, keys: number, memory: string | undefined, threads: number): Result {
-  const args = [...process.execArgv, HERE, '--child', task, set, String(keys), memory ?? '-', String(threads)];
+function runChild(script: string, task: Task, set: DataSet, keys: number, memory: string | undefined, threads: number): Result {
+  const args = [...process.execArgv, script, '--child', task, set, String(keys), memory ?? '-', String(threads)];
   const res = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * MB });
   if (res.status !== 0) throw new Error(`${task} ${set} failed with status ${res.status}`);
   const line = res.stdout.trim().split('\n').pop()!;
@@ -156,30 +158,39 @@ async function main(): Promise<void> {
   };
   const keys = Number(opt('--keys') ?? 1_000_000);
   const only = opt('--only');
-  const configs: [Task, DataSet, string | undefined, number][] = [];
+  const configs: [Task, DataSet, string | undefined, number, string][] = [];
+  const baseline = opt('--baseline');
   const sets = (opt('--sets') ?? '1x,10x').split(',');
   const threadCounts = (opt('--threads') ?? '0,2').split(',').map(Number);
   const limits = (opt('--limits') ?? '128M,256M').split(',').map((l) => (l === '256M' ? undefined : l));
   const iter = !argv.includes('--no-iter');
   const repeat = Number(opt('--repeat') ?? 1);
   for (const set of sets) {
-    configs.push(['source', set, undefined, 0]);
+    configs.push(['source', set, undefined, 0, HERE]);
     for (let r = 0; r < repeat; r++) {
       for (const th of threadCounts) {
-        for (const limit of limits) configs.push(['discodb', set, limit, th]);
-        if (iter) configs.push(['discodb-iter', set, undefined, th]);
+        for (const limit of limits) {
+          configs.push(['discodb', set, limit, th, HERE]);
+          if (baseline !== undefined) configs.push(['discodb', set, limit, th, baseline]);
+        }
+        if (iter) {
+          configs.push(['discodb-iter', set, undefined, th, HERE]);
+          if (baseline !== undefined) configs.push(['discodb-iter', set, undefined, th, baseline]);
+        }
       }
     }
-    configs.push(['lmdb', set, undefined, 0]);
+    configs.push(['lmdb', set, undefined, 0, HERE]);
   }
   console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${keys} keys`);
-  console.log('task          data  limit   threads   records      seconds   records/s   cpu/wall   peak RSS MB   output MB');
-  for (const [task, set, memory, threads] of configs) {
+  if (baseline !== undefined) console.log(`base: ${baseline}`);
+  console.log('task               data  limit   threads   records      seconds   records/s   cpu/wall   peak RSS MB   output MB');
+  for (const [task, set, memory, threads, script] of configs) {
     if (only !== undefined && !task.startsWith(only)) continue;
-    const r = runChild(task, set, keys, memory, threads);
+    const r = runChild(script, task, set, keys, memory, threads);
     const limit = task.startsWith('discodb') ? (memory ?? '256M') : '-';
+    const label = script === HERE ? task : `base:${task}`;
     console.log(
-      `${task.padEnd(13)} ${set.padEnd(5)} ${limit.padEnd(7)} ${(task.startsWith('discodb') ? String(threads) : '-').padStart(7)} ${String(r.records).padStart(9)} ${r.seconds
+      `${label.padEnd(18)} ${set.padEnd(5)} ${limit.padEnd(7)} ${(task.startsWith('discodb') ? String(threads) : '-').padStart(7)} ${String(r.records).padStart(9)} ${r.seconds
         .toFixed(2)
         .padStart(12)} ${Math.round(r.records / r.seconds)
         .toLocaleString('en-US')

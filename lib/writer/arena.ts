@@ -735,10 +735,11 @@ export class RunBuffer {
    * key k's value entries + 1, sorted ascending, are `ids[start[k], start[k + 1])`.
    * With `unique`, repeated ids are dropped (start is adjusted). `start` and `ids`
    * come from `take`; with `inPlace`, `ids` is the memory of the pairs instead, and
-   * `take` gives a cursor per key. Either way the pairs are gone (the run must be
-   * cleared or released).
+   * `take` gives a cursor per key. By default both come from the run's hash tables
+   * and spill scratch ({@link RunBuffer.spillWords}), in place as a spill would. Either
+   * way the pairs and the hash tables are gone (the run must be cleared or released).
    */
-  groupByKey(unique: boolean, take?: WordSource, inPlace = false): GroupedPairs {
+  groupByKey(unique: boolean, take?: WordSource, inPlace?: boolean): GroupedPairs {
     return drainSteps(this.groupByKeySteps(unique, take, inPlace));
   }
 
@@ -794,7 +795,13 @@ export class RunBuffer {
    * {@link groupByKey} in steps: yields after about {@link STEP_WORK} units of work
    * (pairs or keys visited), so that a caller can give the event loop a turn.
    */
-  *groupByKeySteps(unique: boolean, take: WordSource = (n) => new Uint32Array(n), inPlace = false): Generator<void, GroupedPairs, void> {
+  *groupByKeySteps(unique: boolean, take?: WordSource, inPlace?: boolean): Generator<void, GroupedPairs, void> {
+    // By default in the run's own counted memory, as a spill does (the hash tables are not needed any more).
+    if (take === undefined) {
+      take = this.spillWords().take;
+      inPlace ??= this.spillGroupsInPlace();
+    }
+    inPlace ??= false;
     const nk = this.keys.n;
     const np = this.np;
     const start = take(nk + 1);
