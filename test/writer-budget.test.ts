@@ -55,7 +55,6 @@ t.test('a run spills before what it allocates exceeds its budget; a spill alloca
       const run = new RunBuffer(budget);
       let spills = 0;
       let worst = 0;
-      let fresh = 0;
       const check = (): void => {
         // Every array the run holds is within the footprint it accounts, and that within the budget.
         worst = Math.max(worst, run.allocated(), run.bytes());
@@ -65,7 +64,6 @@ t.test('a run spills before what it allocates exceeds its budget; a spill alloca
         if (run.spillGroupsInPlace()) grouped.inPlace++;
         else grouped.scattered++;
         spillRun(run, tmp, false, ingest.records, 64 * 1024);
-        fresh += run.lastPool!.fresh;
         check();
         run.clear();
         spills++;
@@ -83,7 +81,7 @@ t.test('a run spills before what it allocates exceeds its budget; a spill alloca
       tt.ok(spills > 1, `${label}: ${spills} spills`);
       tt.ok(worst <= budget, `${label}: allocated ${worst} ≤ budget ${budget}`);
       tt.ok(run.peakBytes <= budget, `${label}: peak while growing and spilling ${run.peakBytes} ≤ ${budget}`);
-      tt.equal(fresh, 0, `${label}: the spills took all their scratch from the run's counted memory`);
+      tt.equal(run.freshWords, 0, `${label}: the spills took all their scratch from the run's counted memory`);
     }
   }
   tt.ok(grouped.inPlace > 0 && grouped.scattered > 0, `pairs grouped both ways (${JSON.stringify(grouped)})`);

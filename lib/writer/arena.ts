@@ -463,12 +463,13 @@ export function groupsInPlace(valueTable: number, keyTable: number, nk: number, 
 export class WordPool {
   private readonly used: number[];
 
-  constructor(private readonly regions: Uint32Array[]) {
+  /** @param onFresh hears the words allocated because no region had room (none when the footprint was right). */
+  constructor(
+    private readonly regions: Uint32Array[],
+    private readonly onFresh: (words: number) => void = () => undefined,
+  ) {
     this.used = regions.map(() => 0);
   }
-
-  /** Words allocated because no region had room (0 when the footprint was right; test hook). */
-  fresh = 0;
 
   /** A region of `n` words (contents undefined); a fresh array if none has room. */
   readonly take: WordSource = (n) => {
@@ -480,7 +481,7 @@ export class WordPool {
         return regions[r]!.subarray(u, u + n);
       }
     }
-    this.fresh += n;
+    this.onFresh(n);
     return new Uint32Array(n);
   };
 
@@ -517,8 +518,8 @@ export class RunBuffer {
   private spillBuf: Buffer | null = null;
   /** The largest {@link RunBuffer.bytes} or growth transient seen (test and bench hook). */
   peakBytes = 0;
-  /** The pool of the last spill (test hook: its `fresh` words). */
-  lastPool: WordPool | null = null;
+  /** Words the spills' pools had to allocate beyond the counted memory (0 when the footprint is right; test hook). */
+  freshWords = 0;
 
   /**
    * @param budget bytes the run may use; `Infinity` for an unbounded in-memory build.
@@ -606,8 +607,10 @@ export class RunBuffer {
     if (this.extra.length < need) this.extra = new Uint32Array(need);
     const words = (t: Int32Array): Uint32Array => new Uint32Array(t.buffer, t.byteOffset, t.length);
     this.peakBytes = Math.max(this.peakBytes, this.allocated());
-    this.lastPool = new WordPool([words(v.table), words(k.table), this.extra]);
-    return this.lastPool;
+    // The pool is not kept: its views would keep the tables alive after they are replaced or released.
+    return new WordPool([words(v.table), words(k.table), this.extra], (n) => {
+      this.freshWords += n;
+    });
   }
 
   /** Whether a spill of this run groups its pairs in place (see {@link groupsInPlace}). */
