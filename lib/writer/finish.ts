@@ -23,7 +23,8 @@ const MAX_MERGE_BUFFER = 4 * 1024 * 1024;
 export function imageBuffers(limit: number): ImageBuffers {
   return {
     io: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor(limit / 16))),
-    window: Math.max(1024 * 1024, Math.floor(limit / 2)),
+    // A quarter: the window sits next to the write's per-key arrays and, until V8 collects it, the run's garbage.
+    window: Math.max(1024 * 1024, Math.floor(limit / 4)),
   };
 }
 
