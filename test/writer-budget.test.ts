@@ -131,3 +131,34 @@ t.test('tiny budgets: many runs, both groupings, bytes of the in-memory build', 
   }
   tt.end();
 });
+
+t.test('a large budget reserves the pairs once: they grow without a copy, counted as far as used', (tt) => {
+  const budget = 96 * 1024 * 1024;
+  const run = new RunBuffer(budget);
+  const reserved = run.pairKey;
+  tt.equal(reserved.length, budget / 8, 'reserved for the most pairs the budget holds');
+  const ingest = new RecordIngest(run, () => tt.fail('no spill expected'));
+  const r = rng(5);
+  const model = new Map<string, Set<string>>();
+  for (let i = 0; i < 60000; i++) {
+    const key = `k${randInt(r, 3000)}`;
+    const value = `v${randInt(r, 20000)}`;
+    ingest.add({ key, value });
+    if (!model.has(key)) model.set(key, new Set());
+    model.get(key)!.add(value);
+  }
+  ingest.flush();
+  tt.equal(run.pairKey, reserved, 'the same arrays: no copy');
+  tt.ok(run.pairCap >= 60000 && run.pairCap < 2 * 60000, `counted capacity ${run.pairCap} follows the pairs`);
+  tt.ok(run.allocated() <= run.bytes() && run.bytes() <= budget, 'within the footprint and the budget');
+  const { start, ids } = run.groupByKey(true);
+  let bad = 0;
+  for (let k = 0; k < run.keys.n; k++) {
+    const got = Array.from(ids.subarray(start[k]!, start[k + 1]!), (id) => run.values.view(id - 1).toString());
+    const want = [...model.get(run.keys.view(k).toString())!].sort();
+    if (got.sort().join() !== want.join()) bad++;
+  }
+  tt.equal(bad, 0, 'grouped as the model');
+  tt.equal(run.freshWords, 0, 'grouped in the counted memory');
+  tt.end();
+});

@@ -405,6 +405,32 @@ export class ByteDict {
 }
 
 /**
+ * Reserving the pairs up front only pays where the C allocator maps a zero-filled
+ * allocation fresh from the OS (untouched pages cost nothing): glibc does from 32 MiB on
+ * (its largest dynamic mmap threshold), whatever was freed before.
+ */
+const RESERVE_MIN = 32 * 1024 * 1024;
+/** Most pairs reserved (see {@link reservePairs}). */
+const PAIRS_MAX = 1 << 28;
+
+/**
+ * The pair arrays of a run with this budget: as many pairs as the budget could hold
+ * when each array takes at least {@link RESERVE_MIN} bytes, else `pairs`. An
+ * allocation the OS refuses (strict overcommit) falls back to `pairs`.
+ */
+function reservePairs(pairs: number, budget: number): [Uint32Array, Uint32Array] {
+  const most = Number.isFinite(budget) ? Math.min(PAIRS_MAX, Math.floor(budget / 8)) : 0;
+  if (4 * most >= RESERVE_MIN) {
+    try {
+      return [new Uint32Array(most), new Uint32Array(most)];
+    } catch {
+      // Not granted: grow by copy instead.
+    }
+  }
+  return [new Uint32Array(pairs), new Uint32Array(pairs)];
+}
+
+/**
  * The share of `memoryLimit` a file build gives its run ({@link RunBuffer}): 3/4. The
  * quarter left covers what the writer holds besides the run's arrays — the spill's
  * write buffer (≤ 4 MiB), the staging batch, its JS heap — and the allocator's slack,
@@ -508,8 +534,17 @@ export class WordPool {
 export class RunBuffer {
   readonly keys: ByteDict;
   readonly values: ByteDict;
+  /**
+   * The pairs, `pairCap` of them at most. With a large budget both arrays are
+   * allocated once at the most pairs the budget could hold ({@link reservePairs}): a
+   * large zero-filled allocation is only address space until written (the OS commits
+   * its pages as they are touched), so they grow without a copy and what they take
+   * follows `pairCap`.
+   */
   pairKey: Uint32Array;
   pairVal: Uint32Array;
+  /** Pairs the run may hold before it must grow (the memory counted for them: 8 bytes each). */
+  pairCap: number;
   /** Number of pairs. */
   np = 0;
   /** The spill's scratch beyond the hash tables, kept from one spill to the next. */
@@ -532,8 +567,8 @@ export class RunBuffer {
     this.keys = new ByteDict(entries, arena);
     this.values = new ByteDict(entries, arena);
     const pairs = Math.max(4, Math.min(INITIAL_PAIRS, entries * 4));
-    this.pairKey = new Uint32Array(pairs);
-    this.pairVal = new Uint32Array(pairs);
+    this.pairCap = pairs;
+    [this.pairKey, this.pairVal] = reservePairs(pairs, budget);
     this.peakBytes = this.bytes();
   }
 
@@ -551,6 +586,7 @@ export class RunBuffer {
   /** Drops the pairs (after `groupByKey`, when finishing). */
   releasePairs(): void {
     this.np = 0;
+    this.pairCap = 0;
     this.pairKey = new Uint32Array(0);
     this.pairVal = new Uint32Array(0);
   }
@@ -560,6 +596,7 @@ export class RunBuffer {
     this.keys.release();
     this.values.release();
     this.np = 0;
+    this.pairCap = 0;
     this.pairKey = new Uint32Array(0);
     this.pairVal = new Uint32Array(0);
     this.extra = new Uint32Array(0);
@@ -583,17 +620,21 @@ export class RunBuffer {
   bytes(): number {
     const k = this.keys;
     const v = this.values;
-    const f = RunBuffer.footprint(k.arena.length, k.cap, v.arena.length, v.cap, this.pairKey.length);
-    const extra = 4 * spillExtraWords(v.table.length, k.table.length, v.cap, k.cap, this.pairKey.length);
+    const f = RunBuffer.footprint(k.arena.length, k.cap, v.arena.length, v.cap, this.pairCap);
+    const extra = 4 * spillExtraWords(v.table.length, k.table.length, v.cap, k.cap, this.pairCap);
     return f + Math.max(0, this.extra.byteLength - extra);
   }
 
-  /** Bytes of every array the run holds now (what {@link RunBuffer.bytes} bounds; test hook). */
+  /**
+   * Bytes of memory the run's arrays hold now (what {@link RunBuffer.bytes} bounds;
+   * test hook): their lengths, but the pairs' reserved arrays only as far as `pairCap`
+   * (beyond it they are never written, so never committed).
+   */
   allocated(): number {
     const k = this.keys;
     const v = this.values;
     const dicts = k.arena.length + k.offs.byteLength + k.table.byteLength + v.arena.length + v.offs.byteLength + v.table.byteLength;
-    return dicts + this.pairKey.byteLength + this.pairVal.byteLength + this.extra.byteLength;
+    return dicts + 8 * this.pairCap + this.extra.byteLength;
   }
 
   /**
@@ -603,7 +644,7 @@ export class RunBuffer {
   spillWords(): WordPool {
     const k = this.keys;
     const v = this.values;
-    const need = spillExtraWords(v.table.length, k.table.length, v.cap, k.cap, this.pairKey.length);
+    const need = spillExtraWords(v.table.length, k.table.length, v.cap, k.cap, this.pairCap);
     if (this.extra.length < need) this.extra = new Uint32Array(need);
     const words = (t: Int32Array): Uint32Array => new Uint32Array(t.buffer, t.byteOffset, t.length);
     this.peakBytes = Math.max(this.peakBytes, this.allocated());
@@ -615,7 +656,7 @@ export class RunBuffer {
 
   /** Whether a spill of this run groups its pairs in place (see {@link groupsInPlace}). */
   spillGroupsInPlace(): boolean {
-    return groupsInPlace(this.values.table.length, this.keys.table.length, this.keys.cap, this.pairKey.length);
+    return groupsInPlace(this.values.table.length, this.keys.table.length, this.keys.cap, this.pairCap);
   }
 
   /** The spill's write buffer of `size` bytes, reused from spill to spill. */
@@ -636,7 +677,7 @@ export class RunBuffer {
       k.n + kEntries <= k.cap &&
       v.used + vBytes <= v.arena.length &&
       v.n + vEntries <= v.cap &&
-      this.np + vEntries <= this.pairKey.length
+      this.np + vEntries <= this.pairCap
     );
   }
 
@@ -650,7 +691,7 @@ export class RunBuffer {
     const v = this.values;
     if (k.used + kMax <= k.arena.length && k.n < k.cap) {
       if (vMax < 0) return true;
-      if (v.used + vMax <= v.arena.length && v.n < v.cap && this.np < this.pairKey.length) return true;
+      if (v.used + vMax <= v.arena.length && v.n < v.cap && this.np < this.pairCap) return true;
     }
     return this.grow(kMax, vMax);
   }
@@ -671,7 +712,8 @@ export class RunBuffer {
     if (vArena !== v.arena.length) live += v.arena.length;
     if (kCap !== k.cap) live += k.offs.byteLength + (kt !== k.table.length ? k.table.byteLength : 0);
     if (vCap !== v.cap) live += v.offs.byteLength + (vt !== v.table.length ? v.table.byteLength : 0);
-    if (pCap !== this.pairKey.length) live += this.pairKey.byteLength + this.pairVal.byteLength;
+    // Past the reserved arrays the pairs are copied into new ones.
+    if (pCap > this.pairKey.length) live += 8 * this.pairCap;
     return Math.max(after, live);
   }
 
@@ -689,20 +731,21 @@ export class RunBuffer {
     let vArena = v.arena.length;
     let kCap = k.cap;
     let vCap = v.cap;
-    let pCap = this.pairKey.length;
+    let pCap = this.pairCap;
     if (kNeed > kArena) kArena = Math.min(ARENA_MAX, Math.max(kNeed, 2 * kArena));
     if (k.n >= kCap) kCap *= 2;
     if (vMax >= 0) {
       if (vNeed > vArena) vArena = Math.min(ARENA_MAX, Math.max(vNeed, 2 * vArena));
       if (v.n >= vCap) vCap *= 2;
-      if (this.np >= pCap) pCap *= 2;
+      // Within the reserved arrays growing is free: by 1/8, so that the count follows the pairs.
+      if (this.np >= pCap) pCap = pCap < INITIAL_PAIRS || 2 * pCap > this.pairKey.length ? 2 * pCap : pCap + (pCap >>> 3);
     }
     let peak = this.growthPeak(kArena, kCap, vArena, vCap, pCap);
     if (!force && peak > this.budget) {
       // Doubling does not fit: try growing the arenas and the pair arrays by 1/8 instead.
       if (kNeed > k.arena.length) kArena = Math.min(ARENA_MAX, Math.max(kNeed, Math.ceil(k.arena.length * 1.125)));
       if (vNeed > v.arena.length) vArena = Math.min(ARENA_MAX, Math.max(vNeed, Math.ceil(v.arena.length * 1.125)));
-      if (vMax >= 0 && this.np >= this.pairKey.length) pCap = Math.ceil(this.pairKey.length * 1.125);
+      if (vMax >= 0 && this.np >= this.pairCap) pCap = Math.ceil(this.pairCap * 1.125);
       // ... and the entry capacities to what their current tables take (load 3/4, no rehash).
       if (kCap !== k.cap) kCap = Math.max(k.cap, k.fullCap());
       if (vCap !== v.cap) vCap = Math.max(v.cap, v.fullCap());
@@ -714,7 +757,7 @@ export class RunBuffer {
     if (vArena !== v.arena.length) v.growArena(vArena);
     if (kCap !== k.cap) k.growEntries(kCap);
     if (vCap !== v.cap) v.growEntries(vCap);
-    if (pCap !== this.pairKey.length) {
+    if (pCap > this.pairKey.length) {
       const pk = new Uint32Array(pCap);
       pk.set(this.pairKey.subarray(0, this.np));
       this.pairKey = pk;
@@ -722,6 +765,7 @@ export class RunBuffer {
       pv.set(this.pairVal.subarray(0, this.np));
       this.pairVal = pv;
     }
+    this.pairCap = pCap;
     if (peak > this.peakBytes) this.peakBytes = peak;
     return true;
   }

@@ -18,8 +18,9 @@ export interface WriterOptions {
   /**
    * Budget for buffered records and merge buffers, in bytes or as a string such as
    * `'256M'`, `'1G'`, `'512k'` (binary units; an optional trailing `B`/`iB` is accepted).
-   * Default 256 MiB. When the buffered records would exceed it, they are sorted and
-   * spilled to a temporary run file. Ignored by the in-memory `buildBuffer`.
+   * Default 256 MiB. The buffered records, with the scratch that sorts them, take at most
+   * 3/4 of it (README, "Bounded memory"); past that they are sorted and spilled to a
+   * temporary run file. Ignored by the in-memory `buildBuffer`.
    */
   memoryLimit?: number | string;
   /** Directory for spilled runs (default `os.tmpdir()`). The output's own temp file always lives next to the output. */
