@@ -8,9 +8,9 @@
  * and the final value ids (minus one).
  */
 
-/** Largest arena: offsets are u32. */
 import { sortWords, type WordSource } from './sort.js';
 
+/** Largest arena: offsets are u32. */
 const ARENA_MAX = 0xffffffff;
 const INITIAL_ENTRIES = 1024;
 const INITIAL_ARENA = 64 * 1024;
@@ -737,8 +737,11 @@ export class RunBuffer {
     if (vMax >= 0) {
       if (vNeed > vArena) vArena = Math.min(ARENA_MAX, Math.max(vNeed, 2 * vArena));
       if (v.n >= vCap) vCap *= 2;
-      // Within the reserved arrays growing is free: by 1/8, so that the count follows the pairs.
-      if (this.np >= pCap) pCap = pCap < INITIAL_PAIRS || 2 * pCap > this.pairKey.length ? 2 * pCap : pCap + (pCap >>> 3);
+      if (this.np >= pCap) {
+        // Within the reserved arrays growing is free: by 1/8, so that the count follows the pairs.
+        const room = this.pairKey.length;
+        pCap = pCap < room ? Math.min(room, pCap < INITIAL_PAIRS ? 2 * pCap : pCap + (pCap >>> 3)) : 2 * pCap;
+      }
     }
     let peak = this.growthPeak(kArena, kCap, vArena, vCap, pCap);
     if (!force && peak > this.budget) {
