@@ -131,6 +131,23 @@ export class ChdHash {
     return bin - (bins[w]! + popcount(empty & ((1 << b) - 1)));
   }
 
+  /**
+   * A fingerprint (1..255) of the key last hashed by {@link lookupAt} or
+   * {@link fingerprintOf}: a function of its bytes only (the standard
+   * Jenkins hash under this seed), from all 96 bits of the hash, so two
+   * keys that land in the same bin still differ in it 254 times in 255.
+   */
+  fingerprint(): number {
+    const t = this.triple;
+    return 1 + (((t[0]! >>> 20) ^ (t[1]! >>> 10) ^ t[2]!) >>> 0) % 255;
+  }
+
+  /** The {@link fingerprint} of the key `buf[start, start + len)`. */
+  fingerprintOf(buf: Uint8Array, start: number, len: number): number {
+    jenkinsHashAt(this.seed, buf, start, len, this.triple, false);
+    return this.fingerprint();
+  }
+
   /** True once {@link flatten} has built the flat tables. */
   get flat(): boolean {
     return this.bins !== null;
