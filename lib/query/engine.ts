@@ -17,6 +17,7 @@ import {
   HeapOrCursor,
   NotCursor,
   OrCursor,
+  OneIdCursor,
   RangeCursor,
   ViewCursor,
   countIds,
@@ -307,35 +308,65 @@ function planFlat(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined)
   const starts = q.flatStarts!;
   ensureClauses(nc);
   ensureLiterals(keys.length);
-
-  // Phase 1: key lookups.
-  for (let i = 0; i < nc; i++) {
-    const end = starts[i + 1]!;
-    let found = false;
-    let always = false;
-    for (let k = starts[i]!; k < end; k++) {
-      const record = db.findKey(keys[k]!);
-      recs[k] = record;
-      if (record >= 0) found = true;
-      else if (negated[k] === 1) {
-        always = true; // ~(absent) is everything
-        break;
+  while (lists.length < keys.length) lists.push(EMPTY_CURSOR);
+  try {
+    // Phase 1: key lookups. A clause of one key is opened at once (its record was just read): when two
+    // such keys hold one id each and the ids differ, the AND is empty and the other keys need no lookup.
+    let single = 0;
+    for (let i = 0; i < nc; i++) {
+      const at = starts[i]!;
+      const end = starts[i + 1]!;
+      let found = false;
+      let always = false;
+      for (let k = at; k < end; k++) {
+        const record = db.findKey(keys[k]!);
+        recs[k] = record;
+        if (record >= 0) found = true;
+        else if (negated[k] === 1) {
+          always = true; // ~(absent) is everything
+          break;
+        }
+      }
+      if (!found && !always) return EMPTY_CURSOR;
+      clauseEst[i] = always ? ALWAYS : 0;
+      if (end - at === 1 && negated[at] === 0) {
+        const id = openUnit(db, recs[at]!, at);
+        if (id < 0) continue;
+        if (id === 0 || (single !== 0 && id !== single)) return EMPTY_CURSOR;
+        single = id;
       }
     }
-    if (!found && !always) return EMPTY_CURSOR;
-    clauseEst[i] = always ? ALWAYS : 0;
-  }
-  try {
     return openAndCombine(db, nc, negated, starts, view);
   } finally {
     for (let k = 0; k < keys.length; k++) lists[k] = EMPTY_CURSOR;
   }
 }
 
+/**
+ * Opens the list of a one-key clause into `lists[k]` and `counts[k]` (phase 2
+ * then uses it). Returns its only id when it holds one, 0 when it is empty,
+ * else -1.
+ */
+function openUnit(db: QueryableDB<unknown>, record: number, k: number): number {
+  const c = db.idCursor(record);
+  const count = listLength(db, c, record);
+  counts[k] = count;
+  if (count === 1) {
+    const id = c.next();
+    if (id !== 0) {
+      lists[k] = new OneIdCursor(id);
+      return id;
+    }
+    lists[k] = db.idCursor(record); // a list that does not decode: phase 2 and the cursor meet it as before
+    return -1;
+  }
+  lists[k] = db.isMultiset && count > 0 ? new DedupCursor(c) : c;
+  return count === 0 ? 0 : -1;
+}
+
 function openAndCombine(db: QueryableDB<unknown>, nc: number, negated: Uint8Array, starts: Int32Array, view: DiscoDBView | undefined): IdCursor {
   const u = db.numUniqueValues;
   const multiset = db.isMultiset;
-  while (lists.length < starts[nc]!) lists.push(EMPTY_CURSOR);
 
   // Phase 2: open the lists, drop empty clauses' work.
   let live = 0; // clauses in `order`
@@ -350,7 +381,8 @@ function openAndCombine(db: QueryableDB<unknown>, nc: number, negated: Uint8Arra
     for (let k = at; k < end; k++) {
       const record = recs[k]!;
       let count = 0;
-      if (record >= 0) {
+      if (lists[k] !== EMPTY_CURSOR) count = counts[k]!; // opened in phase 1
+      else if (record >= 0) {
         const c = db.idCursor(record);
         count = listLength(db, c, record);
         lists[k] = multiset && count > 0 ? new DedupCursor(c) : c;
