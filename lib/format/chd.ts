@@ -134,12 +134,15 @@ export class ChdHash {
   /**
    * A fingerprint (1..255) of the key last hashed by {@link lookupAt} or
    * {@link fingerprintOf}: a function of its bytes only (the standard
-   * Jenkins hash under this seed), from all 96 bits of the hash, so two
-   * keys that land in the same bin still differ in it 254 times in 255.
+   * Jenkins hash under this seed), from bits of all three words of the hash
+   * that the bin does not depend on alone, so two keys that land in the same
+   * bin still differ in it about 254 times in 255.
    */
   fingerprint(): number {
     const t = this.triple;
-    return 1 + (((t[0]! >>> 20) ^ (t[1]! >>> 10) ^ t[2]!) >>> 0) % 255;
+    // No modulo (a float one for uint32 operands in V8): 0 folds onto 1.
+    const x = ((t[0]! >>> 24) ^ (t[1]! >>> 16) ^ (t[2]! >>> 8)) & 0xff;
+    return x === 0 ? 1 : x;
   }
 
   /** The {@link fingerprint} of the key `buf[start, start + len)`. */
