@@ -80,3 +80,27 @@ t.test('query iterations in flight, interleaved with lookups and each other', as
   }
   got.forEach((g, j) => t.same(g, j % 4 === 0 ? want.slice(0, 5) : want, `iterator ${j}`));
 });
+
+t.test('read-ahead buffers given back by finished iterations never reach one still in flight', async (t) => {
+  const db = DiscoDB.fromBuffer(image());
+  const queries = ['a | b', 'k1 | k2 | k3', 'a & b', 'k5', 'absent', 'b | k7'];
+  const want = queries.map((q) => db.query(q).toArray());
+  const live: Array<{ q: number; it: Iterator<string>; got: string[] }> = [];
+  let started = 0;
+  for (let step = 0; step < 400; step++) {
+    // Start a new iteration every few steps (taking buffers finished ones gave back), advance all by one.
+    if (step % 3 === 0) {
+      const q = started++ % queries.length;
+      live.push({ q, it: db.query(queries[q]!)[Symbol.iterator](), got: [] });
+    }
+    for (const l of live) {
+      const r = l.it.next();
+      if (!r.done) l.got.push(r.value);
+      else t.ok(l.it.next().done, 'done stays done');
+    }
+  }
+  for (const l of live) for (let r = l.it.next(); !r.done; r = l.it.next()) l.got.push(r.value);
+  let wrong = 0;
+  for (const l of live) if (JSON.stringify(l.got) !== JSON.stringify(want[l.q])) wrong++;
+  t.equal(wrong, 0, `${live.length} iterations, each its query's values`);
+});

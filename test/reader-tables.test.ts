@@ -248,3 +248,53 @@ t.test('the value prefetch is a hint only: values are read from the image each t
   t.equal(db.peek(keys[10]!), 'x10');
   t.same(db.get(keys[11]!).toArray(), ['v11']);
 });
+
+t.test('the key fingerprint table: a record that does not read gives the same error before and after, on every route', async (t) => {
+  const { image: good, keys } = image(300);
+  const order = DiscoDB.fromBuffer(good).keys().toArray();
+  const victim = order[5]!;
+  const bad = Buffer.from(good);
+  const toc = Number(bad.readBigUInt64LE(40));
+  const start = Number(bad.readBigUInt64LE(toc + 8 * 5));
+  bad.writeUInt32LE(1_000_000, start); // record 5's key length overruns the record
+  // Absent keys that land on record 5 (or anywhere else): each must throw or answer exactly as before the tables.
+  const chd = chdOf(bad);
+  const onVictim: Buffer[] = [];
+  for (let j = 0; onVictim.length < 6 && j < 200_000; j++) {
+    const probe = Buffer.from(`absent-${j}`);
+    if (chd.lookup(probe) === 5) onVictim.push(probe);
+  }
+  t.equal(onVictim.length, 6, 'absent probes landing on the corrupt record');
+  const message = /key record 5: key length 1000000 overruns the record/;
+  const file = t.testdir({ 'bad.ddb': bad });
+  const dbs = [DiscoDB.fromBuffer(bad), DiscoDB.open(`${file}/bad.ddb`), DiscoDB.open(`${file}/bad.ddb`, { mmap: false })];
+  for (const db of dbs) {
+    const phase = (when: string): void => {
+      t.throws(() => db.has(victim), { code: 'ERR_DISCODB_CORRUPT', message }, `${db.route} ${when}: the victim`);
+      for (const p of onVictim) t.throws(() => db.has(p), { code: 'ERR_DISCODB_CORRUPT', message }, `${db.route} ${when}: an absent key on it`);
+    };
+    phase('before the tables');
+    for (let i = 0; i < tablesAfter(keys.length) + 10; i++) {
+      const k = keys[(i * 7) % keys.length]!;
+      if (k !== victim && db.get(k).first() !== `v${keys.indexOf(k)}`) t.fail(`${k}`);
+    }
+    phase('after the tables');
+    t.equal(db.get(keys[1]!).first(), 'v1', 'other records still read');
+    db.close();
+  }
+});
+
+t.test('the key fingerprint table never turns a stored key away, and absent keys stay absent (random model)', async (t) => {
+  const rand = prng(23);
+  const stored = new Set<string>();
+  while (stored.size < 3000) stored.add(`k${Math.floor(rand() * 1e6)}-${'ü'.repeat(Math.floor(rand() * 3))}`);
+  const keys = [...stored];
+  const img = Buffer.from(DiscoDB.from(keys.map((key) => ({ key, values: [key.length.toString()] }))).toBuffer());
+  const probes = Array.from({ length: 6000 }, (_, i) => (i % 2 === 0 ? keys[Math.floor(rand() * keys.length)]! : `k${Math.floor(rand() * 1e6)}-`));
+  const db = DiscoDB.fromBuffer(img);
+  for (let pass = 0; pass < 3; pass++) {
+    let wrong = 0;
+    for (const p of probes) if (db.has(p) !== stored.has(p) || db.get(p).count() !== (stored.has(p) ? 1 : 0)) wrong++;
+    t.equal(wrong, 0, `pass ${pass} (tables built during pass 0)`);
+  }
+});

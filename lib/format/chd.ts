@@ -131,6 +131,26 @@ export class ChdHash {
     return bin - (bins[w]! + popcount(empty & ((1 << b) - 1)));
   }
 
+  /**
+   * A fingerprint (1..255) of the key last hashed by {@link lookupAt} or
+   * {@link fingerprintOf}: a function of its bytes only (the standard
+   * Jenkins hash under this seed), from bits of all three words of the hash
+   * that the bin does not depend on alone, so two keys that land in the same
+   * bin still differ in it about 254 times in 255.
+   */
+  fingerprint(): number {
+    const t = this.triple;
+    // No modulo (a float one for uint32 operands in V8): 0 folds onto 1.
+    const x = ((t[0]! >>> 24) ^ (t[1]! >>> 16) ^ (t[2]! >>> 8)) & 0xff;
+    return x === 0 ? 1 : x;
+  }
+
+  /** The {@link fingerprint} of the key `buf[start, start + len)`. */
+  fingerprintOf(buf: Uint8Array, start: number, len: number): number {
+    jenkinsHashAt(this.seed, buf, start, len, this.triple, false);
+    return this.fingerprint();
+  }
+
   /** True once {@link flatten} has built the flat tables. */
   get flat(): boolean {
     return this.bins !== null;

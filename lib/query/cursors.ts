@@ -308,6 +308,29 @@ export class RangeCursor implements IdCursor {
   }
 }
 
+/** One id (a list of one, already decoded). */
+export class OneIdCursor implements IdCursor {
+  private left: boolean;
+  private readonly id: number;
+
+  constructor(id: number) {
+    this.id = id;
+    this.left = id !== 0;
+  }
+
+  next(): number {
+    if (!this.left) return 0;
+    this.left = false;
+    return this.id;
+  }
+
+  seek(target: number): number {
+    if (this.left && this.id >= target) return this.next();
+    this.left = false;
+    return 0;
+  }
+}
+
 /** The ids of a sorted, duplicate-free array (a view), with galloping seek. */
 export class ViewCursor implements IdCursor {
   private readonly ids: Uint32Array;

@@ -17,6 +17,7 @@ import {
   HeapOrCursor,
   NotCursor,
   OrCursor,
+  OneIdCursor,
   RangeCursor,
   ViewCursor,
   countIds,
@@ -39,6 +40,8 @@ export interface QueryableDB<V = string | Buffer> {
   valueById(id: number): V;
   /** Raw bytes of value `id`. */
   valueBytes(id: number): Uint8Array;
+  /** Optional: {@link findKey}, also loading the key's first value into cache (a hint), for a key whose values are read next. */
+  findKeyForValues?(key: Uint8Array): number;
   /** Optional: loads the values `ids[0, n)` together before they are read one by one (a hint). */
   prefetchValues?(ids: Float64Array, n: number): void;
 }
@@ -297,7 +300,7 @@ function listLength(db: QueryableDB<unknown>, cursor: IdCursor, record: number):
   return db.listCount(record);
 }
 
-function planFlat(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined): IdCursor {
+function planFlat(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined, values: boolean): IdCursor {
   exactCount = 0;
   const nc = q.clauses.length;
   if (nc === 0 || (view !== undefined && view.size === 0)) return EMPTY_CURSOR;
@@ -307,35 +310,67 @@ function planFlat(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined)
   const starts = q.flatStarts!;
   ensureClauses(nc);
   ensureLiterals(keys.length);
-
-  // Phase 1: key lookups.
-  for (let i = 0; i < nc; i++) {
-    const end = starts[i + 1]!;
-    let found = false;
-    let always = false;
-    for (let k = starts[i]!; k < end; k++) {
-      const record = db.findKey(keys[k]!);
-      recs[k] = record;
-      if (record >= 0) found = true;
-      else if (negated[k] === 1) {
-        always = true; // ~(absent) is everything
-        break;
+  while (lists.length < keys.length) lists.push(EMPTY_CURSOR);
+  try {
+    // Phase 1: key lookups. A clause of one key is opened at once (its record was just read): when two
+    // such keys hold one id each and the ids differ, the AND is empty and the other keys need no lookup.
+    let single = 0;
+    // One clause (an OR) whose values are read next: each key's first value is a result, so load it with the key.
+    const prefetching = values && nc === 1 && db.findKeyForValues !== undefined;
+    for (let i = 0; i < nc; i++) {
+      const at = starts[i]!;
+      const end = starts[i + 1]!;
+      let found = false;
+      let always = false;
+      for (let k = at; k < end; k++) {
+        const record = prefetching ? db.findKeyForValues!(keys[k]!) : db.findKey(keys[k]!);
+        recs[k] = record;
+        if (record >= 0) found = true;
+        else if (negated[k] === 1) {
+          always = true; // ~(absent) is everything
+          break;
+        }
+      }
+      if (!found && !always) return EMPTY_CURSOR;
+      clauseEst[i] = always ? ALWAYS : 0;
+      if (end - at === 1 && negated[at] === 0) {
+        const id = openUnit(db, recs[at]!, at);
+        if (id < 0) continue;
+        if (id === 0 || (single !== 0 && id !== single)) return EMPTY_CURSOR;
+        single = id;
       }
     }
-    if (!found && !always) return EMPTY_CURSOR;
-    clauseEst[i] = always ? ALWAYS : 0;
-  }
-  try {
     return openAndCombine(db, nc, negated, starts, view);
   } finally {
     for (let k = 0; k < keys.length; k++) lists[k] = EMPTY_CURSOR;
   }
 }
 
+/**
+ * Opens the list of a one-key clause into `lists[k]` and `counts[k]` (phase 2
+ * then uses it). Returns its only id when it holds one, 0 when it is empty,
+ * else -1.
+ */
+function openUnit(db: QueryableDB<unknown>, record: number, k: number): number {
+  const c = db.idCursor(record);
+  const count = listLength(db, c, record);
+  counts[k] = count;
+  if (count === 1) {
+    const id = c.next();
+    if (id !== 0) {
+      lists[k] = new OneIdCursor(id);
+      return id;
+    }
+    lists[k] = db.idCursor(record); // a list that does not decode: phase 2 and the cursor meet it as before
+    return -1;
+  }
+  lists[k] = db.isMultiset && count > 0 ? new DedupCursor(c) : c;
+  return count === 0 ? 0 : -1;
+}
+
 function openAndCombine(db: QueryableDB<unknown>, nc: number, negated: Uint8Array, starts: Int32Array, view: DiscoDBView | undefined): IdCursor {
   const u = db.numUniqueValues;
   const multiset = db.isMultiset;
-  while (lists.length < starts[nc]!) lists.push(EMPTY_CURSOR);
 
   // Phase 2: open the lists, drop empty clauses' work.
   let live = 0; // clauses in `order`
@@ -350,7 +385,8 @@ function openAndCombine(db: QueryableDB<unknown>, nc: number, negated: Uint8Arra
     for (let k = at; k < end; k++) {
       const record = recs[k]!;
       let count = 0;
-      if (record >= 0) {
+      if (lists[k] !== EMPTY_CURSOR) count = counts[k]!; // opened in phase 1
+      else if (record >= 0) {
         const c = db.idCursor(record);
         count = listLength(db, c, record);
         lists[k] = multiset && count > 0 ? new DedupCursor(c) : c;
@@ -457,8 +493,8 @@ function unionOf(cursors: IdCursor[]): IdCursor {
 }
 
 /** The id cursor of a query; sets {@link exactCount} (flat plans) or returns its exact count through `exact`. */
-function planIds(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined): IdCursor {
-  if (!q.hasDereference) return planFlat(db, q, view);
+function planIds(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined, values = false): IdCursor {
+  if (!q.hasDereference) return planFlat(db, q, view, values);
   const p = new Planner(db).query(q, view, 0);
   exactCount = p.exact ? p.est : -1;
   return p.cursor;
@@ -514,7 +550,7 @@ export function query<V>(db: QueryableDB<V>, q: QueryLike, options?: QueryOption
   const parsed = toQ(q);
   const view = toView(db, options);
   return new Inquiry<V>(
-    () => new ValueIterator<V>(db, planIds(db, parsed, view)),
+    () => new ValueIterator<V>(db, planIds(db, parsed, view, true)),
     () => countOf(db, parsed, view),
   );
 }
@@ -591,10 +627,16 @@ const AHEAD = 8;
  * made one by one as they are reached; an error of the cursor while reading
  * ahead is thrown when the iteration reaches it, after the values before it.
  */
+/** Read-ahead buffers given back by finished iterations, for the next ones. */
+const aheadPool: Float64Array[] = [];
+const AHEAD_POOL_MAX = 64;
+const NO_AHEAD = new Float64Array(0);
+
 class ValueIterator<V> implements Iterator<V> {
   private readonly db: QueryableDB<V>;
   private readonly cursor: IdCursor;
-  private readonly ahead: Float64Array | null;
+  /** null when the db cannot prefetch; NO_AHEAD until the first refill and once given back. */
+  private ahead: Float64Array | null;
   private pos = 0;
   private have = 0;
   private failure: unknown = null;
@@ -604,7 +646,7 @@ class ValueIterator<V> implements Iterator<V> {
   constructor(db: QueryableDB<V>, cursor: IdCursor) {
     this.db = db;
     this.cursor = cursor;
-    this.ahead = db.prefetchValues !== undefined ? new Float64Array(AHEAD) : null;
+    this.ahead = db.prefetchValues !== undefined ? NO_AHEAD : null;
   }
 
   next(): IteratorResult<V> {
@@ -618,12 +660,17 @@ class ValueIterator<V> implements Iterator<V> {
       if (this.failed) throw this.failure;
       return { done: true, value: undefined };
     }
-    return { done: false, value: this.db.valueById(ahead[this.pos++]!) };
+    return { done: false, value: this.db.valueById(this.ahead![this.pos++]!) };
   }
 
   /** Reads up to AHEAD ids and prefetches their values; false when none is left. */
-  private refill(ahead: Float64Array): boolean {
-    if (this.ended) return false;
+  private refill(buffer: Float64Array): boolean {
+    if (this.ended) {
+      this.release(buffer);
+      return false;
+    }
+    let ahead = buffer;
+    if (ahead === NO_AHEAD) ahead = this.ahead = aheadPool.pop() ?? new Float64Array(AHEAD);
     let n = 0;
     try {
       while (n < AHEAD) {
@@ -641,9 +688,19 @@ class ValueIterator<V> implements Iterator<V> {
     }
     this.pos = 0;
     this.have = n;
-    if (n === 0) return false;
+    if (n === 0) {
+      this.release(ahead);
+      return false;
+    }
     if (n > 1) this.db.prefetchValues!(ahead, n);
     return true;
+  }
+
+  /** Gives the read-ahead buffer back once the iteration is over (the iterator never touches it again). */
+  private release(buffer: Float64Array): void {
+    if (buffer === NO_AHEAD) return;
+    this.ahead = NO_AHEAD;
+    if (aheadPool.length < AHEAD_POOL_MAX) aheadPool.push(buffer);
   }
 }
 

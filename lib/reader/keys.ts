@@ -94,6 +94,14 @@ export class KeyFinder {
   /** Builds the reader's other tables (value TOC copy, prefetch) with ours; returns the prefetch table. */
   private readonly moreTables: (() => Prefetcher | null) | null;
   private prefetch: Prefetcher | null = null;
+  /**
+   * Per record, the perfect hash's fingerprint of its key (1..255; 0 where the
+   * record did not read, which always goes on to the key compare). A key
+   * whose fingerprint differs from its record's is not that record's key, so
+   * most absent keys that land in an occupied bin are answered without
+   * reading the record: a cache miss on a mapping, a system call on pread.
+   */
+  private fingerprints: Uint8Array | null = null;
 
   constructor(records: RecordLocator, chd: ChdHash | null, moreTables: (() => Prefetcher | null) | null = null) {
     this.records = records;
@@ -107,7 +115,24 @@ export class KeyFinder {
   private buildTables(): void {
     this.chd?.flatten(TABLE_MAX_BYTES);
     this.records.index(TABLE_MAX_BYTES);
+    this.fingerprints = this.buildFingerprints();
     this.prefetch = this.moreTables?.() ?? null;
+  }
+
+  /** The fingerprint of every record's key, in one sequential pass over the records; null when unhashed or too large. */
+  private buildFingerprints(): Uint8Array | null {
+    const chd = this.chd;
+    const n = this.n;
+    if (chd === null || n > TABLE_MAX_BYTES) return null;
+    const table = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      try {
+        table[i] = this.records.hashKey(i, chd);
+      } catch {
+        // 0: this record is always compared, so its lookups meet its error as without the table
+      }
+    }
+    return table;
   }
 
   /**
@@ -122,12 +147,16 @@ export class KeyFinder {
     const chd = this.chd;
     if (chd !== null) {
       const i = chd.lookupAt(key, len, false);
-      if (values && this.prefetch !== null) this.prefetch.touch(i);
-      if (i >= 0 && i < n && this.records.keyEquals(i, key, len)) return i;
+      const fps = this.fingerprints;
+      const fp = fps !== null ? chd.fingerprint() : 0;
+      if (i >= 0 && i < n && (fps === null || mayBe(fps[i]!, fp))) {
+        if (values && this.prefetch !== null) this.prefetch.touch(i);
+        if (this.records.keyEquals(i, key, len)) return i;
+      }
       // Files hashed by CMPH < 2.0 with bytes ≥ 0x80 in keys: retry the legacy Jenkins (spec §6.4).
       if (hasHighByteAt(key, len)) {
         const j = chd.lookupAt(key, len, true);
-        if (j >= 0 && j < n && j !== i && this.records.keyEquals(j, key, len)) return j;
+        if (j >= 0 && j < n && j !== i && (fps === null || mayBe(fps[j]!, fp)) && this.records.keyEquals(j, key, len)) return j;
       }
       return -1;
     }
@@ -147,6 +176,11 @@ export class KeyFinder {
     }
     return index;
   }
+}
+
+/** False only when the record's fingerprint is known and differs from the key's (so the key is not the record's). */
+function mayBe(stored: number, fp: number): boolean {
+  return stored === fp || stored === 0;
 }
 
 function latin1(bytes: Uint8Array, len: number): string {

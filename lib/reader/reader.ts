@@ -134,6 +134,12 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
     return this.keys_.find(key, key.length);
   }
 
+  /** {@link findKey}, also loading the record's first value into cache (for a query whose values are read next). */
+  findKeyForValues(key: Uint8Array): number {
+    this.live();
+    return this.keys_.find(key, key.length, true);
+  }
+
   /**
    * Record index of a key given as a string or bytes (strings go through the
    * scratch encoder); with `values`, its first value is prefetched.

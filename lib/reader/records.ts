@@ -22,6 +22,11 @@ export interface ListExtent {
   width: number;
 }
 
+/** What {@link RecordLocator.hashKey} hashes a key with (the perfect hash's fingerprint). */
+export interface KeyHash {
+  fingerprintOf(buf: Uint8Array, start: number, len: number): number;
+}
+
 export class RecordLocator {
   private readonly src: ImageSource;
   private readonly toc: number;
@@ -113,6 +118,14 @@ export class RecordLocator {
     const at = this.src.at;
     for (let j = 0; j < len; j++) if (stored[at + j] !== key[j]) return false;
     return true;
+  }
+
+  /** `hash(bytes, at, len)` of record `i`'s key, read in place (for the key fingerprint table). */
+  hashKey(i: number, hash: KeyHash): number {
+    this.locate(i);
+    const len = this.keyLength;
+    const w = this.src.window(this.start + 4, len);
+    return hash.fingerprintOf(w, this.src.at, len);
   }
 
   /** Key bytes of record `i` (a view of a memory image, a copy on pread). */
