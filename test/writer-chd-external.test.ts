@@ -2,11 +2,23 @@
  * The external-memory CHD build (issue 9): the same section and slots as the
  * in-memory build for every key set, with the pairs on disk in many partitions and
  * many pending rounds; its scratch files are removed, on success and on failure.
+ * Then the writer with the external CHD and the external permutation of the records
+ * forced (tiny buffers, a 512-byte copy window) and forced spills: corpus byte identity
+ * with threads 0 and 1, a random model test, temp files removed on success and on
+ * destroy() mid-hash.
  */
+// Before any worker thread starts: they copy the environment.
+process.env['DISCODB_TEST_EXTERNAL'] = '1';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import t from 'tap';
+import { DiscoDB } from '../lib/discodb.js';
+import { DiscoDBWriter, buildBuffer, buildFile, type WriterProgress } from '../lib/writer/index.js';
+import { corpusCases, corpusInput } from './helpers/corpus.js';
 import {
   buildChd,
   buildChdMap,
@@ -185,4 +197,106 @@ t.test('external CHD: the async build yields to the event loop and removes its f
   failAfter = -1;
   await buildChd(keys.length, sourceOf(keys), new GlibcRandom(), undefined, { tick });
   tt.ok(ticks >= 8, `in-memory build ticked ${ticks} times`);
+});
+
+const sha256 = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
+
+/** Every file name under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' });
+}
+
+t.test('writer, external CHD and permutation forced, spills forced: corpus byte identity with threads 0 and 1', async (tt) => {
+  const dir = scratchDir(tt);
+  const tmp = path.join(dir, 'tmp');
+  fs.mkdirSync(tmp);
+  let spilledHashed = 0;
+  for (const c of corpusCases()) {
+    const recs = corpusInput(c).map((r) => (r.value === null ? { key: r.key } : { key: r.key, value: r.value }));
+    const f = c.expected.build_flags_value as number;
+    const flags = { disableCompression: (f & 1) !== 0, uniqueItems: (f & 2) !== 0 };
+    const memoryLimit = recs.length > 10000 ? '4M' : '3000';
+    for (const threads of [0, 1]) {
+      const out = path.join(dir, `${c.name}.ddb`);
+      const w = new DiscoDBWriter(out, { ...flags, memoryLimit, threads, tmpDir: tmp });
+      let external = false;
+      w.on('progress', (p: WriterProgress) => {
+        if (p.phase === 'hash' && filesUnder(tmp).some((n) => n.endsWith('chd-pairs'))) external = true;
+      });
+      await pipeline(Readable.from(recs), w);
+      tt.equal(sha256(fs.readFileSync(out)), c.expected.ddb_sha256, `${c.name} threads ${threads} (${w.stats!.runs} runs)`);
+      if (external && w.stats!.runs > 0) spilledHashed++;
+      fs.rmSync(out);
+    }
+  }
+  tt.ok(spilledHashed > 4, `the external CHD ran on spilled builds (${spilledHashed})`);
+  tt.same(fs.readdirSync(tmp), [], 'no temporary files left');
+});
+
+t.test('writer through the external path: random data = the in-memory image, answers = a Map model', async (tt) => {
+  const dir = scratchDir(tt);
+  const tmp = path.join(dir, 'tmp');
+  fs.mkdirSync(tmp);
+  const r = rng(4242);
+  for (let round = 0; round < 6; round++) {
+    const model = new Map<string, string[]>();
+    const recs: { key: string; value?: string }[] = [];
+    const nk = between(r, 30, 4000);
+    const n = between(r, nk, 20000);
+    for (let i = 0; i < n; i++) {
+      const key = `k${randInt(r, nk)}`.repeat(1 + randInt(r, 3));
+      if (randInt(r, 20) === 0) {
+        recs.push({ key });
+        if (!model.has(key)) model.set(key, []);
+      } else {
+        // Now and then a long list: records larger than the 512-byte copy window.
+        const value = randInt(r, 50) === 0 ? `big${randInt(r, 3)}` : `v${randInt(r, 5000)}`.repeat(1 + randInt(r, 4));
+        recs.push({ key, value });
+        const l = model.get(key) ?? [];
+        l.push(value);
+        model.set(key, l);
+      }
+    }
+    const uniqueItems = round % 2 === 1;
+    const expected = buildBuffer(recs, { uniqueItems });
+    const out = path.join(dir, `r${round}.ddb`);
+    await buildFile(recs, out, { uniqueItems, threads: round % 2, memoryLimit: between(r, 2000, 200000), tmpDir: tmp });
+    tt.ok(fs.readFileSync(out).equals(expected), `round ${round}: same bytes`);
+    const db = DiscoDB.open(out);
+    tt.equal(db.size, model.size, `round ${round}: key count`);
+    for (const [k, vs] of model) {
+      const want = uniqueItems ? [...new Set(vs)] : vs;
+      tt.same(db.get(k).toArray().sort(), [...want].sort(), `round ${round}: ${k}`);
+    }
+    db.close();
+  }
+  tt.same(fs.readdirSync(tmp), []);
+});
+
+t.test('writer through the external path: destroy() mid-hash and mid-write removes every temp file', async (tt) => {
+  const dir = scratchDir(tt);
+  const tmp = path.join(dir, 'tmp');
+  fs.mkdirSync(tmp);
+  const out = path.join(dir, 'd.ddb');
+  const recs = Array.from({ length: 30000 }, (_, i) => ({ key: `key${i % 6000}`, value: `value${i}` }));
+  for (const threads of [0, 1]) {
+    for (const phase of ['hash', 'write']) {
+      const w = new DiscoDBWriter(out, { memoryLimit: '64k', threads, tmpDir: tmp });
+      let sawExternal = false;
+      let hashed = false;
+      w.on('progress', (p: WriterProgress) => {
+        if (p.phase === 'hash') hashed = true;
+        // Mid-hash: at a report of keys placed (not at the phase change).
+        if (p.phase !== phase || w.destroyed || !hashed || (phase === 'hash' && !(typeof p.done === 'number' && p.done >= 0))) return;
+        // On the one-thread path the files are there while the progress event is emitted.
+        if (filesUnder(tmp).some((n) => n.endsWith(phase === 'hash' ? 'chd-buckets' : 'slots'))) sawExternal = true;
+        w.destroy();
+      });
+      await tt.rejects(pipeline(Readable.from(recs), w), { code: 'ERR_DISCODB_ABORTED' }, `${phase} threads ${threads}`);
+      await new Promise((resolve) => (w.closed ? resolve(undefined) : w.once('close', resolve)));
+      if (threads === 0 && phase === 'hash') tt.ok(sawExternal, `${phase} threads ${threads}: destroyed while its files existed`);
+      tt.same(fs.readdirSync(tmp), [], `${phase} threads ${threads}: no temp files`);
+      tt.same(fs.readdirSync(dir), ['tmp'], `${phase} threads ${threads}: no output`);
+    }
+  }
 });
