@@ -117,12 +117,16 @@ const FAST_N_MAX = 2 ** 26;
  * fixed order: the section depends only on the set of keys (CMPH's choices depend on
  * bucket sizes, bucket numbers and bins, never on the order of keys inside a
  * bucket), and `slots` follows the order given. Either a {@link KeyHasher} (all
- * triples at once) or a {@link KeyStream} (in chunks).
+ * triples at once), a {@link KeyStream} (in chunks) or a {@link KeySource} (chunks
+ * pulled by the build, which then awaits `options.tick` every ~2^16 keys or buckets).
  *
  * Memory: ~11 bytes per key (the (f, h) pairs grouped by bucket, 8 bytes, whose
- * memory then holds the empty bins, the rank encoder's scratch and the returned
- * `slots` and `spare`; ~3 bytes of per-bucket arrays and bitmaps), plus 12 bytes per
- * key for a {@link KeyHasher}'s triples while it is called.
+ * memory then holds the returned `slots` and `spare`; ~3 bytes of per-bucket arrays
+ * and bitmaps), plus 12 bytes per key for a {@link KeyHasher}'s triples while it is
+ * called. With `options.external`: the pairs go to scratch files, and what stays in
+ * memory is ~1.3 bytes per key (displacements, 1 byte of bucket size per bucket, the
+ * occupied bitmap) plus buffers of about `external.memory` bytes, and 8 bytes per key
+ * for the returned `slots` and `spare` ({@link buildChdMap} returns none).
  *
  * `rng` defaults to a fresh {@link GlibcRandom}, i.e. the `rand()` state of a
  * fresh C process; `onProgress` hears how many keys are placed. Throws
@@ -268,10 +272,12 @@ interface PlaceMeter {
   total: number;
 }
 
-/** Buckets tried between two progress reports (and two ticks). */
+/** Buckets tried between two progress reports. */
 const REPORT_EVERY = 1 << 16;
+/** Buckets tried between two ticks (a power of two, at most REPORT_EVERY). */
+const TICK_TRIES = 1 << 13;
 /** Keys pulled from a {@link KeySource} between two ticks. */
-const TICK_KEYS = 1 << 16;
+const TICK_KEYS = 1 << 14;
 
 /** One pass over the keys under `seed`: pulled from `src` (with ticks), or asked of the driver. */
 function* feed(
@@ -329,13 +335,20 @@ function* buildSteps(
 
   for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
     const seed = yield* mapKeys(geometry, rng, src);
+    yield null;
     const order = orderBuckets(bucketStart, nbuckets);
+    yield null;
     if (order.maxSize > geometry.scratch.length) geometry.scratch = new Uint32Array(order.maxSize);
     const before = meter.placed;
     if (yield* placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
       meter.report?.(meter.placed, meter.total);
-      const section = packChd(seed, n, nbuckets, disp, encodeRankOfEmptyBins(occupied, n));
+      yield null;
+      const cr = encodeRankOfEmptyBins(occupied, n);
+      yield null;
+      const section = packChd(seed, n, nbuckets, disp, cr);
+      yield null;
       const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
+      yield null;
       if (wantMap) return { section, slots: map };
       // The pairs are spent: their memory holds the slots, each key's from its bucket's
       // displacement (one more pass over the keys).
@@ -475,6 +488,7 @@ function* mapKeys(geo: Geometry, rng: GlibcRandom, src: KeySource | null): Gener
     checkFed(fed, m);
     for (let b = nbuckets - 1; b > 0; b--) bucketStart[b] = bucketStart[b - 1]!;
     bucketStart[0] = 0;
+    yield null;
     if (!hasDuplicateInBucket(geo)) return seed;
   }
   throw mappingFailed();
@@ -568,9 +582,11 @@ function* placeBuckets(
         } else {
           ids[first + kept++] = bucket;
         }
-        if (++tries === REPORT_EVERY) {
-          tries = 0;
-          meter.report?.(meter.placed, meter.total);
+        if ((++tries & (TICK_TRIES - 1)) === 0) {
+          if (tries === REPORT_EVERY) {
+            tries = 0;
+            meter.report?.(meter.placed, meter.total);
+          }
           yield null;
         }
       }
@@ -669,8 +685,13 @@ function* externalSteps(
       if (yield* placeExternal(mapper, n, disp, occupied, maxProbes, meter, memory)) {
         meter.report?.(meter.placed, meter.total);
         mapper.release();
-        const section = packChd(seed, n, nbuckets, disp, encodeRankOfEmptyBins(occupied, n));
+        yield null;
+        const cr = encodeRankOfEmptyBins(occupied, n);
+        yield null;
+        const section = packChd(seed, n, nbuckets, disp, cr);
+        yield null;
         const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
+        yield null;
         if (wantMap) return { section, slots: map };
         const both = new Uint32Array(2 * m);
         const slots = both.subarray(0, m);
@@ -921,9 +942,11 @@ function* placeExternal(
             if (kept !== j) pend.copyWithin(kept * width, o, o + width);
             kept++;
           }
-          if (++tries === REPORT_EVERY) {
-            tries = 0;
-            meter.report?.(meter.placed, meter.total);
+          if ((++tries & (TICK_TRIES - 1)) === 0) {
+            if (tries === REPORT_EVERY) {
+              tries = 0;
+              meter.report?.(meter.placed, meter.total);
+            }
             yield null;
           }
         }
@@ -946,9 +969,11 @@ function* placeExternal(
               lists.fill[to]! += bw;
               kept++;
             }
-            if (++tries === REPORT_EVERY) {
-              tries = 0;
-              meter.report?.(meter.placed, meter.total);
+            if ((++tries & (TICK_TRIES - 1)) === 0) {
+              if (tries === REPORT_EVERY) {
+                tries = 0;
+                meter.report?.(meter.placed, meter.total);
+              }
               yield null;
             }
           }

@@ -583,7 +583,14 @@ export function* writeMemoryImage(
     if (direct) {
       out = raw.region(recBase + base, wlen);
     } else {
-      if (win === null || win.length < wlen) win = Buffer.allocUnsafe(Math.max(wlen, Math.min(buffers.window / 2, m.recordBytes)));
+      if (win === null || win.length < wlen) {
+        win = Buffer.allocUnsafe(Math.max(wlen, Math.min(buffers.window / 2, m.recordBytes)));
+        // Its pages faulted in now, a slice at a time, not by the first scattered writes.
+        for (let at = 0; at < win.length; at += WRITE_SLICE) {
+          win.fill(0, at, Math.min(win.length, at + WRITE_SLICE));
+          yield TICK;
+        }
+      }
       out = win;
     }
     for (let k0 = 0; k0 < nk; k0 += CHUNK) {
@@ -593,7 +600,12 @@ export function* writeMemoryImage(
       if (direct) meter.add(bytesOf(m.recSize, k0, k1));
       yield TICK;
     }
-    if (!direct) sink.writeAt(out, 0, wlen, recBase + base);
+    if (!direct) {
+      for (let at = 0; at < wlen; at += WRITE_SLICE) {
+        sink.writeAt(out, at, Math.min(wlen, at + WRITE_SLICE), recBase + base + at);
+        yield TICK;
+      }
+    }
     s0 = s1;
   }
   win = null;
@@ -617,7 +629,9 @@ function bytesOf(sizes: Uint32Array, k0: number, k1: number): number {
 }
 
 /** Keys (or values) handled between two ticks. */
-const CHUNK = 1 << 16;
+const CHUNK = 1 << 14;
+/** Bytes of a window written (or first touched) between two ticks. */
+const WRITE_SLICE = 4 << 20;
 
 function putU32(b: Uint8Array, o: number, x: number): void {
   b[o] = x;
@@ -632,10 +646,13 @@ function putU32(b: Uint8Array, o: number, x: number): void {
  * KSL the first-insertion order of the keys, read only when there is no hash).
  * Key records are encoded into a temporary file in byte order, hashed from there
  * (the CHD depends on the set of keys, not on their order: see chd-build.ts), and
- * copied into slot order window by window.
+ * copied into slot order through partitions by slot range ({@link writeInSlotOrder}).
  *
- * Memory per distinct key: 8 bytes (slot and record size) while writing, in the
- * memory of the CHD's ~11 bytes per key while hashing; a list longer than the I/O buffer is read and
+ * Memory per distinct key: while hashing, the in-memory CHD's ~11 bytes when they fit
+ * half of `memoryLimit`, else the external CHD's ~1.3 bytes (displacements, bucket
+ * sizes, the occupied bitmap) plus buffers of a quarter of the budget; then ~1.5 bytes
+ * (the slot map: displacements, bitmap, ranks) while the records are copied into slot
+ * order through a window of half the budget. A list longer than the I/O buffer is read and
  * encoded in chunks, and a record larger than the window is copied in chunks.
  * `report` hears the bytes of key lists read until the hash, then the bytes of the
  * image written of its size (two stints, with the hash phase between them).
@@ -956,8 +973,12 @@ function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer |
         if ((i & 0xffff) === 0xffff) yield TICK;
       }
       if (wbytes <= win) {
-        out.writeAt(window, 0, wbytes, recBase + base + local[a]!);
-        meter.add(wbytes);
+        for (let at = 0; at < wbytes; at += WRITE_SLICE) {
+          const end = Math.min(wbytes, at + WRITE_SLICE);
+          out.writeAt(window, at, end, recBase + base + local[a]! + at);
+          meter.add(end - at);
+          yield TICK;
+        }
       }
       a = e;
     }
