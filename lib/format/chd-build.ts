@@ -124,7 +124,7 @@ const FAST_N_MAX = 2 ** 26;
  * memory then holds the returned `slots` and `spare`; ~3 bytes of per-bucket arrays
  * and bitmaps), plus 12 bytes per key for a {@link KeyHasher}'s triples while it is
  * called. With `options.external`: the pairs go to scratch files, and what stays in
- * memory is ~1.3 bytes per key (displacements, 1 byte of bucket size per bucket, the
+ * memory is ~1.5 bytes per key (displacements, 1 byte of bucket size per bucket, the
  * occupied bitmap) plus buffers of about `external.memory` bytes, and 8 bytes per key
  * for the returned `slots` and `spare` ({@link buildChdMap} returns none).
  *
@@ -1196,14 +1196,20 @@ export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
   const remR = ilog2(Math.floor(total / count)) || 1;
   const remMask = 2 ** remR - 1;
   const rems = new Uint32Array(bitsTableWords(count, remR));
-  const high = new Uint32Array(count);
+  // The select over the high parts (encodeSelect's layout), built in the same pass: no
+  // array of them (4 bytes per value).
+  const selM = Math.floor(total / 2 ** remR);
+  const selBits = new Uint32Array(Math.floor((count + selM + 31) / 32));
+  const samples = new Uint32Array((count >>> SELECT_STEP_BITS) + 1);
   let cum = 0;
   for (let i = 0; i < count; i++) {
     cum += valueBits(values[i]!);
     setBits(rems, i * remR, cum & remMask, remR);
-    high[i] = Math.floor(cum / 2 ** remR);
+    const pos = Math.floor(cum / 2 ** remR) + i;
+    selBits[pos >>> 5]! |= 1 << (pos & 31);
+    if ((i & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[i >>> SELECT_STEP_BITS] = pos;
   }
-  const sel = encodeSelect(high, Math.floor(total / 2 ** remR));
+  const sel = packSelect(count, selM, selBits, samples);
   const out = new Uint8Array(16 + sel.length + 4 * rems.length + 4 * store.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, count, true);

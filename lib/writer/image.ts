@@ -649,7 +649,7 @@ function putU32(b: Uint8Array, o: number, x: number): void {
  * copied into slot order through partitions by slot range ({@link writeInSlotOrder}).
  *
  * Memory per distinct key: while hashing, the in-memory CHD's ~11 bytes when they fit
- * half of `memoryLimit`, else the external CHD's ~1.3 bytes (displacements, bucket
+ * half of `memoryLimit`, else the external CHD's ~1.5 bytes (displacements, bucket
  * sizes, the occupied bitmap) plus buffers of a quarter of the budget; then ~1.5 bytes
  * (the slot map: displacements, bitmap, ranks) while the records are copied into slot
  * order through a window of half the budget. A list longer than the I/O buffer is read and
