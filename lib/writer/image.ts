@@ -899,7 +899,7 @@ function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer |
   const per = Math.max(1, Math.ceil(nk / Math.max(1, Math.ceil(recordBytes / Math.max(1, Math.floor(win / 2))))));
   const parts = Math.ceil(nk / per);
   const file = tmp.create('slots');
-  const lists = new SpillLists(scratchFile(file.fd), 2 * parts, Math.max(4096, Math.min(1 << 20, Math.floor(win / 4 / (2 * parts)))));
+  const lists = new SpillLists(scratchFile(file.fd), 2 * parts, Math.max(512, Math.min(1 << 20, Math.floor(win / 4 / (2 * parts)))));
   const hdr = new Uint32Array(4);
   const hdr8 = new Uint8Array(hdr.buffer);
   records.rewind(0);
