@@ -856,12 +856,14 @@ class ExternalMapper {
         const g = 2 * starts[load[q]! - b0]!++;
         grouped[g] = load[q + 1]!;
         grouped[g + 1] = load[q + 2]!;
+        if ((i & (TICK_KEYS - 1)) === TICK_KEYS - 1) yield null;
       }
       for (let b = b1 - 1; b > b0; b--) starts[b - b0] = starts[b - b0 - 1]!;
       starts[0] = 0;
       for (let b = b0; b < b1; b++) {
         if (hasDuplicatePair(grouped, starts[b - b0]!, starts[b - b0 + 1]!)) return false;
       }
+      yield null;
       for (let b = b0; b < b1; b++) {
         const start = starts[b - b0]!;
         const size = starts[b - b0 + 1]! - start;
