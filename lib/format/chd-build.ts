@@ -343,7 +343,7 @@ function* buildSteps(
     if (yield* placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
       meter.report?.(meter.placed, meter.total);
       yield null;
-      const cr = encodeRankOfEmptyBins(occupied, n);
+      const cr = yield* rankOfEmptyBinsSteps(occupied, n);
       yield null;
       const section = packChd(seed, n, nbuckets, disp, cr);
       yield null;
@@ -686,7 +686,7 @@ function* externalSteps(
         meter.report?.(meter.placed, meter.total);
         mapper.release();
         yield null;
-        const cr = encodeRankOfEmptyBins(occupied, n);
+        const cr = yield* rankOfEmptyBinsSteps(occupied, n);
         yield null;
         const section = packChd(seed, n, nbuckets, disp, cr);
         yield null;
@@ -1059,6 +1059,18 @@ function popcount32(x: number): number {
  * key) and no select input (as many again) are materialised.
  */
 export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Array {
+  const steps = rankOfEmptyBinsSteps(occupied, n);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/** Bins visited between two ticks of {@link rankOfEmptyBinsSteps}. */
+const TICK_BINS = 1 << 20;
+
+/** {@link encodeRankOfEmptyBins} with a tick (`null`) every 2^20 bins of each of its two passes. */
+function* rankOfEmptyBinsSteps(occupied: Int32Array, n: number): Generator<ChdStep, Uint8Array, undefined> {
   const empty = (bin: number): boolean => ((occupied[bin >>> 5]! >>> (bin & 31)) & 1) === 0;
   let k = 0;
   let maxVal = 0;
@@ -1067,6 +1079,7 @@ export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Arr
       k++;
       maxVal = bin;
     }
+    if ((bin & (TICK_BINS - 1)) === TICK_BINS - 1) yield null;
   }
   if (k === 0) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'compressed_rank needs at least one empty bin');
   const remR = ilog2(Math.floor(maxVal / k)) || 1;
@@ -1079,6 +1092,7 @@ export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Arr
   // Empty bin j with high part hj gives X[i − 1] = j for every i in (h(j−1), hj], i ≤ quotients.
   let i = 1;
   for (let bin = 0, j = 0; bin < n; bin++) {
+    if ((bin & (TICK_BINS - 1)) === TICK_BINS - 1) yield null;
     if (!empty(bin)) continue;
     setBits(rems, j * remR, bin & remMask, remR);
     const high = bin >>> remR;

@@ -297,7 +297,7 @@ function* writeValues(
     src.rewind();
     while (src.next()) {
       counter.addRange(src.buf, src.s, src.e);
-      if ((++i & 0x3fff) === 0) yield TICK;
+      if ((++i & 0xfff) === 0) yield TICK;
     }
     enc = HuffmanEncoder.fromCounter(counter);
   }
@@ -322,7 +322,7 @@ function* writeValues(
       sink.writeAt(Uint8Array.of(first), 0, 1, at);
       raw += src.e - src.s;
     }
-    if ((++i & 0x3fff) === 0) {
+    if ((++i & 0xfff) === 0) {
       if (enc !== null) meter?.codedSoFar(raw, src.totalBytes, data.offset - dataStart);
       yield TICK;
     }
