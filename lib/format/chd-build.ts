@@ -343,7 +343,7 @@ function* buildSteps(
     if (yield* placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
       meter.report?.(meter.placed, meter.total);
       yield null;
-      const cr = yield* rankOfEmptyBinsSteps(occupied, n);
+      const cr = encodeRankOfEmptyBins(occupied, n);
       yield null;
       const section = packChd(seed, n, nbuckets, disp, cr);
       yield null;
@@ -563,44 +563,100 @@ function* placeBuckets(
   maxProbes: number,
   meter: PlaceMeter,
 ): Generator<ChdStep, boolean, undefined> {
-  const { ids, classStart, maxSize } = order;
-  const { n, fh, bucketStart, scratch } = geo;
+  // The rounds run in a plain function, TICK_TRIES tries per call (a generator's loops
+  // are not optimised on stack), with a tick between calls.
+  const st: PlaceState = { size: order.maxSize + 1, pending: 0, first: 0, p0: 0, p1: 0, probes: 0, j: 0, kept: 0 };
   let tries = 0;
-  for (let size = maxSize; size > 0; size--) {
-    let pending = classStart[size + 1]! - classStart[size]!;
-    const first = classStart[size]!;
-    let p0 = 0;
-    let p1 = 0;
-    let probes = 0;
-    while (pending !== 0) {
-      let kept = 0;
-      for (let j = 0; j < pending; j++) {
-        const bucket = ids[first + j]!;
-        if (tryPlace(fh, 2 * bucketStart[bucket]!, size, p0, p1, n, occupied, scratch)) {
-          disp[bucket] = (Math.imul(p1, n) + p0) >>> 0;
-          meter.placed += size;
-        } else {
-          ids[first + kept++] = bucket;
-        }
-        if ((++tries & (TICK_TRIES - 1)) === 0) {
-          if (tries === REPORT_EVERY) {
-            tries = 0;
-            meter.report?.(meter.placed, meter.total);
-          }
-          yield null;
-        }
+  for (;;) {
+    const r = placeSome(geo, order, disp, occupied, maxProbes, meter, st, TICK_TRIES);
+    if (r !== 0) return r > 0;
+    tries += TICK_TRIES;
+    if (tries >= REPORT_EVERY) {
+      tries = 0;
+      meter.report?.(meter.placed, meter.total);
+    }
+    yield null;
+  }
+}
+
+/** Where {@link placeSome} stopped: the class, its round's state, the next pending bucket. */
+interface PlaceState {
+  size: number;
+  pending: number;
+  first: number;
+  p0: number;
+  p1: number;
+  probes: number;
+  j: number;
+  kept: number;
+}
+
+/**
+ * Runs `place_buckets2` from `st` for at most `budget` tries: 1 when every class is
+ * placed, −1 when a class failed, 0 when the budget ran out (`st` says where).
+ */
+function placeSome(
+  geo: Geometry,
+  order: BucketOrder,
+  disp: Uint32Array,
+  occupied: Int32Array,
+  maxProbes: number,
+  meter: PlaceMeter,
+  st: PlaceState,
+  budget: number,
+): number {
+  const { ids, classStart } = order;
+  const { n, fh, bucketStart, scratch } = geo;
+  let { size, pending, first, p0, p1, probes, j, kept } = st;
+  let left = budget;
+  let placed = 0;
+  let result = 0;
+  for (;;) {
+    if (pending === 0) {
+      size--;
+      if (size <= 0) {
+        result = 1;
+        break;
       }
-      pending = kept;
-      p0++;
-      if (p0 >= n) {
-        p0 -= n;
-        p1++;
+      pending = classStart[size + 1]! - classStart[size]!;
+      first = classStart[size]!;
+      p0 = p1 = probes = j = kept = 0;
+      continue;
+    }
+    for (; j < pending && left > 0; j++, left--) {
+      const bucket = ids[first + j]!;
+      if (tryPlace(fh, 2 * bucketStart[bucket]!, size, p0, p1, n, occupied, scratch)) {
+        disp[bucket] = (Math.imul(p1, n) + p0) >>> 0;
+        placed += size;
+      } else {
+        ids[first + kept++] = bucket;
       }
-      probes++;
-      if (probes >= maxProbes || p1 >= n) return false;
+    }
+    if (j < pending) break;
+    pending = kept;
+    kept = 0;
+    j = 0;
+    p0++;
+    if (p0 >= n) {
+      p0 -= n;
+      p1++;
+    }
+    probes++;
+    if (probes >= maxProbes || p1 >= n) {
+      result = -1;
+      break;
     }
   }
-  return true;
+  meter.placed += placed;
+  st.size = size;
+  st.pending = pending;
+  st.first = first;
+  st.p0 = p0;
+  st.p1 = p1;
+  st.probes = probes;
+  st.j = j;
+  st.kept = kept;
+  return result;
 }
 
 /**
@@ -686,7 +742,7 @@ function* externalSteps(
         meter.report?.(meter.placed, meter.total);
         mapper.release();
         yield null;
-        const cr = yield* rankOfEmptyBinsSteps(occupied, n);
+        const cr = encodeRankOfEmptyBins(occupied, n);
         yield null;
         const section = packChd(seed, n, nbuckets, disp, cr);
         yield null;
@@ -1059,18 +1115,6 @@ function popcount32(x: number): number {
  * key) and no select input (as many again) are materialised.
  */
 export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Array {
-  const steps = rankOfEmptyBinsSteps(occupied, n);
-  for (;;) {
-    const r = steps.next();
-    if (r.done === true) return r.value;
-  }
-}
-
-/** Bins visited between two ticks of {@link rankOfEmptyBinsSteps}. */
-const TICK_BINS = 1 << 20;
-
-/** {@link encodeRankOfEmptyBins} with a tick (`null`) every 2^20 bins of each of its two passes. */
-function* rankOfEmptyBinsSteps(occupied: Int32Array, n: number): Generator<ChdStep, Uint8Array, undefined> {
   const empty = (bin: number): boolean => ((occupied[bin >>> 5]! >>> (bin & 31)) & 1) === 0;
   let k = 0;
   let maxVal = 0;
@@ -1079,7 +1123,6 @@ function* rankOfEmptyBinsSteps(occupied: Int32Array, n: number): Generator<ChdSt
       k++;
       maxVal = bin;
     }
-    if ((bin & (TICK_BINS - 1)) === TICK_BINS - 1) yield null;
   }
   if (k === 0) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'compressed_rank needs at least one empty bin');
   const remR = ilog2(Math.floor(maxVal / k)) || 1;
@@ -1092,7 +1135,6 @@ function* rankOfEmptyBinsSteps(occupied: Int32Array, n: number): Generator<ChdSt
   // Empty bin j with high part hj gives X[i − 1] = j for every i in (h(j−1), hj], i ≤ quotients.
   let i = 1;
   for (let bin = 0, j = 0; bin < n; bin++) {
-    if ((bin & (TICK_BINS - 1)) === TICK_BINS - 1) yield null;
     if (!empty(bin)) continue;
     setBits(rems, j * remR, bin & remMask, remR);
     const high = bin >>> remR;
