@@ -9,11 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import { DiscoDB } from '../lib/index.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-function scratch(tt: Tap.Test): string {
+function scratch(tt: TapTest): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-dump-'));
   tt.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;

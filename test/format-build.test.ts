@@ -15,7 +15,9 @@ import {
   buildChd,
   buildChdSync,
   cmphIsPrime,
+  encodeCompressedRank,
   encodeCompressedSeq,
+  encodeRankOfEmptyBins,
   maxProbesFor,
   mulMod,
 } from '../lib/format/chd-build.js';

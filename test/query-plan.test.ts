@@ -163,17 +163,16 @@ t.test('ANDs of one-id keys against a model (random dbs, set and multiset)', asy
       const terms = Array.from({ length: 2 + Math.floor(rand() * 3) }, () => (rand() < 0.1 ? 'absent' : keys[Math.floor(rand() * keys.length)]!));
       const neg = rand() < 0.2;
       const text = terms.map((k, i) => (neg && i === terms.length - 1 ? `~${k}` : k)).join(' & ');
-      let want: Set<string> | null = null;
-      for (let i = 0; i < terms.length; i++) {
-        const has = new Set(values.get(terms[i]!) ?? []);
-        const all = new Set([...values.values()].flat());
-        const s = neg && i === terms.length - 1 ? new Set([...all].filter((v) => !has.has(v))) : has;
-        want = want === null ? s : new Set([...want].filter((v) => s.has(v)));
-      }
+      const all = new Set([...values.values()].flat());
+      const sets = terms.map((term, i): Set<string> => {
+        const has = new Set(values.get(term) ?? []);
+        return neg && i === terms.length - 1 ? new Set([...all].filter((v) => !has.has(v))) : has;
+      });
+      const want = sets.reduce((acc, s) => new Set([...acc].filter((v) => s.has(v))));
       const got = d.query(Q.parse(text)).toArray().sort();
-      if (JSON.stringify(got) !== JSON.stringify([...want!].sort()) || d.query(Q.parse(text)).count() !== want!.size) {
+      if (JSON.stringify(got) !== JSON.stringify([...want].sort()) || d.query(Q.parse(text)).count() !== want.size) {
         wrong++;
-        t.fail(`${multiset ? 'multiset' : 'set'}: ${text}: ${JSON.stringify(got)} want ${JSON.stringify([...want!].sort())}`);
+        t.fail(`${multiset ? 'multiset' : 'set'}: ${text}: ${JSON.stringify(got)} want ${JSON.stringify([...want].sort())}`);
       }
     }
     t.equal(wrong, 0, `${multiset ? 'multiset' : 'set'} db: 400 queries`);

@@ -4,6 +4,7 @@
  * modified in place, and the pread fallback when the mmap addon is missing.
  */
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import * as child from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,7 +19,7 @@ const animals = byName('01_animals').dbPath;
 const compressed = byName('06c_compress_threshold_exact').dbPath;
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function tmpdir(t: Tap.Test, prefix: string): string {
+function tmpdir(t: TapTest, prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;

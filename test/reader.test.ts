@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,7 +17,7 @@ function expectedValues(c: CorpusCase): { count: number; sha: string | null; hea
 }
 
 /** Compares everything expected.json records against what `db` answers. */
-function matchCorpus(t: Tap.Test, c: CorpusCase, db: DiscoDB<Buffer>): void {
+function matchCorpus(t: TapTest, c: CorpusCase, db: DiscoDB<Buffer>): void {
   const e = c.expected;
   const hex = (b: Uint8Array) => toExpected(c, b);
   t.same(

@@ -5,6 +5,7 @@
  * catch missing or changed shards.
  */
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -107,7 +108,7 @@ function randomQueries(seed: number, nKeys: number, count: number): string[] {
 }
 
 /** Compares every reading answer of `sharded` with `single`. */
-function compareAll(t: Tap.Test, single: DiscoDB<Buffer>, sharded: ShardedDiscoDB<Buffer>, queries: string[], viewValues: string[]): void {
+function compareAll(t: TapTest, single: DiscoDB<Buffer>, sharded: ShardedDiscoDB<Buffer>, queries: string[], viewValues: string[]): void {
   t.equal(sharded.size, single.size, 'size');
   t.equal(sharded.numUniqueValues, single.numUniqueValues, 'numUniqueValues');
   const si = single.info();
@@ -278,7 +279,7 @@ t.test('jobs > 1 builds the same files', async (t) => {
 });
 
 /** Asserts that `fn` throws ERR_DISCODB_CORRUPT with a message containing every one of `parts`. */
-function throwsCorrupt(t: Tap.Test, fn: () => unknown, parts: string[], what: string): void {
+function throwsCorrupt(t: TapTest, fn: () => unknown, parts: string[], what: string): void {
   try {
     fn();
     t.fail(`${what}: did not throw`);

@@ -5,6 +5,7 @@
  * pass, and `.tsv` vs tab lines follow the one documented rule.
  */
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import { parse } from './helpers/parse.js';
 import {
   csvRecords,
@@ -21,7 +22,7 @@ type Make = () => NodeJS.ReadWriteStream;
 
 
 /** Expects an input error on `line` whatever the chunking. */
-async function failsAt(t: Tap.Test, make: Make, input: string | Buffer, line: number, message: RegExp): Promise<void> {
+async function failsAt(t: TapTest, make: Make, input: string | Buffer, line: number, message: RegExp): Promise<void> {
   for (const step of [0, 1, 3]) {
     await t.rejects(parse(make, input, step), { code: 'ERR_DISCODB_INPUT', line, message }, `line ${line} (step ${step})`);
   }

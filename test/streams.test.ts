@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import { parse } from './helpers/parse.js';
 import through2 from 'through2';
 import { DiscoDBError } from '../lib/errors.js';
@@ -240,7 +241,7 @@ t.test('Inquiry.stream() over a real db', async (t) => {
 
 
 /** Same records for whole input, byte-by-byte and 7-byte chunks. */
-async function parseAllWays(t: Tap.Test, make: () => NodeJS.ReadWriteStream, input: string): Promise<DiscoDBRecord[]> {
+async function parseAllWays(t: TapTest, make: () => NodeJS.ReadWriteStream, input: string): Promise<DiscoDBRecord[]> {
   const whole = await parse(make, input);
   t.same(await parse(make, input, 1), whole, 'byte-by-byte gives the same records');
   t.same(await parse(make, input, 7), whole, '7-byte chunks give the same records');
@@ -248,7 +249,7 @@ async function parseAllWays(t: Tap.Test, make: () => NodeJS.ReadWriteStream, inp
 }
 
 /** Expects an input error on `line`. */
-async function failsAt(t: Tap.Test, make: () => NodeJS.ReadWriteStream, input: string, line: number, message?: RegExp) {
+async function failsAt(t: TapTest, make: () => NodeJS.ReadWriteStream, input: string, line: number, message?: RegExp) {
   for (const step of [0, 1, 5]) {
     await t.rejects(parse(make, input, step), { code: 'ERR_DISCODB_INPUT', line, ...(message ? { message } : {}) }, `line ${line} (step ${step})`);
   }

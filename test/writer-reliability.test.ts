@@ -13,13 +13,14 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBWriter, buildBuffer, buildFile, writeFileAtomic, type WriterPhase, type WriterProgress } from '../lib/writer/index.js';
 
 const WRITER_DIST = fileURLToPath(new URL('../dist/lib/writer/index.js', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 
-function scratch(tt: Tap.Test): { dir: string; tmp: string } {
+function scratch(tt: TapTest): { dir: string; tmp: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-reliability-'));
   const tmp = path.join(dir, 'tmp');
   fs.mkdirSync(tmp);
@@ -36,7 +37,7 @@ function records(n: number, size = 40): { key: string; value: string }[] {
 }
 
 /** Mounts a tmpfs of `size` at a fresh directory (root only); unmounted in teardown. */
-function smallDisk(tt: Tap.Test, dir: string, size: string): string | null {
+function smallDisk(tt: TapTest, dir: string, size: string): string | null {
   if (!isRoot) return null;
   const mnt = path.join(dir, 'full');
   fs.mkdirSync(mnt);

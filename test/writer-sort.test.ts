@@ -5,11 +5,12 @@
  * (shared prefixes of 6, 12 and 18+ bytes, zero bytes, proper prefixes, empty strings).
  */
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import { ByteDict } from '../lib/writer/arena.js';
 import { sortEntries } from '../lib/writer/sort.js';
-import { randInt, rng } from './helpers/random.js';
+import { randBetween, rng } from './helpers/random.js';
 
-function check(tt: Tap.Test, strings: Buffer[], label: string): void {
+function check(tt: TapTest, strings: Buffer[], label: string): void {
   const d = new ByteDict(1 << 16, 1 << 22);
   const seen = new Map<string, Buffer>();
   for (const b of strings) {
@@ -28,21 +29,21 @@ t.test('sortEntries orders distinct byte strings like Buffer.compare', (tt) => {
   const r = rng(4242);
   const rand = (len: number, alphabet: number): Buffer => {
     const b = Buffer.alloc(len);
-    for (let i = 0; i < len; i++) b[i] = alphabet === 256 ? randInt(r, 0, 256) : randInt(r, 0, alphabet);
+    for (let i = 0; i < len; i++) b[i] = alphabet === 256 ? randBetween(r, 0, 256) : randBetween(r, 0, alphabet);
     return b;
   };
   for (const n of [2, 17, 40, 48, 49, 100, 600, 5000, 40000]) {
     // Keys like the benchmarks': a letter and decimal digits (7–11 bytes).
-    check(tt, Array.from({ length: n }, () => Buffer.from(`k${randInt(r, 0, 2 ** 31)}`)), `n ${n} k+digits`);
+    check(tt, Array.from({ length: n }, () => Buffer.from(`k${randBetween(r, 0, 2 ** 31)}`)), `n ${n} k+digits`);
     // Around the digit boundaries, with zero bytes (a proper prefix sorts first).
-    check(tt, Array.from({ length: n }, () => rand(randInt(r, 0, 14), 3)), `n ${n} lengths 0–13, alphabet 3`);
+    check(tt, Array.from({ length: n }, () => rand(randBetween(r, 0, 14), 3)), `n ${n} lengths 0–13, alphabet 3`);
     // A shared prefix of 6, 12 or 18 bytes, then a short random tail.
     for (const p of [6, 12, 18]) {
       const prefix = Buffer.from('abcdefghijklmnopqrstuvwxyz'.slice(0, p));
-      check(tt, Array.from({ length: n }, () => Buffer.concat([prefix, rand(randInt(r, 0, 8), 4)])), `n ${n} prefix ${p}`);
+      check(tt, Array.from({ length: n }, () => Buffer.concat([prefix, rand(randBetween(r, 0, 8), 4)])), `n ${n} prefix ${p}`);
     }
     // Mixed: some binary, some long.
-    check(tt, Array.from({ length: n }, (_, i) => (i % 3 === 0 ? rand(randInt(r, 20, 40), 256) : rand(randInt(r, 1, 9), 256))), `n ${n} mixed`);
+    check(tt, Array.from({ length: n }, (_, i) => (i % 3 === 0 ? rand(randBetween(r, 20, 40), 256) : rand(randBetween(r, 1, 9), 256))), `n ${n} mixed`);
   }
   // Groups of equal first digits of every size around the insertion/radix threshold.
   const grouped: Buffer[] = [];

@@ -11,15 +11,16 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBWriter, buildBuffer, buildFile, type WriterPhase, type WriterProgress } from '../lib/writer/index.js';
 import { liveThreads, threadTestHooks } from '../lib/writer/threads.js';
 import { corpusCases, corpusInput } from './helpers/corpus.js';
-import { randInt, rng } from './helpers/random.js';
+import { randBetween, rng } from './helpers/random.js';
 
 const sha256 = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
 
-function scratch(tt: Tap.Test): { dir: string; tmp: string } {
+function scratch(tt: TapTest): { dir: string; tmp: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-threads-'));
   const tmp = path.join(dir, 'tmp');
   fs.mkdirSync(tmp);
@@ -55,15 +56,15 @@ t.test('random data through the threaded path = the one-thread in-memory image, 
   for (let round = 0; round < 6; round++) {
     const model = new Map<string, string[]>();
     const recs: { key: string; value?: string }[] = [];
-    const nk = randInt(r, 1, 3000);
-    const n = randInt(r, 1, 20000);
+    const nk = randBetween(r, 1, 3000);
+    const n = randBetween(r, 1, 20000);
     for (let i = 0; i < n; i++) {
-      const key = `k${randInt(r, 0, nk)}`;
-      if (randInt(r, 0, 20) === 0) {
+      const key = `k${randBetween(r, 0, nk)}`;
+      if (randBetween(r, 0, 20) === 0) {
         recs.push({ key });
         if (!model.has(key)) model.set(key, []);
       } else {
-        const value = `v${randInt(r, 0, 5000)}`.repeat(randInt(r, 1, 4));
+        const value = `v${randBetween(r, 0, 5000)}`.repeat(randBetween(r, 1, 4));
         recs.push({ key, value });
         const l = model.get(key) ?? [];
         l.push(value);
@@ -73,7 +74,7 @@ t.test('random data through the threaded path = the one-thread in-memory image, 
     const uniqueItems = round % 2 === 1;
     const expected = buildBuffer(recs, { uniqueItems });
     const out = path.join(dir, `r${round}.ddb`);
-    await buildFile(recs, out, { uniqueItems, threads: 1 + (round % 2), memoryLimit: randInt(r, 2000, 200000), tmpDir: tmp });
+    await buildFile(recs, out, { uniqueItems, threads: 1 + (round % 2), memoryLimit: randBetween(r, 2000, 200000), tmpDir: tmp });
     tt.ok(fs.readFileSync(out).equals(expected), `round ${round}: same bytes`);
     const db = DiscoDB.open(out);
     tt.equal(db.size, model.size);
@@ -156,14 +157,14 @@ t.test('bytes, multi-byte strings and items larger than a batch go through the w
   const r = rng(9);
   const recs: { key: string | Uint8Array; value?: string | Uint8Array }[] = [];
   for (let i = 0; i < 4000; i++) {
-    const kind = randInt(r, 0, 6);
-    const n = randInt(r, 0, 50);
-    const key = kind === 0 ? crypto.randomBytes(randInt(r, 0, 80)) : `k${n}-é€😀`.repeat(1 + (n % 3));
+    const kind = randBetween(r, 0, 6);
+    const n = randBetween(r, 0, 50);
+    const key = kind === 0 ? crypto.randomBytes(randBetween(r, 0, 80)) : `k${n}-é€😀`.repeat(1 + (n % 3));
     let value: string | Uint8Array | undefined;
-    if (kind === 1) value = crypto.randomBytes(randInt(r, 33, 200));
-    else if (kind === 2) value = `big${i}`.repeat(randInt(r, 300, 900)); // > the 1 KiB batches of a 64k budget
+    if (kind === 1) value = crypto.randomBytes(randBetween(r, 33, 200));
+    else if (kind === 2) value = `big${i}`.repeat(randBetween(r, 300, 900)); // > the 1 KiB batches of a 64k budget
     else if (kind === 3) value = undefined;
-    else value = `v${randInt(r, 0, 300)}ü`;
+    else value = `v${randBetween(r, 0, 300)}ü`;
     recs.push(value === undefined ? { key } : { key, value });
   }
   recs.push({ key: 'huge', value: Buffer.alloc(3 * 1024 * 1024, 7) });

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import t from 'tap';
+import type { TapTest } from './helpers/tap.js';
 import { DiscoDB } from '../lib/discodb.js';
 import { encodeDeltaList } from '../lib/format/deltalist.js';
 import { ByteDict } from '../lib/writer/arena.js';
@@ -31,7 +32,7 @@ const sha256 = (b: Uint8Array): string => crypto.createHash('sha256').update(b).
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** A fresh directory for one test's outputs and temporary files, removed at the end. */
-function scratch(tt: Tap.Test): { dir: string; tmp: string } {
+function scratch(tt: TapTest): { dir: string; tmp: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-writer-test-'));
   const tmp = path.join(dir, 'tmp');
   fs.mkdirSync(tmp);
@@ -276,7 +277,7 @@ t.test('progress events and stats', async (tt) => {
   const recs = Array.from({ length: 20000 }, (_, i) => ({ key: `k${i % 1000}`, value: `v${i % 3000}` }));
   await pipeline(Readable.from(recs), w);
   const phases = [...new Set(events.map((e) => e.phase))];
-  for (const p of ['ingest', 'spill', 'merge', 'write', 'hash', 'done']) tt.ok(phases.includes(p), `phase ${p}`);
+  for (const p of ['ingest', 'spill', 'merge', 'write', 'hash', 'done'] as const) tt.ok(phases.includes(p), `phase ${p}`);
   const last = events[events.length - 1]!;
   tt.same({ phase: last.phase, records: last.records, items: last.items }, { phase: 'done', records: 20000, items: 20000 });
   tt.ok(last.bytes > 0 && last.runs > 1);
@@ -289,7 +290,7 @@ t.test('progress events and stats', async (tt) => {
  * events of that phase), done only grows, done ≤ total, and the stint ends with
  * done === total. Returns the phases that reported how far they were.
  */
-function checkPhaseProgress(tt: Tap.Test, events: WriterProgress[]): Set<string> {
+function checkPhaseProgress(tt: TapTest, events: WriterProgress[]): Set<string> {
   const reported = new Set<string>();
   let bad = '';
   for (let i = 0; i < events.length; i++) {
@@ -380,7 +381,7 @@ function randomBytes(r: () => number, maxLen: number, alphabet: number): Buffer 
   return b;
 }
 
-function checkAgainstModel(tt: Tap.Test, image: Uint8Array, adds: [Buffer, Buffer | null][], unique: boolean, label: string): void {
+function checkAgainstModel(tt: TapTest, image: Uint8Array, adds: [Buffer, Buffer | null][], unique: boolean, label: string): void {
   const m = model(adds, unique);
   const db = DiscoDB.fromBuffer(image, { encoding: 'buffer' });
   const keys = db.keys().toArray().map(hex);

@@ -10,8 +10,10 @@
 import { DiscoDBError } from '../errors.js';
 import { GlibcRandom } from './glibc-rand.js';
 import { mulMod } from './arith.js';
+import { SpillLists, type Scratch, type ScratchFile } from './spill-lists.js';
 
 export { mulMod } from './arith.js';
+export type { Scratch, ScratchFile } from './spill-lists.js';
 
 /**
  * Told how far the placement is: `placed` keys of `total` (numKeys). Both only grow:
@@ -51,6 +53,44 @@ export interface SyncKeyStream {
 /** Fills `out[3*i..3*i+2]` with the triple of every key i at once (12 bytes per key). */
 export type KeyHasher = (seed: number, out: Uint32Array) => void | Promise<void>;
 
+/** One pass over the keys: `next(chunk)` fills up to `chunk.length / 3` triples and returns how many (0 at the end). */
+export interface KeyCursor {
+  next(chunk: Uint32Array): number;
+}
+
+/**
+ * Keys pulled in chunks (synchronously): `open(seed)` starts a pass over every key's
+ * Jenkins triple under `seed`, always in the same order. The build pulls the chunks
+ * itself, so the async build can yield to the event loop between them.
+ */
+export interface KeySource {
+  open(seed: number): KeyCursor;
+}
+
+/**
+ * Build with the (f, h) pairs on disk: in memory only the displacements (4 bytes
+ * per bucket), the occupied bitmap, the bucket sizes (1 byte per bucket) and
+ * buffers of about `memory` bytes in all.
+ */
+export interface ChdExternal {
+  scratch: Scratch;
+  memory: number;
+}
+
+/** How to build. */
+export interface ChdOptions {
+  /** Awaited by the async build every ~2^16 keys or buckets of work (default: a `setImmediate` turn). */
+  tick?: () => Promise<void>;
+  /** Keep the pairs on disk (see {@link ChdExternal}); default: in memory. */
+  external?: ChdExternal | null;
+}
+
+/** What {@link buildChdMap} returns: the section and each key's slot as a function of its triple. */
+export interface ChdMapResult {
+  section: Uint8Array;
+  slots: ChdSlotMap;
+}
+
 /** The CMPH algorithm ids written into the section (spec §6.3). */
 const CMPH_CHD = 8;
 const CMPH_CHD_PH = 7;
@@ -77,12 +117,16 @@ const FAST_N_MAX = 2 ** 26;
  * fixed order: the section depends only on the set of keys (CMPH's choices depend on
  * bucket sizes, bucket numbers and bins, never on the order of keys inside a
  * bucket), and `slots` follows the order given. Either a {@link KeyHasher} (all
- * triples at once) or a {@link KeyStream} (in chunks).
+ * triples at once), a {@link KeyStream} (in chunks) or a {@link KeySource} (chunks
+ * pulled by the build, which then awaits `options.tick` every ~2^16 keys or buckets).
  *
  * Memory: ~11 bytes per key (the (f, h) pairs grouped by bucket, 8 bytes, whose
- * memory then holds the empty bins, the rank encoder's scratch and the returned
- * `slots` and `spare`; ~3 bytes of per-bucket arrays and bitmaps), plus 12 bytes per
- * key for a {@link KeyHasher}'s triples while it is called.
+ * memory then holds the returned `slots` and `spare`; ~3 bytes of per-bucket arrays
+ * and bitmaps), plus 12 bytes per key for a {@link KeyHasher}'s triples while it is
+ * called. With `options.external`: the pairs go to scratch files, and what stays in
+ * memory is ~1.5 bytes per key (displacements, 1 byte of bucket size per bucket, the
+ * occupied bitmap) plus buffers of about `external.memory` bytes, and 8 bytes per key
+ * for the returned `slots` and `spare` ({@link buildChdMap} returns none).
  *
  * `rng` defaults to a fresh {@link GlibcRandom}, i.e. the `rand()` state of a
  * fresh C process; `onProgress` hears how many keys are placed. Throws
@@ -91,42 +135,115 @@ const FAST_N_MAX = 2 ** 26;
  */
 export async function buildChd(
   numKeys: number,
-  hashKeys: KeyHasher | KeyStream,
+  hashKeys: KeyHasher | KeyStream | KeySource,
   rng: GlibcRandom = new GlibcRandom(),
   onProgress?: ChdProgress,
+  options: ChdOptions = {},
 ): Promise<ChdBuildResult> {
-  const steps = buildSteps(numKeys, rng, onProgress ?? null);
-  for (let step = steps.next(); ; step = steps.next()) {
-    if (step.done) return step.value;
-    const { seed, chunk, consume } = step.value;
-    if (typeof hashKeys === 'function') {
-      const all = new Uint32Array(3 * numKeys);
-      await hashKeys(seed, all);
-      feedAll(all, numKeys, consume);
-    } else {
-      await hashKeys.stream(seed, chunk, consume);
-    }
-  }
+  const steps = buildSteps(numKeys, rng, onProgress ?? null, sourceOf(hashKeys), false, options.external ?? null);
+  return (await runAsync(steps, hashKeys, numKeys, options.tick ?? nextTurn)) as ChdBuildResult;
 }
 
 /** {@link buildChd} for keys held in memory: the same bytes, synchronously. */
 export function buildChdSync(
   numKeys: number,
-  hashKeys: ((seed: number, out: Uint32Array) => void) | SyncKeyStream,
+  hashKeys: ((seed: number, out: Uint32Array) => void) | SyncKeyStream | KeySource,
   rng: GlibcRandom = new GlibcRandom(),
   onProgress?: ChdProgress,
+  options: ChdOptions = {},
 ): ChdBuildResult {
-  const steps = buildSteps(numKeys, rng, onProgress ?? null);
-  for (let step = steps.next(); ; step = steps.next()) {
-    if (step.done) return step.value;
-    const { seed, chunk, consume } = step.value;
-    if (typeof hashKeys === 'function') {
-      const all = new Uint32Array(3 * numKeys);
-      hashKeys(seed, all);
-      feedAll(all, numKeys, consume);
-    } else {
-      hashKeys.stream(seed, chunk, consume);
+  const steps = buildSteps(numKeys, rng, onProgress ?? null, sourceOf(hashKeys), false, options.external ?? null);
+  return runSync(steps, hashKeys, numKeys) as ChdBuildResult;
+}
+
+/**
+ * {@link buildChd} that returns, instead of a slot per key, a {@link ChdSlotMap}
+ * giving any key's slot from its triple (disp, the occupied bitmap and a rank per
+ * 32 bins: ~1.5 bytes per key), and skips the last pass over the keys.
+ */
+export async function buildChdMap(
+  numKeys: number,
+  keys: KeySource,
+  rng: GlibcRandom = new GlibcRandom(),
+  onProgress?: ChdProgress,
+  options: ChdOptions = {},
+): Promise<ChdMapResult> {
+  const steps = buildSteps(numKeys, rng, onProgress ?? null, keys, true, options.external ?? null);
+  return (await runAsync(steps, keys, numKeys, options.tick ?? nextTurn)) as ChdMapResult;
+}
+
+/** {@link buildChdMap}, synchronously. */
+export function buildChdMapSync(
+  numKeys: number,
+  keys: KeySource,
+  rng: GlibcRandom = new GlibcRandom(),
+  onProgress?: ChdProgress,
+  options: ChdOptions = {},
+): ChdMapResult {
+  const steps = buildSteps(numKeys, rng, onProgress ?? null, keys, true, options.external ?? null);
+  return runSync(steps, keys, numKeys) as ChdMapResult;
+}
+
+/** One turn of the event loop. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function sourceOf(h: unknown): KeySource | null {
+  return typeof h === 'object' && h !== null && typeof (h as KeySource).open === 'function' ? (h as KeySource) : null;
+}
+
+type Built = ChdBuildResult | ChdMapResult;
+
+/** Runs the build synchronously, serving its requests for keys (ticks are no-ops). */
+function runSync(
+  steps: Generator<ChdStep, Built, undefined>,
+  hashKeys: ((seed: number, out: Uint32Array) => void) | SyncKeyStream | KeySource,
+  m: number,
+): Built {
+  try {
+    for (let r = steps.next(); ; r = steps.next()) {
+      if (r.done) return r.value;
+      const req = r.value;
+      if (req === null) continue;
+      if (typeof hashKeys === 'function') {
+        const all = new Uint32Array(3 * m);
+        hashKeys(req.seed, all);
+        feedAll(all, m, req.consume);
+      } else {
+        (hashKeys as SyncKeyStream).stream(req.seed, req.chunk, req.consume);
+      }
     }
+  } finally {
+    steps.return(undefined as never);
+  }
+}
+
+/** Runs the build asynchronously: `tick` at every tick, the hasher or stream for keys. */
+async function runAsync(
+  steps: Generator<ChdStep, Built, undefined>,
+  hashKeys: KeyHasher | KeyStream | KeySource,
+  m: number,
+  tick: () => Promise<void>,
+): Promise<Built> {
+  try {
+    for (let r = steps.next(); ; r = steps.next()) {
+      if (r.done) return r.value;
+      const req = r.value;
+      if (req === null) {
+        await tick();
+        continue;
+      }
+      if (typeof hashKeys === 'function') {
+        const all = new Uint32Array(3 * m);
+        await hashKeys(req.seed, all);
+        feedAll(all, m, req.consume);
+      } else {
+        await (hashKeys as KeyStream).stream(req.seed, req.chunk, req.consume);
+      }
+    }
+  } finally {
+    steps.return(undefined as never);
   }
 }
 
@@ -145,6 +262,9 @@ interface HashRequest {
   consume: (triples: Uint32Array, count: number) => void;
 }
 
+/** What the build asks its driver for: keys, or (`null`) a turn of the event loop. */
+type ChdStep = HashRequest | null;
+
 /** Keys placed so far (all attempts) and the total they are counted against. */
 interface PlaceMeter {
   report: ChdProgress | null;
@@ -154,9 +274,43 @@ interface PlaceMeter {
 
 /** Buckets tried between two progress reports. */
 const REPORT_EVERY = 1 << 16;
+/** Buckets tried between two ticks (a power of two, at most REPORT_EVERY). */
+const TICK_TRIES = 1 << 13;
+/** Keys pulled from a {@link KeySource} between two ticks. */
+const TICK_KEYS = 1 << 14;
+
+/** One pass over the keys under `seed`: pulled from `src` (with ticks), or asked of the driver. */
+function* feed(
+  src: KeySource | null,
+  seed: number,
+  chunk: Uint32Array,
+  consume: (triples: Uint32Array, count: number) => void,
+): Generator<ChdStep, void, undefined> {
+  if (src === null) {
+    yield { seed, chunk, consume };
+    return;
+  }
+  const cursor = src.open(seed);
+  let since = 0;
+  for (let c = cursor.next(chunk); c > 0; c = cursor.next(chunk)) {
+    consume(chunk, c);
+    since += c;
+    if (since >= TICK_KEYS) {
+      since = 0;
+      yield null;
+    }
+  }
+}
 
 /** The build as a generator, so that one algorithm serves the async and the sync driver. */
-function* buildSteps(numKeys: number, rng: GlibcRandom, onProgress: ChdProgress | null): Generator<HashRequest, ChdBuildResult, undefined> {
+function* buildSteps(
+  numKeys: number,
+  rng: GlibcRandom,
+  onProgress: ChdProgress | null,
+  src: KeySource | null,
+  wantMap: boolean,
+  external: ChdExternal | null,
+): Generator<ChdStep, Built, undefined> {
   if (!Number.isInteger(numKeys) || numKeys < 1) {
     throw new DiscoDBError('ERR_DISCODB_ARGUMENT', `cannot build a perfect hash over ${numKeys} keys`);
   }
@@ -167,6 +321,8 @@ function* buildSteps(numKeys: number, rng: GlibcRandom, onProgress: ChdProgress 
   const nbuckets = Math.floor(m / KEYS_PER_BUCKET) + 1;
   const n = binCount(m);
   const maxProbes = maxProbesFor(m);
+  const meter: PlaceMeter = { report: onProgress, placed: 0, total: m };
+  if (external !== null) return yield* externalSteps(m, n, nbuckets, maxProbes, rng, meter, src, wantMap, external);
 
   // Per key: (f, h) grouped by bucket, in input order within a bucket (8 bytes/key).
   const fh = new Uint32Array(2 * m);
@@ -176,29 +332,49 @@ function* buildSteps(numKeys: number, rng: GlibcRandom, onProgress: ChdProgress 
   const disp = new Uint32Array(nbuckets);
   const occupied = new Int32Array((n + 31) >>> 5);
   const geometry: Geometry = { m, n, nbuckets, fh, bucketStart, scratch: new Uint32Array(64), chunk: new Uint32Array(3 * Math.min(m, CHUNK_KEYS)) };
-  const meter: PlaceMeter = { report: onProgress, placed: 0, total: m };
 
   for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
-    const seed = yield* mapKeys(geometry, rng);
+    const seed = yield* mapKeys(geometry, rng, src);
+    yield null;
     const order = orderBuckets(bucketStart, nbuckets);
+    yield null;
     if (order.maxSize > geometry.scratch.length) geometry.scratch = new Uint32Array(order.maxSize);
     const before = meter.placed;
-    if (placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
+    if (yield* placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
       meter.report?.(meter.placed, meter.total);
-      const section = packChd(seed, n, nbuckets, disp, encodeRankOfEmptyBins(occupied, n));
+      yield null;
+      const cr = encodeRankOfEmptyBins(occupied, n);
+      yield null;
+      const section = packChd(seed, n, nbuckets, disp, cr);
+      yield null;
+      const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
+      yield null;
+      if (wantMap) return { section, slots: map };
       // The pairs are spent: their memory holds the slots, each key's from its bucket's
       // displacement (one more pass over the keys).
       const slots = fh.subarray(0, m);
-      yield* assignSlots(geometry, seed, disp, occupied, slots);
+      yield* assignSlots(m, src, geometry.chunk, map, slots);
       return { section, slots, spare: fh.subarray(m, 2 * m) };
     }
     occupied.fill(0);
     // The next attempt places every key again: on top of what this one placed.
     meter.total = meter.placed - before + meter.total;
   }
-  throw new DiscoDBError(
+  throw placementFailed(m);
+}
+
+function placementFailed(m: number): DiscoDBError {
+  return new DiscoDBError(
     'ERR_DISCODB_LIMIT',
     `CMPH CHD construction failed: no placement found for ${m} keys in ${OUTER_ATTEMPTS} attempts`,
+  );
+}
+
+function mappingFailed(): DiscoDBError {
+  return new DiscoDBError(
+    'ERR_DISCODB_LIMIT',
+    `CMPH CHD construction failed: ${MAPPING_ATTEMPTS} seeds all mapped two keys to the same ` +
+      '(bucket, f, h); are there duplicate keys?',
   );
 }
 
@@ -286,60 +462,54 @@ function checkFed(fed: number, m: number): void {
  * `bucketStart` the bucket boundaries. Two passes over the keys per seed: bucket
  * sizes, then the grouping (a stable counting sort). Returns the seed.
  */
-function* mapKeys(geo: Geometry, rng: GlibcRandom): Generator<HashRequest, number, undefined> {
+function* mapKeys(geo: Geometry, rng: GlibcRandom, src: KeySource | null): Generator<ChdStep, number, undefined> {
   const { m, n, nbuckets, fh, bucketStart, chunk } = geo;
   const nm1 = n - 1;
   for (let attempt = 0; attempt < MAPPING_ATTEMPTS; attempt++) {
     const seed = rng.next() % m;
     bucketStart.fill(0);
     let fed = 0;
-    yield {
-      seed,
-      chunk,
-      consume: (t, c) => {
-        for (let i = 0, p = 0; i < c; i++, p += 3) bucketStart[modSmall(t[p]!, nbuckets) + 1]!++;
-        fed += c;
-      },
-    };
+    yield* feed(src, seed, chunk, (t, c) => {
+      for (let i = 0, p = 0; i < c; i++, p += 3) bucketStart[modSmall(t[p]!, nbuckets) + 1]!++;
+      fed += c;
+    });
     checkFed(fed, m);
     for (let b = 0; b < nbuckets; b++) bucketStart[b + 1]! += bucketStart[b]!;
     // bucketStart[g] is bucket g's cursor meanwhile: afterwards it holds the start of g + 1.
     fed = 0;
-    yield {
-      seed,
-      chunk,
-      consume: (t, c) => {
-        for (let i = 0, p = 0; i < c; i++, p += 3) {
-          const q = 2 * bucketStart[modSmall(t[p]!, nbuckets)]!++;
-          fh[q] = modSmall(t[p + 1]!, n);
-          fh[q + 1] = modSmall(t[p + 2]!, nm1) + 1;
-        }
-        fed += c;
-      },
-    };
+    yield* feed(src, seed, chunk, (t, c) => {
+      for (let i = 0, p = 0; i < c; i++, p += 3) {
+        const q = 2 * bucketStart[modSmall(t[p]!, nbuckets)]!++;
+        fh[q] = modSmall(t[p + 1]!, n);
+        fh[q + 1] = modSmall(t[p + 2]!, nm1) + 1;
+      }
+      fed += c;
+    });
     checkFed(fed, m);
     for (let b = nbuckets - 1; b > 0; b--) bucketStart[b] = bucketStart[b - 1]!;
     bucketStart[0] = 0;
+    yield null;
     if (!hasDuplicateInBucket(geo)) return seed;
   }
-  throw new DiscoDBError(
-    'ERR_DISCODB_LIMIT',
-    `CMPH CHD construction failed: ${MAPPING_ATTEMPTS} seeds all mapped two keys to the same ` +
-      '(bucket, f, h); are there duplicate keys?',
-  );
+  throw mappingFailed();
 }
 
 /** True when some bucket holds two keys with the same (f, h): no displacement could separate them. */
 function hasDuplicateInBucket(geo: Geometry): boolean {
   const { nbuckets, fh, bucketStart } = geo;
   for (let b = 0; b < nbuckets; b++) {
-    const end = bucketStart[b + 1]!;
-    for (let j = bucketStart[b]!; j + 1 < end; j++) {
-      const f = fh[2 * j];
-      const h = fh[2 * j + 1];
-      for (let k = j + 1; k < end; k++) {
-        if (fh[2 * k] === f && fh[2 * k + 1] === h) return true;
-      }
+    if (hasDuplicatePair(fh, bucketStart[b]!, bucketStart[b + 1]!)) return true;
+  }
+  return false;
+}
+
+/** True when two of the pairs fh[2j, 2j + 1], j in [start, end), are equal. */
+function hasDuplicatePair(fh: Uint32Array, start: number, end: number): boolean {
+  for (let j = start; j + 1 < end; j++) {
+    const f = fh[2 * j];
+    const h = fh[2 * j + 1];
+    for (let k = j + 1; k < end; k++) {
+      if (fh[2 * k] === f && fh[2 * k + 1] === h) return true;
     }
   }
   return false;
@@ -385,61 +555,127 @@ function orderBuckets(bucketStart: Uint32Array, nbuckets: number): BucketOrder {
  * as CMPH does) or when p1 reaches n. On success each placed record's f is
  * replaced by its bin.
  */
-function placeBuckets(
+function* placeBuckets(
   geo: Geometry,
   order: BucketOrder,
   disp: Uint32Array,
   occupied: Int32Array,
   maxProbes: number,
   meter: PlaceMeter,
-): boolean {
-  const { ids, classStart, maxSize } = order;
+): Generator<ChdStep, boolean, undefined> {
+  // The rounds run in a plain function, TICK_TRIES tries per call (a generator's loops
+  // are not optimised on stack), with a tick between calls.
+  const st: PlaceState = { size: order.maxSize + 1, pending: 0, first: 0, p0: 0, p1: 0, probes: 0, j: 0, kept: 0 };
   let tries = 0;
-  for (let size = maxSize; size > 0; size--) {
-    let pending = classStart[size + 1]! - classStart[size]!;
-    const first = classStart[size]!;
-    let p0 = 0;
-    let p1 = 0;
-    let probes = 0;
-    while (pending !== 0) {
-      let kept = 0;
-      for (let j = 0; j < pending; j++) {
-        const bucket = ids[first + j]!;
-        if (tryPlace(geo, occupied, geo.bucketStart[bucket]!, size, p0, p1)) {
-          disp[bucket] = (Math.imul(p1, geo.n) + p0) >>> 0;
-          meter.placed += size;
-        } else {
-          ids[first + kept++] = bucket;
-        }
-        if (++tries === REPORT_EVERY) {
-          tries = 0;
-          meter.report?.(meter.placed, meter.total);
-        }
+  for (;;) {
+    const r = placeSome(geo, order, disp, occupied, maxProbes, meter, st, TICK_TRIES);
+    if (r !== 0) return r > 0;
+    tries += TICK_TRIES;
+    if (tries >= REPORT_EVERY) {
+      tries = 0;
+      meter.report?.(meter.placed, meter.total);
+    }
+    yield null;
+  }
+}
+
+/** Where {@link placeSome} stopped: the class, its round's state, the next pending bucket. */
+interface PlaceState {
+  size: number;
+  pending: number;
+  first: number;
+  p0: number;
+  p1: number;
+  probes: number;
+  j: number;
+  kept: number;
+}
+
+/**
+ * Runs `place_buckets2` from `st` for at most `budget` tries: 1 when every class is
+ * placed, −1 when a class failed, 0 when the budget ran out (`st` says where).
+ */
+function placeSome(
+  geo: Geometry,
+  order: BucketOrder,
+  disp: Uint32Array,
+  occupied: Int32Array,
+  maxProbes: number,
+  meter: PlaceMeter,
+  st: PlaceState,
+  budget: number,
+): number {
+  const { ids, classStart } = order;
+  const { n, fh, bucketStart, scratch } = geo;
+  let { size, pending, first, p0, p1, probes, j, kept } = st;
+  let left = budget;
+  let placed = 0;
+  let result = 0;
+  for (;;) {
+    if (pending === 0) {
+      size--;
+      if (size <= 0) {
+        result = 1;
+        break;
       }
-      pending = kept;
-      p0++;
-      if (p0 >= geo.n) {
-        p0 -= geo.n;
-        p1++;
+      pending = classStart[size + 1]! - classStart[size]!;
+      first = classStart[size]!;
+      p0 = p1 = probes = j = kept = 0;
+      continue;
+    }
+    for (; j < pending && left > 0; j++, left--) {
+      const bucket = ids[first + j]!;
+      if (tryPlace(fh, 2 * bucketStart[bucket]!, size, p0, p1, n, occupied, scratch)) {
+        disp[bucket] = (Math.imul(p1, n) + p0) >>> 0;
+        placed += size;
+      } else {
+        ids[first + kept++] = bucket;
       }
-      probes++;
-      if (probes >= maxProbes || p1 >= geo.n) return false;
+    }
+    if (j < pending) break;
+    pending = kept;
+    kept = 0;
+    j = 0;
+    p0++;
+    if (p0 >= n) {
+      p0 -= n;
+      p1++;
+    }
+    probes++;
+    if (probes >= maxProbes || p1 >= n) {
+      result = -1;
+      break;
     }
   }
-  return true;
+  meter.placed += placed;
+  st.size = size;
+  st.pending = pending;
+  st.first = first;
+  st.p0 = p0;
+  st.p1 = p1;
+  st.probes = probes;
+  st.j = j;
+  st.kept = kept;
+  return result;
 }
 
 /**
  * `place_bucket_probe`: occupies the bins (f + h·p0 + p1) mod n of the bucket's
- * records, or undoes them and fails at the first occupied bin. On success the
- * records' f fields are overwritten with their bins.
+ * `size` (f, h) pairs at `pairs[q..]`, or undoes them and fails at the first occupied bin.
  */
-function tryPlace(geo: Geometry, occupied: Int32Array, start: number, size: number, p0: number, p1: number): boolean {
-  const { n, fh, scratch } = geo;
+function tryPlace(
+  pairs: Uint32Array,
+  q: number,
+  size: number,
+  p0: number,
+  p1: number,
+  n: number,
+  occupied: Int32Array,
+  scratch: Uint32Array,
+): boolean {
   let i = 0;
-  for (; i < size; i++) {
-    const q = 2 * (start + i);
-    const bin = binOf(fh[q]!, fh[q + 1]!, p0, p1, n);
+  for (; i < size; i++, q += 2) {
+    const bin = binOf(pairs[q]!, pairs[q + 1]!, p0, p1, n);
     const w = bin >>> 5;
     const bit = 1 << (bin & 31);
     if ((occupied[w]! & bit) !== 0) break;
@@ -466,36 +702,403 @@ function modSmall(x: number, n: number): number {
   return r < 0 ? r + n : r >= n ? r - n : r;
 }
 
+/** Buckets per block: partitions of the pairs are whole blocks. */
+const BLOCK_SHIFT = 6;
+
 /**
- * slots[key] = number of occupied bins below the key's bin (= bin − rank of empty
- * bins), the bin recomputed from the key's triple and its bucket's displacement
- * d = p0 + p1·n (it fits a u32: see placeBuckets).
+ * The build with the (f, h) pairs on disk, making the same choices as the in-memory
+ * one (so the same bytes): per seed, a pass counting bucket sizes (1 byte per bucket,
+ * larger sizes in a map), a pass writing (bucket, f, h) to partitions of whole blocks
+ * of buckets (each fits a buffer), then per partition a counting sort by bucket (key
+ * order kept within a bucket), the duplicate check, and each bucket appended to the
+ * file of its size class — so that a class reads back in increasing bucket id, the
+ * order `place_buckets2` tries them in. The placement streams a class per round and
+ * writes the still pending buckets out for the next round, until they fit a buffer.
  */
-function* assignSlots(geo: Geometry, seed: number, disp: Uint32Array, occupied: Int32Array, slots: Uint32Array): Generator<HashRequest, void, undefined> {
-  const { m, n, nbuckets, chunk } = geo;
-  const nm1 = n - 1;
-  const words = occupied.length;
-  const before = new Uint32Array(words);
-  let acc = 0;
-  for (let w = 0; w < words; w++) {
-    before[w] = acc;
-    acc += popcount32(occupied[w]!);
-  }
-  let fed = 0;
-  yield {
-    seed,
-    chunk,
-    consume: (t, c) => {
-      for (let i = 0, p = 0; i < c; i++, p += 3) {
-        const d = disp[modSmall(t[p]!, nbuckets)]!;
-        const p0 = d % n;
-        const bin = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, nm1) + 1, p0, (d - p0) / n, n);
-        const w = bin >>> 5;
-        slots[fed + i] = before[w]! + popcount32(occupied[w]! & ((1 << (bin & 31)) - 1));
+function* externalSteps(
+  m: number,
+  n: number,
+  nbuckets: number,
+  maxProbes: number,
+  rng: GlibcRandom,
+  meter: PlaceMeter,
+  src: KeySource | null,
+  wantMap: boolean,
+  ext: ChdExternal,
+): Generator<ChdStep, Built, undefined> {
+  const disp = new Uint32Array(nbuckets);
+  const occupied = new Int32Array((n + 31) >>> 5);
+  const chunk = new Uint32Array(3 * Math.min(m, CHUNK_KEYS));
+  const memory = Math.max(1024, ext.memory);
+  const pairsFile = ext.scratch.create('chd-pairs');
+  let bucketsFile: ScratchFile | null = null;
+  try {
+    bucketsFile = ext.scratch.create('chd-buckets');
+    const mapper = new ExternalMapper(m, n, nbuckets, memory, pairsFile, bucketsFile);
+    for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
+      const seed = yield* mapper.map(rng, src, chunk);
+      const before = meter.placed;
+      if (yield* placeExternal(mapper, n, disp, occupied, maxProbes, meter, memory)) {
+        meter.report?.(meter.placed, meter.total);
+        mapper.release();
+        yield null;
+        const cr = encodeRankOfEmptyBins(occupied, n);
+        yield null;
+        const section = packChd(seed, n, nbuckets, disp, cr);
+        yield null;
+        const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
+        yield null;
+        if (wantMap) return { section, slots: map };
+        const both = new Uint32Array(2 * m);
+        const slots = both.subarray(0, m);
+        yield* assignSlots(m, src, chunk, map, slots);
+        return { section, slots, spare: both.subarray(m) };
       }
-      fed += c;
-    },
-  };
+      occupied.fill(0);
+      meter.total = meter.placed - before + meter.total;
+    }
+    throw placementFailed(m);
+  } finally {
+    ext.scratch.remove(pairsFile);
+    if (bucketsFile !== null) ext.scratch.remove(bucketsFile);
+  }
+}
+
+/** The mapping step of {@link externalSteps}; afterwards `buckets` holds the size classes. */
+class ExternalMapper {
+  /** Bucket sizes, 255 meaning "see `big`". */
+  private readonly counts: Uint8Array;
+  private readonly big = new Map<number, number>();
+  private readonly blockPart: Uint32Array;
+  /** Largest number of keys a partition is made of (unless one block has more). */
+  private readonly partKeys: number;
+  /** Per size class (1..maxSize): its buckets; lists maxSize + 1 and + 2: the pending ones. */
+  buckets: SpillLists | null = null;
+  classCount = new Float64Array(1);
+  maxSize = 0;
+  private load = new Uint32Array(0);
+  private grouped = new Uint32Array(0);
+  private starts = new Uint32Array(0);
+
+  constructor(
+    private readonly m: number,
+    private readonly n: number,
+    private readonly nbuckets: number,
+    private readonly memory: number,
+    private readonly pairsFile: ScratchFile,
+    private readonly bucketsFile: ScratchFile,
+  ) {
+    this.counts = new Uint8Array(nbuckets);
+    this.blockPart = new Uint32Array((nbuckets >>> BLOCK_SHIFT) + 1);
+    // The load buffer (12 bytes per key) and the grouped pairs (8): half the memory.
+    this.partKeys = Math.max(64, Math.floor(memory / 40));
+  }
+
+  sizeOf(b: number): number {
+    const c = this.counts[b]!;
+    return c < 255 ? c : this.big.get(b)!;
+  }
+
+  release(): void {
+    this.buckets = null;
+    this.load = this.grouped = this.starts = new Uint32Array(0);
+  }
+
+  /** Draws seeds until one maps without a duplicate (bucket, f, h); returns it. */
+  *map(rng: GlibcRandom, src: KeySource | null, chunk: Uint32Array): Generator<ChdStep, number, undefined> {
+    const { m, n, nbuckets, counts, big, blockPart } = this;
+    const nm1 = n - 1;
+    for (let attempt = 0; attempt < MAPPING_ATTEMPTS; attempt++) {
+      const seed = rng.next() % m;
+      counts.fill(0);
+      big.clear();
+      let fed = 0;
+      yield* feed(src, seed, chunk, (t, c) => {
+        for (let i = 0, p = 0; i < c; i++, p += 3) {
+          const b = modSmall(t[p]!, nbuckets);
+          const x = counts[b]!;
+          if (x < 254) counts[b] = x + 1;
+          else if (x === 254) {
+            counts[b] = 255;
+            big.set(b, 255);
+          } else big.set(b, big.get(b)! + 1);
+        }
+        fed += c;
+      });
+      checkFed(fed, m);
+      // Partitions: runs of whole blocks of at most partKeys keys (or one block).
+      const firstBlock: number[] = [0];
+      const keysIn: number[] = [];
+      let inPart = 0;
+      let maxSize = 0;
+      for (let blk = 0; blk < blockPart.length; blk++) {
+        const b0 = blk << BLOCK_SHIFT;
+        const b1 = Math.min(nbuckets, b0 + (1 << BLOCK_SHIFT));
+        let k = 0;
+        for (let b = b0; b < b1; b++) {
+          const s = this.sizeOf(b);
+          k += s;
+          if (s > maxSize) maxSize = s;
+        }
+        if (inPart > 0 && inPart + k > this.partKeys) {
+          keysIn.push(inPart);
+          firstBlock.push(blk);
+          inPart = 0;
+        }
+        blockPart[blk] = keysIn.length;
+        inPart += k;
+      }
+      keysIn.push(inPart);
+      const parts = keysIn.length;
+      const pairs = new SpillLists(this.pairsFile, parts, listBytes(this.memory / 4, parts, 12));
+      for (let p = 0; p < parts; p++) pairs.setWidth(p, 12);
+      const words = pairs.u32;
+      const fill = pairs.fill;
+      const cap = pairs.cap;
+      fed = 0;
+      yield* feed(src, seed, chunk, (t, c) => {
+        for (let i = 0, p = 0; i < c; i++, p += 3) {
+          const b = modSmall(t[p]!, nbuckets);
+          const part = blockPart[b >>> BLOCK_SHIFT]!;
+          const o = fill[part]!;
+          const w = words[part]!;
+          const q = o >>> 2;
+          w[q] = b;
+          w[q + 1] = modSmall(t[p + 1]!, n);
+          w[q + 2] = modSmall(t[p + 2]!, nm1) + 1;
+          fill[part] = o + 12;
+          if (o + 12 === cap[part]!) pairs.flush(part);
+        }
+        fed += c;
+      });
+      checkFed(fed, m);
+      pairs.flushAll();
+      const ok = yield* this.group(pairs, keysIn, firstBlock, maxSize);
+      if (ok) return seed;
+    }
+    throw mappingFailed();
+  }
+
+  /**
+   * Sorts each partition by bucket and appends its buckets to their size classes;
+   * false (the seed is no good) at the first bucket holding two equal pairs.
+   */
+  private *group(pairs: SpillLists, keysIn: number[], firstBlock: number[], maxSize: number): Generator<ChdStep, boolean, undefined> {
+    const nbuckets = this.nbuckets;
+    const classes = maxSize + 3;
+    if (this.buckets === null || this.buckets.count !== classes) {
+      this.buckets = new SpillLists(this.bucketsFile, classes, listBytes(this.memory / 4, classes, 4 * (1 + 2 * maxSize)));
+    }
+    const out = this.buckets;
+    out.clearAll();
+    for (let s = 1; s <= maxSize; s++) out.setWidth(s, 4 * (1 + 2 * s));
+    const classCount = new Float64Array(maxSize + 1);
+    for (let p = 0; p < keysIn.length; p++) {
+      const keys = keysIn[p]!;
+      const b0 = firstBlock[p]! << BLOCK_SHIFT;
+      const b1 = p + 1 < keysIn.length ? firstBlock[p + 1]! << BLOCK_SHIFT : nbuckets;
+      if (this.load.length < 3 * keys) this.load = new Uint32Array(3 * keys);
+      if (this.grouped.length < 2 * keys) this.grouped = new Uint32Array(2 * keys);
+      if (this.starts.length < b1 - b0 + 1) this.starts = new Uint32Array(b1 - b0 + 1);
+      const { load, grouped, starts } = this;
+      const load8 = new Uint8Array(load.buffer);
+      let at = 0;
+      for (let i = 0; i < pairs.chunkCount(p); i++) at += pairs.readChunk(p, i, load8, at);
+      if (at !== 12 * keys) throw new Error(`CHD pairs partition ${p}: read ${at} bytes, expected ${12 * keys}`);
+      // Counting sort by bucket, stable: starts[b − b0] is bucket b's cursor meanwhile.
+      starts[0] = 0;
+      for (let b = b0; b < b1; b++) starts[b - b0 + 1] = starts[b - b0]! + this.sizeOf(b);
+      for (let i = 0, q = 0; i < keys; i++, q += 3) {
+        const g = 2 * starts[load[q]! - b0]!++;
+        grouped[g] = load[q + 1]!;
+        grouped[g + 1] = load[q + 2]!;
+        if ((i & (TICK_KEYS - 1)) === TICK_KEYS - 1) yield null;
+      }
+      for (let b = b1 - 1; b > b0; b--) starts[b - b0] = starts[b - b0 - 1]!;
+      starts[0] = 0;
+      for (let b = b0; b < b1; b++) {
+        if (hasDuplicatePair(grouped, starts[b - b0]!, starts[b - b0 + 1]!)) return false;
+      }
+      yield null;
+      for (let b = b0; b < b1; b++) {
+        const start = starts[b - b0]!;
+        const size = starts[b - b0 + 1]! - start;
+        if (size === 0) continue;
+        const width = 4 * (1 + 2 * size);
+        if (out.fill[size]! + width > out.cap[size]!) out.flush(size);
+        const o = out.fill[size]! >>> 2;
+        const w = out.u32[size]!;
+        w[o] = b;
+        w.set(grouped.subarray(2 * start, 2 * (start + size)), o + 1);
+        out.fill[size]! += width;
+        classCount[size]!++;
+      }
+      yield null;
+    }
+    out.flushAll();
+    this.classCount = classCount;
+    this.maxSize = maxSize;
+    return true;
+  }
+}
+
+/** Buffer bytes per list for `lists` lists sharing `total` bytes: a multiple of `width`, 64 KiB at most. */
+function listBytes(total: number, lists: number, width: number): number {
+  const per = Math.max(width, Math.min(1 << 16, Math.floor(total / lists)));
+  return per - (per % width);
+}
+
+/**
+ * {@link placeBuckets} over the size classes on disk: the same rounds, the same
+ * order (each class in increasing bucket id, kept buckets in order), the same
+ * checks; the pending buckets of a class go to a file for the next round until they
+ * fit `memory / 4` bytes, then the rounds go on in memory.
+ */
+function* placeExternal(
+  mapper: ExternalMapper,
+  n: number,
+  disp: Uint32Array,
+  occupied: Int32Array,
+  maxProbes: number,
+  meter: PlaceMeter,
+  memory: number,
+): Generator<ChdStep, boolean, undefined> {
+  const lists = mapper.buckets!;
+  const { classCount, maxSize } = mapper;
+  const inMemoryWords = Math.max(1 + 2 * maxSize, Math.floor(memory / 16));
+  const scratch = new Uint32Array(maxSize);
+  let pend = new Uint32Array(0);
+  let read = new Uint32Array(0);
+  let tries = 0;
+  for (let size = maxSize; size > 0; size--) {
+    let pending = classCount[size]!;
+    if (pending === 0) continue;
+    const width = 1 + 2 * size;
+    let from = size;
+    let to = maxSize + 1;
+    let inMemory = false;
+    const loadPending = (): void => {
+      if (pend.length < pending * width) pend = new Uint32Array(pending * width);
+      const p8 = new Uint8Array(pend.buffer);
+      let at = 0;
+      for (let i = 0; i < lists.chunkCount(from); i++) at += lists.readChunk(from, i, p8, at);
+      inMemory = true;
+    };
+    if (pending * width <= inMemoryWords) loadPending();
+    let p0 = 0;
+    let p1 = 0;
+    let probes = 0;
+    while (pending !== 0) {
+      let kept = 0;
+      if (inMemory) {
+        for (let j = 0, o = 0; j < pending; j++, o += width) {
+          const bucket = pend[o]!;
+          if (tryPlace(pend, o + 1, size, p0, p1, n, occupied, scratch)) {
+            disp[bucket] = (Math.imul(p1, n) + p0) >>> 0;
+            meter.placed += size;
+          } else {
+            if (kept !== j) pend.copyWithin(kept * width, o, o + width);
+            kept++;
+          }
+          if ((++tries & (TICK_TRIES - 1)) === 0) {
+            if (tries === REPORT_EVERY) {
+              tries = 0;
+              meter.report?.(meter.placed, meter.total);
+            }
+            yield null;
+          }
+        }
+      } else {
+        lists.clear(to);
+        lists.setWidth(to, 4 * width);
+        for (let c = 0; c < lists.chunkCount(from); c++) {
+          const len = lists.chunkLength(from, c);
+          if (read.length * 4 < len) read = new Uint32Array(len >>> 2);
+          lists.readChunk(from, c, new Uint8Array(read.buffer), 0);
+          for (let o = 0; o < len >>> 2; o += width) {
+            const bucket = read[o]!;
+            if (tryPlace(read, o + 1, size, p0, p1, n, occupied, scratch)) {
+              disp[bucket] = (Math.imul(p1, n) + p0) >>> 0;
+              meter.placed += size;
+            } else {
+              const bw = 4 * width;
+              if (lists.fill[to]! + bw > lists.cap[to]!) lists.flush(to);
+              lists.u32[to]!.set(read.subarray(o, o + width), lists.fill[to]! >>> 2);
+              lists.fill[to]! += bw;
+              kept++;
+            }
+            if ((++tries & (TICK_TRIES - 1)) === 0) {
+              if (tries === REPORT_EVERY) {
+                tries = 0;
+                meter.report?.(meter.placed, meter.total);
+              }
+              yield null;
+            }
+          }
+        }
+        lists.flush(to);
+        from = to;
+        to = to === maxSize + 1 ? maxSize + 2 : maxSize + 1;
+      }
+      pending = kept;
+      p0++;
+      if (p0 >= n) {
+        p0 -= n;
+        p1++;
+      }
+      probes++;
+      if (probes >= maxProbes || p1 >= n) return false;
+      if (!inMemory && pending !== 0 && pending * width <= inMemoryWords) loadPending();
+    }
+  }
+  return true;
+}
+
+/**
+ * Each key's slot from its triple: the number of occupied bins below its bin (= bin −
+ * rank of empty bins), the bin recomputed from the key's triple and its bucket's
+ * displacement d = p0 + p1·n (it fits a u32: see placeBuckets). Holds the
+ * displacements, the occupied bitmap and the occupied bins before each 32-bin word.
+ */
+export class ChdSlotMap {
+  private readonly before: Uint32Array;
+
+  constructor(
+    /** The seed the keys' triples must be hashed with. */
+    readonly seed: number,
+    private readonly n: number,
+    private readonly nbuckets: number,
+    private readonly disp: Uint32Array,
+    private readonly occupied: Int32Array,
+  ) {
+    const words = occupied.length;
+    const before = new Uint32Array(words);
+    let acc = 0;
+    for (let w = 0; w < words; w++) {
+      before[w] = acc;
+      acc += popcount32(occupied[w]!);
+    }
+    this.before = before;
+  }
+
+  /** The slot of the key whose triple is t[p], t[p + 1], t[p + 2]. */
+  slotOf(t: Uint32Array, p: number): number {
+    const n = this.n;
+    const d = this.disp[modSmall(t[p]!, this.nbuckets)]!;
+    const p0 = d % n;
+    const bin = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, p0, (d - p0) / n, n);
+    const w = bin >>> 5;
+    return this.before[w]! + popcount32(this.occupied[w]! & ((1 << (bin & 31)) - 1));
+  }
+}
+
+/** slots[key] for every key in stream order (one more pass over the keys). */
+function* assignSlots(m: number, src: KeySource | null, chunk: Uint32Array, map: ChdSlotMap, slots: Uint32Array): Generator<ChdStep, void, undefined> {
+  let fed = 0;
+  yield* feed(src, map.seed, chunk, (t, c) => {
+    for (let i = 0, p = 0; i < c; i++, p += 3) slots[fed + i] = map.slotOf(t, p);
+    fed += c;
+  });
   checkFed(fed, m);
 }
 
@@ -651,14 +1254,20 @@ export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
   const remR = ilog2(Math.floor(total / count)) || 1;
   const remMask = 2 ** remR - 1;
   const rems = new Uint32Array(bitsTableWords(count, remR));
-  const high = new Uint32Array(count);
+  // The select over the high parts (encodeSelect's layout), built in the same pass: no
+  // array of them (4 bytes per value).
+  const selM = Math.floor(total / 2 ** remR);
+  const selBits = new Uint32Array(Math.floor((count + selM + 31) / 32));
+  const samples = new Uint32Array((count >>> SELECT_STEP_BITS) + 1);
   let cum = 0;
   for (let i = 0; i < count; i++) {
     cum += valueBits(values[i]!);
     setBits(rems, i * remR, cum & remMask, remR);
-    high[i] = Math.floor(cum / 2 ** remR);
+    const pos = Math.floor(cum / 2 ** remR) + i;
+    selBits[pos >>> 5]! |= 1 << (pos & 31);
+    if ((i & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[i >>> SELECT_STEP_BITS] = pos;
   }
-  const sel = encodeSelect(high, Math.floor(total / 2 ** remR));
+  const sel = packSelect(count, selM, selBits, samples);
   const out = new Uint8Array(16 + sel.length + 4 * rems.length + 4 * store.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, count, true);

@@ -3,12 +3,10 @@
  * bounded in-memory run, spill sorted runs when it is full, merge them, write the
  * image into a temporary file next to the target, fsync, rename.
  */
-import { buildChdSync, type ChdBuildResult } from '../format/chd-build.js';
-import { GlibcRandom } from '../format/glibc-rand.js';
 import { DiscoDBError } from '../errors.js';
 import { RunBuffer, runBudget } from './arena.js';
 import { finishImage, imageBuffers } from './finish.js';
-import { driveSync, writeMemoryImage, type ChdRequest, type ImageBuffers, type ImageStats } from './image.js';
+import { chdSync as chdOf, driveSync, writeMemoryImage, type ChdAnswer, type ChdRequest, type ImageBuffers, type ImageStats } from './image.js';
 import { AtomicFile } from './atomic-file.js';
 import { MemSink, TempDir } from './io.js';
 import type { ResolvedOptions } from './options.js';
@@ -75,8 +73,8 @@ export function asDiscoDBError(err: unknown, file?: string): unknown {
 }
 
 /** The synchronous CHD build of in-memory keys, with a fresh rand() state like a fresh C process. */
-function chdSync(req: ChdRequest, onPlaced: (done: number, total: number) => void): ChdBuildResult {
-  return buildChdSync(req.numKeys, req.hashKeys, new GlibcRandom(), onPlaced);
+function chdSync(req: ChdRequest, onPlaced: (done: number, total: number) => void): ChdAnswer {
+  return chdOf(req, onPlaced);
 }
 
 /**

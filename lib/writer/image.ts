@@ -7,7 +7,21 @@
  * driver lets the event loop run and honours aborts) and a {@link ChdRequest} when
  * the perfect hash must be built (the driver calls `buildChd`).
  */
-import { buildChd, type ChdBuildResult, type ChdProgress, type SyncKeyStream } from '../format/chd-build.js';
+import * as fs from 'node:fs';
+import {
+  buildChd,
+  buildChdMap,
+  buildChdMapSync,
+  buildChdSync,
+  type ChdBuildResult,
+  type ChdExternal,
+  type ChdMapResult,
+  type ChdProgress,
+  type KeySource,
+  type Scratch,
+  type ScratchFile,
+} from '../format/chd-build.js';
+import { ListReader, SpillLists } from '../format/spill-lists.js';
 import { GlibcRandom } from '../format/glibc-rand.js';
 import {
   CODEBOOK_SIZE,
@@ -18,6 +32,7 @@ import {
   HEADER_SIZE,
   serializeHeader,
 } from '../format/header.js';
+import { DiscoDBError } from '../errors.js';
 import { FourGramCounter, HuffmanEncoder, maxEncodedLength, shouldCompress } from '../format/huffman-build.js';
 import { jenkinsHashAt } from '../format/jenkins.js';
 import { STEP_WORK, type ByteDict, type RunBuffer } from './arena.js';
@@ -26,12 +41,21 @@ import { ListEncoder } from './lists.js';
 import type { ResolvedOptions } from './options.js';
 import type { RunFile, Section } from './runs.js';
 
-/** Asks the driver for the CHD over `numKeys` keys, streamed (in a fixed order) by `hashKeys`. */
+/**
+ * Asks the driver for the CHD over `numKeys` keys, pulled (in a fixed order) from
+ * `keys`: with a slot per key ({@link ChdBuildResult}) or, when `map`, a slot map
+ * ({@link ChdMapResult}); with the pairs on disk when `external` is set.
+ */
 export interface ChdRequest {
   kind: 'chd';
   numKeys: number;
-  hashKeys: SyncKeyStream;
+  keys: KeySource;
+  map: boolean;
+  external: ChdExternal | null;
 }
+
+/** What the driver answers a {@link ChdRequest} with. */
+export type ChdAnswer = ChdBuildResult | ChdMapResult;
 
 /** Asks the driver for a chance to yield to the event loop. */
 export interface TickRequest {
@@ -118,10 +142,10 @@ export interface ImageBuffers {
   window: number;
 }
 
-type ImageGen = Generator<Step, ImageStats, ChdBuildResult | undefined>;
+type ImageGen = Generator<Step, ImageStats, ChdAnswer | undefined>;
 
 /** Runs a stepwise pass, asking for a turn of the event loop at each of its steps. */
-function* ticking<T>(steps: Generator<void, T, void>): Generator<Step, T, ChdBuildResult | undefined> {
+function* ticking<T>(steps: Generator<void, T, void>): Generator<Step, T, ChdAnswer | undefined> {
   let r = steps.next();
   while (r.done !== true) {
     yield TICK;
@@ -130,8 +154,16 @@ function* ticking<T>(steps: Generator<void, T, void>): Generator<Step, T, ChdBui
   return r.value;
 }
 
+/** The CHD a request asks for, built synchronously with a fresh `rand()` state (like a fresh C process). */
+export function chdSync(req: ChdRequest, onPlaced?: ChdProgress): ChdAnswer {
+  const options = { external: req.external };
+  return req.map
+    ? buildChdMapSync(req.numKeys, req.keys, new GlibcRandom(), onPlaced, options)
+    : buildChdSync(req.numKeys, req.keys, new GlibcRandom(), onPlaced, options);
+}
+
 /** Runs an image generator to completion synchronously; `chd` builds the hash. */
-export function driveSync(gen: ImageGen, chd: (req: ChdRequest) => ChdBuildResult): ImageStats {
+export function driveSync(gen: ImageGen, chd: (req: ChdRequest) => ChdAnswer): ImageStats {
   let r = gen.next();
   while (!r.done) {
     const step = r.value;
@@ -141,9 +173,9 @@ export function driveSync(gen: ImageGen, chd: (req: ChdRequest) => ChdBuildResul
 }
 
 /**
- * Runs an image generator asynchronously: `tick` on ticks, `buildChd` (with a
- * fresh `rand()` state, like a fresh C process) for the hash, `onHash(true/false)`
- * around it; `onPlaced` hears the hash's progress.
+ * Runs an image generator asynchronously: `tick` on ticks (also inside the hash build,
+ * every ~2^16 keys or buckets), `buildChd` (with a fresh `rand()` state, like a fresh
+ * C process) for the hash, `onHash(true/false)` around it; `onPlaced` hears the hash's progress.
  */
 export async function driveAsync(
   gen: ImageGen,
@@ -160,7 +192,10 @@ export async function driveAsync(
         r = gen.next();
       } else {
         onHash?.(true);
-        const res = await buildChd(step.numKeys, step.hashKeys, new GlibcRandom(), onPlaced);
+        const options = { tick, external: step.external };
+        const res = step.map
+          ? await buildChdMap(step.numKeys, step.keys, new GlibcRandom(), onPlaced, options)
+          : await buildChd(step.numKeys, step.keys, new GlibcRandom(), onPlaced, options);
         onHash?.(false);
         r = gen.next(res);
       }
@@ -253,7 +288,7 @@ function* writeValues(
   pos: number,
   bufSize: number,
   meter: ImageMeter | null = null,
-): Generator<Step, { end: number; flags: number; codebookOffset: number }, ChdBuildResult | undefined> {
+): Generator<Step, { end: number; flags: number; codebookOffset: number }, ChdAnswer | undefined> {
   const count = src.count;
   let enc: HuffmanEncoder | null = null;
   let i = 0;
@@ -262,7 +297,7 @@ function* writeValues(
     src.rewind();
     while (src.next()) {
       counter.addRange(src.buf, src.s, src.e);
-      if ((++i & 0x3fff) === 0) yield TICK;
+      if ((++i & 0xfff) === 0) yield TICK;
     }
     enc = HuffmanEncoder.fromCounter(counter);
   }
@@ -287,7 +322,7 @@ function* writeValues(
       sink.writeAt(Uint8Array.of(first), 0, 1, at);
       raw += src.e - src.s;
     }
-    if ((++i & 0x3fff) === 0) {
+    if ((++i & 0xfff) === 0) {
       if (enc !== null) meter?.codedSoFar(raw, src.totalBytes, data.offset - dataStart);
       yield TICK;
     }
@@ -492,32 +527,35 @@ export function* writeMemoryImage(
   let slots: Uint32Array | null = null;
   if (nk > HASH_MIN_KEYS) {
     const view = new Uint8Array(ka.buffer, ka.byteOffset, ka.length);
-    const res = yield {
+    const t = new Uint32Array(3);
+    const res = (yield {
       kind: 'chd',
       numKeys: nk,
-      hashKeys: {
-        stream: (seed, chunk, consume): void => {
-          const t = new Uint32Array(3);
-          const per = chunk.length / 3;
-          let c = 0;
-          for (let k = 0; k < nk; k++) {
-            const ks = ko[k]!;
-            jenkinsHashAt(seed, view, ks, ko[k + 1]! - ks, t);
-            const o = 3 * c;
-            chunk[o] = t[0]!;
-            chunk[o + 1] = t[1]!;
-            chunk[o + 2] = t[2]!;
-            if (++c === per) {
-              consume(chunk, c);
-              c = 0;
-            }
-          }
-          if (c > 0) consume(chunk, c);
+      map: false,
+      external: null,
+      keys: {
+        open: (seed) => {
+          let k = 0;
+          return {
+            next: (chunk): number => {
+              const per = chunk.length / 3;
+              let c = 0;
+              for (; c < per && k < nk; c++, k++) {
+                const ks = ko[k]!;
+                jenkinsHashAt(seed, view, ks, ko[k + 1]! - ks, t);
+                const o = 3 * c;
+                chunk[o] = t[0]!;
+                chunk[o + 1] = t[1]!;
+                chunk[o + 2] = t[2]!;
+              }
+              return c;
+            },
+          };
         },
       },
-    };
-    hash = res!.section;
-    slots = res!.slots;
+    }) as ChdBuildResult;
+    hash = res.section;
+    slots = res.slots;
   }
   const recStart = slotStarts(m.recSize, slots);
   const hashLen = hash === null ? 0 : hash.length;
@@ -545,7 +583,14 @@ export function* writeMemoryImage(
     if (direct) {
       out = raw.region(recBase + base, wlen);
     } else {
-      if (win === null || win.length < wlen) win = Buffer.allocUnsafe(Math.max(wlen, Math.min(buffers.window / 2, m.recordBytes)));
+      if (win === null || win.length < wlen) {
+        win = Buffer.allocUnsafe(Math.max(wlen, Math.min(buffers.window / 2, m.recordBytes)));
+        // Its pages faulted in now, a slice at a time, not by the first scattered writes.
+        for (let at = 0; at < win.length; at += WRITE_SLICE) {
+          win.fill(0, at, Math.min(win.length, at + WRITE_SLICE));
+          yield TICK;
+        }
+      }
       out = win;
     }
     for (let k0 = 0; k0 < nk; k0 += CHUNK) {
@@ -555,7 +600,12 @@ export function* writeMemoryImage(
       if (direct) meter.add(bytesOf(m.recSize, k0, k1));
       yield TICK;
     }
-    if (!direct) sink.writeAt(out, 0, wlen, recBase + base);
+    if (!direct) {
+      for (let at = 0; at < wlen; at += WRITE_SLICE) {
+        sink.writeAt(out, at, Math.min(wlen, at + WRITE_SLICE), recBase + base + at);
+        yield TICK;
+      }
+    }
     s0 = s1;
   }
   win = null;
@@ -579,7 +629,9 @@ function bytesOf(sizes: Uint32Array, k0: number, k1: number): number {
 }
 
 /** Keys (or values) handled between two ticks. */
-const CHUNK = 1 << 16;
+const CHUNK = 1 << 14;
+/** Bytes of a window written (or first touched) between two ticks. */
+const WRITE_SLICE = 4 << 20;
 
 function putU32(b: Uint8Array, o: number, x: number): void {
   b[o] = x;
@@ -594,10 +646,13 @@ function putU32(b: Uint8Array, o: number, x: number): void {
  * KSL the first-insertion order of the keys, read only when there is no hash).
  * Key records are encoded into a temporary file in byte order, hashed from there
  * (the CHD depends on the set of keys, not on their order: see chd-build.ts), and
- * copied into slot order window by window.
+ * copied into slot order through partitions by slot range ({@link writeInSlotOrder}).
  *
- * Memory per distinct key: 8 bytes (slot and record size) while writing, in the
- * memory of the CHD's ~11 bytes per key while hashing; a list longer than the I/O buffer is read and
+ * Memory per distinct key: while hashing, the in-memory CHD's ~11 bytes when they fit
+ * half of `memoryLimit`, else the external CHD's ~1.5 bytes (displacements, bucket
+ * sizes, the occupied bitmap) plus buffers of a quarter of the budget; then ~1.5 bytes
+ * (the slot map: displacements, bitmap, ranks) while the records are copied into slot
+ * order through a window of a quarter of the budget. A list longer than the I/O buffer is read and
  * encoded in chunks, and a record larger than the window is copied in chunks.
  * `report` hears the bytes of key lists read until the hash, then the bytes of the
  * image written of its size (two stints, with the hash phase between them).
@@ -699,63 +754,46 @@ export function* writeRunImage(
   // One reader of the records and one of their sizes (in byte order), rewound for every pass.
   const recReader = new BufReader(kf.fd, 0, kEnd, bufSize);
   const sizeReader = new BufReader(sf.fd, 0, 4 * nk, Math.min(bufSize, 1 << 20));
-  const records = (): BufReader => {
-    recReader.rewind(0);
-    return recReader;
-  };
-  const sizes = (): BufReader => {
-    sizeReader.rewind(0);
-    return sizeReader;
-  };
+  const t = new Uint32Array(3);
 
-  // pos[b] = slot of the b-th record in byte order; sizeAt[s] = size of the record in slot s
-  // (with a hash, both in the memory the CHD used for its pairs).
-  let pos: Uint32Array;
-  let sizeAt: Uint32Array;
+  // slotOf(b) = slot of the b-th record in byte order, called with the reader at that record.
+  let slotOf: (b: number) => number;
   let hash: Uint8Array | null = null;
   if (hashed) {
-    const res = yield {
-      kind: 'chd',
-      numKeys: nk,
-      hashKeys: {
-        stream: (seed, chunk, consume): void => {
-          const r = records();
-          const sr = sizes();
-          const t = new Uint32Array(3);
-          const per = chunk.length / 3;
-          let c = 0;
-          for (let b = 0; b < nk; b++) {
-            const size = sr.readU32();
-            r.ensure(4);
-            const kl = peekU32(r.buf, r.p);
-            r.ensure(4 + kl);
-            jenkinsHashAt(seed, r.buf, r.p + 4, kl, t);
-            const o = 3 * c;
-            chunk[o] = t[0]!;
-            chunk[o + 1] = t[1]!;
-            chunk[o + 2] = t[2]!;
-            r.skip(size);
-            if (++c === per) {
-              consume(chunk, c);
-              c = 0;
+    const keys: KeySource = {
+      open: (seed) => {
+        recReader.rewind(0);
+        sizeReader.rewind(0);
+        let b = 0;
+        return {
+          next: (chunk): number => {
+            const per = chunk.length / 3;
+            let c = 0;
+            for (; c < per && b < nk; c++, b++) {
+              const size = sizeReader.readU32();
+              hashRecordKey(recReader, seed, t);
+              const o = 3 * c;
+              chunk[o] = t[0]!;
+              chunk[o + 1] = t[1]!;
+              chunk[o + 2] = t[2]!;
+              recReader.skip(size);
             }
-          }
-          if (c > 0) consume(chunk, c);
-        },
+            return c;
+          },
+        };
       },
     };
-    hash = res!.section;
-    pos = res!.slots;
-    sizeAt = res!.spare;
+    const res = (yield { kind: 'chd', numKeys: nk, keys, map: true, external: chdExternal(nk, opts.memoryLimit, tmp) }) as ChdMapResult;
+    hash = res.section;
+    const map = res.slots;
+    slotOf = () => {
+      hashRecordKey(recReader, map.seed, t);
+      return map.slotOf(t, 0);
+    };
   } else {
-    // No hash: records in first-insertion order (the run's KSL).
-    pos = readU32Section(run.fd, run.ksl.start, nk);
-    sizeAt = new Uint32Array(nk);
-  }
-  // Record sizes in slot order.
-  {
-    const sr = sizes();
-    for (let b = 0; b < nk; b++) sizeAt[pos[b]!] = sr.readU32();
+    // No hash: records in first-insertion order (the run's KSL; at most HASH_MIN_KEYS of them).
+    const pos = readU32Section(run.fd, run.ksl.start, nk);
+    slotOf = (b) => pos[b]!;
   }
 
   const hashLen = hash === null ? 0 : hash.length;
@@ -770,65 +808,22 @@ export function* writeRunImage(
   hash = null;
   const k2v = HEADER_SIZE + hashLen;
   const recBase = k2v + 8 * (nk + 1);
-  {
-    const w = new BufWriter(sink, k2v, Math.min(bufSize, 8 * (nk + 1)));
-    let off = recBase;
-    for (let s = 0; s < nk; s++) {
-      w.u64(off);
-      off += sizeAt[s]!;
-    }
-    w.u64(off);
-    w.flush();
-  }
-  // Copy the records into slot order, one window of consecutive slots per pass over them.
-  const win = Buffer.allocUnsafe(Math.max(1, Math.min(buffers.window, recordBytes)));
-  let local = new Uint32Array(1024);
-  let s0 = 0;
-  let base = 0;
-  while (s0 < nk) {
-    // The window: slots [s0, s1), at least one; local[s - s0] = offset of slot s in it.
-    let s1 = s0;
-    let wlen = 0;
-    while (s1 < nk && (s1 === s0 || wlen + sizeAt[s1]! <= win.length)) {
-      if (s1 - s0 >= local.length) {
-        const grown = new Uint32Array(2 * local.length);
-        grown.set(local);
-        local = grown;
-      }
-      local[s1 - s0] = wlen;
-      wlen += sizeAt[s1]!;
-      s1++;
-    }
-    const r = records();
-    const sr = sizes();
-    let placed = 0;
-    for (let b = 0; b < nk; b++) {
-      const size = sr.readU32();
-      const p = pos[b]!;
-      if (p >= s0 && p < s1) {
-        if (size <= win.length) {
-          r.ensure(size);
-          copyBytes(r.buf, r.p, r.p + size, win, local[p - s0]!);
-          r.p += size;
-          placed += size;
-        } else {
-          // A record larger than the window (it is alone in it): copied straight through.
-          yield* copyThrough(r, size, sink, recBase + base);
-        }
-      } else {
-        r.skip(size);
-      }
-      if ((b & 0xffff) === 0xffff) {
-        meter.add(placed);
-        placed = 0;
-        yield TICK;
-      }
-    }
-    if (wlen <= win.length) out.writeAt(win, 0, wlen, recBase + base);
-    meter.add(placed);
-    base += wlen;
-    s0 = s1;
-  }
+  yield* writeInSlotOrder({
+    nk,
+    recordBytes,
+    records: recReader,
+    sizes: sizeReader,
+    recordsFd: kf.fd,
+    slotOf,
+    sink,
+    out,
+    meter,
+    k2v,
+    recBase,
+    tmp,
+    window: imageTestHooks().window ?? buffers.window,
+    bufSize,
+  });
   tmp.remove(kf.fd);
   tmp.remove(sf.fd);
   const id2v = recBase + recordBytes;
@@ -846,7 +841,7 @@ export function* writeRunImage(
 }
 
 /** Copies the next `size` bytes of `r` to `sink` at `pos`, one buffer at a time. */
-function* copyThrough(r: BufReader, size: number, sink: Sink, pos: number): Generator<Step, void, ChdBuildResult | undefined> {
+function* copyThrough(r: BufReader, size: number, sink: Sink, pos: number): Generator<Step, void, ChdAnswer | undefined> {
   let left = size;
   while (left > 0) {
     const n = Math.min(left, r.buf.length);
@@ -857,6 +852,202 @@ function* copyThrough(r: BufReader, size: number, sink: Sink, pos: number): Gene
     left -= n;
     yield TICK;
   }
+}
+
+/** Hashes the key of the record at the reader (u32 key length, key bytes) into `t`, leaving the reader there. */
+function hashRecordKey(r: BufReader, seed: number, t: Uint32Array): void {
+  r.ensure(4);
+  const kl = peekU32(r.buf, r.p);
+  r.ensure(4 + kl);
+  jenkinsHashAt(seed, r.buf, r.p + 4, kl, t);
+}
+
+/** What {@link writeInSlotOrder} works on. */
+interface SlotOrderJob {
+  nk: number;
+  recordBytes: number;
+  /** The records in byte order (u32 size each in `sizes`), in the file `recordsFd`. */
+  records: BufReader;
+  sizes: BufReader;
+  recordsFd: number;
+  /** Slot of the b-th record, the reader being at it. */
+  slotOf: (b: number) => number;
+  /** The metered sink, and the raw one under it (for window writes, counted by hand). */
+  sink: Sink;
+  out: Sink;
+  meter: ImageMeter;
+  k2v: number;
+  recBase: number;
+  tmp: TempDir;
+  window: number;
+  bufSize: number;
+}
+
+/**
+ * The key TOC and the key records in slot order, without per-key arrays: one pass over
+ * the byte-order records appends each (slot, size) and its bytes to the partition of
+ * its slot range (partitions of about half a window, in one temporary file), then
+ * each partition, in slot order: its records' offsets from their sizes (8 bytes per
+ * slot of the partition), its part of the TOC, its records placed into the window and
+ * written. A partition larger than the window (skewed record sizes) is placed in
+ * several windows, one pass over the partition each; a record larger than the window
+ * never goes through a partition: it is copied from the records file to its place.
+ */
+function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer | undefined> {
+  const { nk, recordBytes, records, sizes, slotOf, sink, out, meter, k2v, recBase, tmp, bufSize } = job;
+  const win = Math.max(1, Math.min(job.window, recordBytes));
+  const per = Math.max(1, Math.ceil(nk / Math.max(1, Math.ceil(recordBytes / Math.max(1, Math.floor(win / 2))))));
+  const parts = Math.ceil(nk / per);
+  const file = tmp.create('slots');
+  const lists = new SpillLists(scratchFile(file.fd), 2 * parts, Math.max(512, Math.min(1 << 20, Math.floor(win / 4 / (2 * parts)))));
+  const hdr = new Uint32Array(4);
+  const hdr8 = new Uint8Array(hdr.buffer);
+  records.rewind(0);
+  sizes.rewind(0);
+  for (let b = 0; b < nk; b++) {
+    const size = sizes.readU32();
+    const at = records.offset;
+    const slot = slotOf(b);
+    const p = Math.floor(slot / per);
+    hdr[0] = slot;
+    hdr[1] = size;
+    if (size > win) {
+      hdr[2] = at % 4294967296;
+      hdr[3] = Math.floor(at / 4294967296);
+      lists.write(2 * p, hdr8, 0, 16);
+      records.skip(size);
+    } else {
+      lists.write(2 * p, hdr8, 0, 8);
+      for (let left = size; left > 0; ) {
+        const n = Math.min(left, records.buf.length);
+        records.ensure(n);
+        lists.write(2 * p + 1, records.buf, records.p, records.p + n);
+        records.p += n;
+        left -= n;
+      }
+    }
+    if ((b & 0xffff) === 0xffff) yield TICK;
+  }
+  lists.flushAll();
+  const headers = new ListReader(lists, Math.min(bufSize, 1 << 16));
+  const bytes = new ListReader(lists, bufSize);
+  const local = new Float64Array(Math.min(per, nk) + 1);
+  const window = Buffer.allocUnsafe(win);
+  const toc = new BufWriter(sink, k2v, Math.min(bufSize, 8 * (nk + 1)));
+  let base = 0;
+  for (let p = 0; p < parts; p++) {
+    const s0 = p * per;
+    // The slots are a bijection: partition p holds exactly the records of slots [s0, s0 + count).
+    const count = Math.min(per, nk - s0);
+    local.fill(0, 0, count + 1);
+    headers.open(2 * p);
+    for (let i = 0; i < count; i++) {
+      headers.copyTo(hdr8, 0, 8);
+      local[hdr[0]! - s0 + 1] = hdr[1]!;
+      if (hdr[1]! > win) headers.skip(8);
+    }
+    for (let i = 0; i < count; i++) {
+      local[i + 1]! += local[i]!;
+      toc.u64(recBase + base + local[i]!);
+    }
+    for (let a = 0; a < count; ) {
+      const e = localWindowEnd(local, a, count, win);
+      const wbytes = local[e]! - local[a]!;
+      headers.open(2 * p);
+      bytes.open(2 * p + 1);
+      for (let i = 0; i < count; i++) {
+        headers.copyTo(hdr8, 0, 8);
+        const li = hdr[0]! - s0;
+        const size = hdr[1]!;
+        if (size > win) {
+          headers.copyTo(hdr8, 8, 8);
+          if (li >= a && li < e) {
+            const from = hdr[2]! + hdr[3]! * 4294967296;
+            yield* copyThrough(new BufReader(job.recordsFd, from, from + size, bufSize), size, sink, recBase + base + local[li]!);
+          }
+        } else if (li >= a && li < e) {
+          bytes.copyTo(window, local[li]! - local[a]!, size);
+        } else {
+          bytes.skip(size);
+        }
+        if ((i & 0xffff) === 0xffff) yield TICK;
+      }
+      if (wbytes <= win) {
+        for (let at = 0; at < wbytes; at += WRITE_SLICE) {
+          const end = Math.min(wbytes, at + WRITE_SLICE);
+          out.writeAt(window, at, end, recBase + base + local[a]! + at);
+          meter.add(end - at);
+          yield TICK;
+        }
+      }
+      a = e;
+    }
+    base += local[count]!;
+    yield TICK;
+  }
+  toc.u64(recBase + base);
+  toc.flush();
+  tmp.remove(file.fd);
+}
+
+/** The end (exclusive) of the window of local slots from `a`: at most `win` bytes, at least one slot. */
+function localWindowEnd(local: Float64Array, a: number, count: number, win: number): number {
+  const limit = local[a]! + win;
+  let lo = a + 1;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (local[mid]! <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Bytes per key the in-memory CHD needs (its pairs and per-bucket arrays, ~11, rounded up). */
+const CHD_BYTES_PER_KEY = 12;
+
+/**
+ * Test hooks, read from `DISCODB_TEST_EXTERNAL` (so that worker threads see them too):
+ * `1` forces the external CHD with 4 KiB of buffers and a 512-byte copy window.
+ */
+export function imageTestHooks(): { external: boolean; chdMemory?: number; window?: number } {
+  return process.env['DISCODB_TEST_EXTERNAL'] === '1' ? { external: true, chdMemory: 4096, window: 512 } : { external: false };
+}
+
+/**
+ * The external CHD build, or null for the in-memory one: external when the in-memory
+ * one's ~12 bytes per key would take more than half of `memoryLimit`; then its
+ * buffers get a quarter of it.
+ */
+export function chdExternal(nk: number, memoryLimit: number, tmp: TempDir): ChdExternal | null {
+  const hooks = imageTestHooks();
+  if (!hooks.external && CHD_BYTES_PER_KEY * nk <= memoryLimit / 2) return null;
+  return { scratch: tempScratch(tmp), memory: hooks.chdMemory ?? Math.max(256 * 1024, Math.floor(memoryLimit / 4)) };
+}
+
+/** A {@link ScratchFile} over an open file descriptor. */
+function scratchFile(fd: number): ScratchFile & { fd: number } {
+  const sink = new FileSink(fd);
+  return {
+    fd,
+    write: (src, start, end, pos) => sink.writeAt(src, start, end, pos),
+    read: (dst, start, end, pos) => {
+      while (start < end) {
+        const got = fs.readSync(fd, dst, start, end - start, pos);
+        if (got <= 0) throw new DiscoDBError('ERR_DISCODB_IO', 'unexpected end of a temporary file');
+        start += got;
+        pos += got;
+      }
+    },
+  };
+}
+
+/** Scratch files in the build's temporary directory (removed with it on any failure). */
+function tempScratch(tmp: TempDir): Scratch {
+  return {
+    create: (tag) => scratchFile(tmp.create(tag).fd),
+    remove: (file) => tmp.remove((file as ScratchFile & { fd: number }).fd),
+  };
 }
 
 function peekU32(b: Uint8Array, p: number): number {
