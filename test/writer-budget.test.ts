@@ -162,3 +162,28 @@ t.test('a large budget reserves the pairs once: they grow without a copy, counte
   tt.equal(run.freshWords, 0, 'grouped in the counted memory');
   tt.end();
 });
+
+t.test('pairs grouped in place in steps (cycles longer than a step) = pairs scattered', (tt) => {
+  // More pairs than a step's moves (2^18), keys in random order: the permutation's
+  // cycles run through most pairs, so steps cut them and resume in mid-cycle.
+  const build = (): RunBuffer => {
+    const run = new RunBuffer(256 * 1024 * 1024);
+    const ingest = new RecordIngest(run, () => tt.fail('no spill expected'));
+    const r = rng(77);
+    for (let i = 0; i < 700_000; i++) ingest.add({ key: `k${randInt(r, 200_000)}`, value: `v${randInt(r, 50_000)}` });
+    ingest.flush();
+    return run;
+  };
+  const a = build();
+  const b = build();
+  const steps = a.groupByKeySteps(false, undefined, true);
+  let yields = 0;
+  let step = steps.next();
+  for (; step.done !== true; step = steps.next()) yields++;
+  const inPlace = step.value;
+  const scattered = b.groupByKey(false, undefined, false);
+  tt.ok(yields > 4, `the grouping yielded ${yields} times`);
+  tt.ok(Buffer.from(inPlace.start.buffer, inPlace.start.byteOffset, inPlace.start.byteLength).equals(Buffer.from(scattered.start.buffer, scattered.start.byteOffset, scattered.start.byteLength)), 'same key boundaries');
+  tt.ok(Buffer.from(inPlace.ids.buffer, inPlace.ids.byteOffset, inPlace.ids.byteLength).equals(Buffer.from(scattered.ids.buffer, scattered.ids.byteOffset, scattered.ids.byteLength)), 'same ids');
+  tt.end();
+});

@@ -31,10 +31,9 @@ import {
 } from '../lib/format/chd-build.js';
 import { GlibcRandom } from '../lib/format/glibc-rand.js';
 import { jenkinsHash } from '../lib/format/jenkins.js';
-import { randInt, rng } from './helpers/random.js';
+import { randBetween, randInt, rng } from './helpers/random.js';
 
 /** An integer in [lo, hi). */
-const between = (r: () => number, lo: number, hi: number): number => lo + randInt(r, hi - lo);
 
 /** Scratch files in a directory, counting what is created and removed. */
 function fileScratch(dir: string): Scratch & { live: number; made: number } {
@@ -112,7 +111,7 @@ function randomKeys(r: () => number, count: number): Uint8Array[] {
   const seen = new Set<string>();
   const keys: Uint8Array[] = [];
   while (keys.length < count) {
-    const len = between(r, 0, 12);
+    const len = randBetween(r, 0, 12);
     const b = new Uint8Array(len);
     for (let i = 0; i < len; i++) b[i] = randInt(r, 256);
     const k = Buffer.from(b).toString('hex');
@@ -135,7 +134,7 @@ t.test('external CHD = in-memory CHD: same section and slots, many partitions an
   let retried = 0;
   const cases: [Uint8Array[], number][] = [];
   for (const count of [1, 2, 3, 4, 5, 7, 9, 12, 26, 100, 1000, 4000, 30000]) cases.push([randomKeys(r, count), 1 + cases.length]);
-  for (let i = 0; i < 40; i++) cases.push([randomKeys(r, between(r, 1, 40)), 1 + cases.length]);
+  for (let i = 0; i < 40; i++) cases.push([randomKeys(r, randBetween(r, 1, 40)), 1 + cases.length]);
   // Six keys whose first seed maps two of them to the same (bucket, f, h) under these rand() states.
   const six = Array.from({ length: 6 }, (_, i) => Buffer.from(`key${i}`));
   for (const seed of [2, 3, 12]) cases.push([six, seed]);
@@ -243,8 +242,8 @@ t.test('writer through the external path: random data = the in-memory image, ans
   for (let round = 0; round < 4; round++) {
     const model = new Map<string, string[]>();
     const recs: { key: string; value?: string }[] = [];
-    const nk = between(r, 30, 4000);
-    const n = between(r, nk, 20000);
+    const nk = randBetween(r, 30, 4000);
+    const n = randBetween(r, nk, 20000);
     for (let i = 0; i < n; i++) {
       const key = `k${randInt(r, nk)}`.repeat(1 + randInt(r, 3));
       if (randInt(r, 20) === 0) {
@@ -262,7 +261,7 @@ t.test('writer through the external path: random data = the in-memory image, ans
     const uniqueItems = round % 2 === 1;
     const expected = buildBuffer(recs, { uniqueItems });
     const out = path.join(dir, `r${round}.ddb`);
-    await buildFile(recs, out, { uniqueItems, threads: round % 2, memoryLimit: between(r, 20000, 200000), tmpDir: tmp });
+    await buildFile(recs, out, { uniqueItems, threads: round % 2, memoryLimit: randBetween(r, 20000, 200000), tmpDir: tmp });
     tt.ok(fs.readFileSync(out).equals(expected), `round ${round}: same bytes`);
     const db = DiscoDB.open(out);
     tt.equal(db.size, model.size, `round ${round}: key count`);

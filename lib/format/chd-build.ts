@@ -343,18 +343,9 @@ function* buildSteps(
     if (yield* placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
       meter.report?.(meter.placed, meter.total);
       yield null;
-      const cr = encodeRankOfEmptyBins(occupied, n);
-      yield null;
-      const section = packChd(seed, n, nbuckets, disp, cr);
-      yield null;
-      const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
-      yield null;
-      if (wantMap) return { section, slots: map };
       // The pairs are spent: their memory holds the slots, each key's from its bucket's
       // displacement (one more pass over the keys).
-      const slots = fh.subarray(0, m);
-      yield* assignSlots(m, src, geometry.chunk, map, slots);
-      return { section, slots, spare: fh.subarray(m, 2 * m) };
+      return yield* finishPlaced(seed, m, n, nbuckets, disp, occupied, wantMap, src, geometry.chunk, fh);
     }
     occupied.fill(0);
     // The next attempt places every key again: on top of what this one placed.
@@ -742,17 +733,7 @@ function* externalSteps(
         meter.report?.(meter.placed, meter.total);
         mapper.release();
         yield null;
-        const cr = encodeRankOfEmptyBins(occupied, n);
-        yield null;
-        const section = packChd(seed, n, nbuckets, disp, cr);
-        yield null;
-        const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
-        yield null;
-        if (wantMap) return { section, slots: map };
-        const both = new Uint32Array(2 * m);
-        const slots = both.subarray(0, m);
-        yield* assignSlots(m, src, chunk, map, slots);
-        return { section, slots, spare: both.subarray(m) };
+        return yield* finishPlaced(seed, m, n, nbuckets, disp, occupied, wantMap, src, chunk, null);
       }
       occupied.fill(0);
       meter.total = meter.placed - before + meter.total;
@@ -762,6 +743,36 @@ function* externalSteps(
     ext.scratch.remove(pairsFile);
     if (bucketsFile !== null) ext.scratch.remove(bucketsFile);
   }
+}
+
+/**
+ * After a successful placement: the compressed rank and the packed section, then the
+ * slot map, or (without `wantMap`) every key's slot from one more pass over the keys,
+ * in `memory` (2m words: slots, then the caller's spare) or in a fresh array.
+ */
+function* finishPlaced(
+  seed: number,
+  m: number,
+  n: number,
+  nbuckets: number,
+  disp: Uint32Array,
+  occupied: Int32Array,
+  wantMap: boolean,
+  src: KeySource | null,
+  chunk: Uint32Array,
+  memory: Uint32Array | null,
+): Generator<ChdStep, Built, undefined> {
+  const cr = encodeRankOfEmptyBins(occupied, n);
+  yield null;
+  const section = packChd(seed, n, nbuckets, disp, cr);
+  yield null;
+  const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
+  yield null;
+  if (wantMap) return { section, slots: map };
+  const both = memory ?? new Uint32Array(2 * m);
+  const slots = both.subarray(0, m);
+  yield* assignSlots(m, src, chunk, map, slots);
+  return { section, slots, spare: both.subarray(m, 2 * m) };
 }
 
 /** The mapping step of {@link externalSteps}; afterwards `buckets` holds the size classes. */
@@ -1115,16 +1126,13 @@ function popcount32(x: number): number {
  * key) and no select input (as many again) are materialised.
  */
 export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Array {
-  const empty = (bin: number): boolean => ((occupied[bin >>> 5]! >>> (bin & 31)) & 1) === 0;
-  let k = 0;
-  let maxVal = 0;
-  for (let bin = 0; bin < n; bin++) {
-    if (empty(bin)) {
-      k++;
-      maxVal = bin;
-    }
-  }
+  // Bits past bin n − 1 are never set, so the popcounts count bins below n only.
+  let k = n;
+  const words = (n + 31) >>> 5;
+  for (let w = 0; w < words; w++) k -= popcount32(occupied[w]!);
   if (k === 0) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'compressed_rank needs at least one empty bin');
+  let maxVal = n - 1;
+  while (((occupied[maxVal >>> 5]! >>> (maxVal & 31)) & 1) !== 0) maxVal--;
   const remR = ilog2(Math.floor(maxVal / k)) || 1;
   const remMask = 2 ** remR - 1;
   const rems = new Uint32Array(bitsTableWords(k, remR));
@@ -1133,18 +1141,27 @@ export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Arr
   const bits = new Uint32Array(Math.floor((quotients + k + 31) / 32));
   const samples = new Uint32Array((quotients >>> SELECT_STEP_BITS) + 1);
   // Empty bin j with high part hj gives X[i − 1] = j for every i in (h(j−1), hj], i ≤ quotients.
+  // The empty bins are visited a word at a time, lowest zero bit first.
   let i = 1;
-  for (let bin = 0, j = 0; bin < n; bin++) {
-    if (!empty(bin)) continue;
-    setBits(rems, j * remR, bin & remMask, remR);
-    const high = bin >>> remR;
-    for (; i <= high && i <= quotients; i++) {
-      const q = i - 1;
-      const pos = j + q;
-      bits[pos >>> 5]! |= 1 << (pos & 31);
-      if ((q & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[q >>> SELECT_STEP_BITS] = pos;
+  let j = 0;
+  for (let w = 0; w < words; w++) {
+    let zeros = ~occupied[w]!;
+    const valid = n - 32 * w;
+    if (valid < 32) zeros &= (1 << valid) - 1;
+    while (zeros !== 0) {
+      const lowest = zeros & -zeros;
+      zeros ^= lowest;
+      const bin = 32 * w + 31 - Math.clz32(lowest);
+      setBits(rems, j * remR, bin & remMask, remR);
+      const high = bin >>> remR;
+      for (; i <= high && i <= quotients; i++) {
+        const q = i - 1;
+        const pos = j + q;
+        bits[pos >>> 5]! |= 1 << (pos & 31);
+        if ((q & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[q >>> SELECT_STEP_BITS] = pos;
+      }
+      j++;
     }
-    j++;
   }
   return packCompressedRank(maxVal, k, remR, packSelect(quotients, k, bits, samples), rems);
 }
@@ -1247,8 +1264,8 @@ export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
     const v = values[i]!;
     const len = valueBits(v);
     if (len === 0) continue;
-    // v − (2^len − 1), computed in u32 like the C code.
-    setBits(store, pos, (v - (2 ** len - 1)) >>> 0, len);
+    // v − (2^len − 1), computed in u32 like the C code (len ≤ 31: see valueBits).
+    setBits(store, pos, (v - (((1 << len) >>> 0) - 1)) >>> 0, len);
     pos += len;
   }
   const remR = ilog2(Math.floor(total / count)) || 1;
@@ -1256,14 +1273,15 @@ export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
   const rems = new Uint32Array(bitsTableWords(count, remR));
   // The select over the high parts (encodeSelect's layout), built in the same pass: no
   // array of them (4 bytes per value).
-  const selM = Math.floor(total / 2 ** remR);
+  // total < 2^32, so every cumulative length is a u32 and `>>> remR` is its high part.
+  const selM = total >>> remR;
   const selBits = new Uint32Array(Math.floor((count + selM + 31) / 32));
   const samples = new Uint32Array((count >>> SELECT_STEP_BITS) + 1);
   let cum = 0;
   for (let i = 0; i < count; i++) {
     cum += valueBits(values[i]!);
     setBits(rems, i * remR, cum & remMask, remR);
-    const pos = Math.floor(cum / 2 ** remR) + i;
+    const pos = (cum >>> remR) + i;
     selBits[pos >>> 5]! |= 1 << (pos & 31);
     if ((i & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[i >>> SELECT_STEP_BITS] = pos;
   }
@@ -1279,7 +1297,7 @@ export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
   return out;
 }
 
-/** Stored length of one compressed_seq value: 0 for 0, else floor(log2(v + 1)) (u32 arithmetic). */
+/** Stored length of one compressed_seq value: 0 for 0, else floor(log2(v + 1)) (u32 arithmetic, so at most 31). */
 function valueBits(v: number): number {
   return v === 0 ? 0 : ilog2((v + 1) >>> 0);
 }
