@@ -270,6 +270,18 @@ interface PlaceMeter {
   report: ChdProgress | null;
   placed: number;
   total: number;
+  /** Buckets tried since the last report (by {@link countTry}). */
+  tries: number;
+}
+
+/** Counts one bucket tried: reports every REPORT_EVERY tries; true every TICK_TRIES (time for a tick). */
+function countTry(meter: PlaceMeter): boolean {
+  if ((++meter.tries & (TICK_TRIES - 1)) !== 0) return false;
+  if (meter.tries === REPORT_EVERY) {
+    meter.tries = 0;
+    meter.report?.(meter.placed, meter.total);
+  }
+  return true;
 }
 
 /** Buckets tried between two progress reports. */
@@ -321,7 +333,7 @@ function* buildSteps(
   const nbuckets = Math.floor(m / KEYS_PER_BUCKET) + 1;
   const n = binCount(m);
   const maxProbes = maxProbesFor(m);
-  const meter: PlaceMeter = { report: onProgress, placed: 0, total: m };
+  const meter: PlaceMeter = { report: onProgress, placed: 0, total: m, tries: 0 };
   if (external !== null) return yield* externalSteps(m, n, nbuckets, maxProbes, rng, meter, src, wantMap, external);
 
   // Per key: (f, h) grouped by bucket, in input order within a bucket (8 bytes/key).
@@ -616,8 +628,7 @@ function placeSome(
     }
     for (; j < pending && left > 0; j++, left--) {
       const bucket = ids[first + j]!;
-      if (tryPlace(fh, 2 * bucketStart[bucket]!, size, p0, p1, n, occupied, scratch)) {
-        disp[bucket] = (Math.imul(p1, n) + p0) >>> 0;
+      if (placeBucket(fh, 2 * bucketStart[bucket]!, size, p0, p1, n, occupied, scratch, disp, bucket)) {
         placed += size;
       } else {
         ids[first + kept++] = bucket;
@@ -652,9 +663,11 @@ function placeSome(
 
 /**
  * `place_bucket_probe`: occupies the bins (f + h·p0 + p1) mod n of the bucket's
- * `size` (f, h) pairs at `pairs[q..]`, or undoes them and fails at the first occupied bin.
+ * `size` (f, h) pairs at `pairs[q..]` and stores its displacement p0 + p1·n in
+ * `disp[bucket]` (it fits a u32: see placeBuckets), or undoes them and fails at the
+ * first occupied bin.
  */
-function tryPlace(
+function placeBucket(
   pairs: Uint32Array,
   q: number,
   size: number,
@@ -663,6 +676,8 @@ function tryPlace(
   n: number,
   occupied: Int32Array,
   scratch: Uint32Array,
+  disp: Uint32Array,
+  bucket: number,
 ): boolean {
   let i = 0;
   for (; i < size; i++, q += 2) {
@@ -673,7 +688,10 @@ function tryPlace(
     occupied[w]! |= bit;
     scratch[i] = bin;
   }
-  if (i === size) return true;
+  if (i === size) {
+    disp[bucket] = (Math.imul(p1, n) + p0) >>> 0;
+    return true;
+  }
   for (let k = 0; k < i; k++) occupied[scratch[k]! >>> 5]! &= ~(1 << (scratch[k]! & 31));
   return false;
 }
@@ -980,7 +998,7 @@ function* placeExternal(
   const scratch = new Uint32Array(maxSize);
   let pend = new Uint32Array(0);
   let read = new Uint32Array(0);
-  let tries = 0;
+  meter.tries = 0;
   for (let size = maxSize; size > 0; size--) {
     let pending = classCount[size]!;
     if (pending === 0) continue;
@@ -1004,20 +1022,13 @@ function* placeExternal(
       if (inMemory) {
         for (let j = 0, o = 0; j < pending; j++, o += width) {
           const bucket = pend[o]!;
-          if (tryPlace(pend, o + 1, size, p0, p1, n, occupied, scratch)) {
-            disp[bucket] = (Math.imul(p1, n) + p0) >>> 0;
+          if (placeBucket(pend, o + 1, size, p0, p1, n, occupied, scratch, disp, bucket)) {
             meter.placed += size;
           } else {
             if (kept !== j) pend.copyWithin(kept * width, o, o + width);
             kept++;
           }
-          if ((++tries & (TICK_TRIES - 1)) === 0) {
-            if (tries === REPORT_EVERY) {
-              tries = 0;
-              meter.report?.(meter.placed, meter.total);
-            }
-            yield null;
-          }
+          if (countTry(meter)) yield null;
         }
       } else {
         lists.clear(to);
@@ -1028,8 +1039,7 @@ function* placeExternal(
           lists.readChunk(from, c, new Uint8Array(read.buffer), 0);
           for (let o = 0; o < len >>> 2; o += width) {
             const bucket = read[o]!;
-            if (tryPlace(read, o + 1, size, p0, p1, n, occupied, scratch)) {
-              disp[bucket] = (Math.imul(p1, n) + p0) >>> 0;
+            if (placeBucket(read, o + 1, size, p0, p1, n, occupied, scratch, disp, bucket)) {
               meter.placed += size;
             } else {
               const bw = 4 * width;
@@ -1038,13 +1048,7 @@ function* placeExternal(
               lists.fill[to]! += bw;
               kept++;
             }
-            if ((++tries & (TICK_TRIES - 1)) === 0) {
-              if (tries === REPORT_EVERY) {
-                tries = 0;
-                meter.report?.(meter.placed, meter.total);
-              }
-              yield null;
-            }
+            if (countTry(meter)) yield null;
           }
         }
         lists.flush(to);

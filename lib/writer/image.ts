@@ -424,16 +424,17 @@ function writeKeyToc(sink: Sink, k2v: number, recStart: Float64Array, bufSize: n
   return recBase;
 }
 
-/** The last slot (exclusive) of the window starting at slot s0: at most `window` bytes, at least one record. */
-function windowEnd(recStart: Float64Array, s0: number, window: number): number {
-  const nk = recStart.length - 1;
-  const limit = recStart[s0]! + window;
+/**
+ * The end (exclusive) of the window of slots from `s0`: the largest s1 in [s0 + 1, end]
+ * with starts[s1] − starts[s0] ≤ `window` bytes, so at least one slot.
+ */
+function windowEnd(starts: Float64Array, s0: number, end: number, window: number): number {
+  const limit = starts[s0]! + window;
   let lo = s0 + 1;
-  let hi = nk;
-  // Largest s1 in [s0 + 1, nk] with recStart[s1] ≤ limit.
+  let hi = end;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
-    if (recStart[mid]! <= limit) lo = mid;
+    if (starts[mid]! <= limit) lo = mid;
     else hi = mid - 1;
   }
   return lo;
@@ -576,7 +577,7 @@ export function* writeMemoryImage(
   let win: Uint8Array | null = null;
   for (let s0 = 0; s0 < nk; ) {
     // The key dictionary and lists are still in memory here: half the spilled path's window.
-    const s1 = direct ? nk : windowEnd(recStart, s0, buffers.window / 2);
+    const s1 = direct ? nk : windowEnd(recStart, s0, nk, buffers.window / 2);
     const base = recStart[s0]!;
     const wlen = recStart[s1]! - base;
     let out: Uint8Array;
@@ -951,7 +952,7 @@ function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer |
       toc.u64(recBase + base + local[i]!);
     }
     for (let a = 0; a < count; ) {
-      const e = localWindowEnd(local, a, count, win);
+      const e = windowEnd(local, a, count, win);
       const wbytes = local[e]! - local[a]!;
       headers.open(2 * p);
       bytes.open(2 * p + 1);
@@ -988,19 +989,6 @@ function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer |
   toc.u64(recBase + base);
   toc.flush();
   tmp.remove(file.fd);
-}
-
-/** The end (exclusive) of the window of local slots from `a`: at most `win` bytes, at least one slot. */
-function localWindowEnd(local: Float64Array, a: number, count: number, win: number): number {
-  const limit = local[a]! + win;
-  let lo = a + 1;
-  let hi = count;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (local[mid]! <= limit) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 /** Bytes per key the in-memory CHD needs (its pairs and per-bucket arrays, ~11, rounded up). */
