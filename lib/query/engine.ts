@@ -621,17 +621,17 @@ export function* product<T>(lists: T[][]): Generator<T[]> {
 /** Ids read ahead of the values (enough to overlap their memory misses; the rest stays lazy). */
 const AHEAD = 8;
 
+/** Read-ahead buffers given back by finished iterations, for the next ones. */
+const aheadPool: Float64Array[] = [];
+const AHEAD_POOL_MAX = 64;
+const NO_AHEAD = new Float64Array(0);
+
 /**
  * Values of a query's ids. When the db can prefetch, up to {@link AHEAD} ids
  * are taken from the cursor at a time and their values loaded together, then
  * made one by one as they are reached; an error of the cursor while reading
  * ahead is thrown when the iteration reaches it, after the values before it.
  */
-/** Read-ahead buffers given back by finished iterations, for the next ones. */
-const aheadPool: Float64Array[] = [];
-const AHEAD_POOL_MAX = 64;
-const NO_AHEAD = new Float64Array(0);
-
 class ValueIterator<V> implements Iterator<V> {
   private readonly db: QueryableDB<V>;
   private readonly cursor: IdCursor;
