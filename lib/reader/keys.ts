@@ -8,7 +8,6 @@ import { DiscoDBError } from '../errors.js';
 import type { ChdHash } from '../format/chd.js';
 import { hasHighByteAt } from '../format/jenkins.js';
 import type { RecordLocator } from './records.js';
-import { SLOT_WORDS, SlotTable, type ValueHints } from './slots.js';
 import { describe, type Bytes } from './types.js';
 
 const UNHASHED_SCAN_MAX = 32;
@@ -84,16 +83,6 @@ export interface Prefetcher {
   touch(record: number): void;
 }
 
-/** What the reader adds to the key finder's tables (built with them). */
-export interface MoreTables {
-  /** The memory image (null on the pread route). */
-  image: Uint8Array | null;
-  /** The value reader, its TOC copied (for the slot table's value hints). */
-  values: ValueHints | null;
-  /** The value prefetch table, when there is no slot table. */
-  prefetch(): Prefetcher | null;
-}
-
 /** Finds records by key bytes. */
 export class KeyFinder {
   private readonly records: RecordLocator;
@@ -102,17 +91,9 @@ export class KeyFinder {
   private unhashedIndex: Map<string, number> | null = null;
   /** Lookups left before the in-memory tables are built. */
   private untilTables: number;
-  /** Copies the reader's value TOC and says what the slot table or the value prefetch may use. */
-  private readonly moreTables: (() => MoreTables) | null;
+  /** Builds the reader's other tables (value TOC copy, prefetch) with ours; returns the prefetch table. */
+  private readonly moreTables: (() => Prefetcher | null) | null;
   private prefetch: Prefetcher | null = null;
-  /**
-   * The slot table's words (slots.ts): per record, its extent, its key's
-   * fingerprint and its first value, in one 16-byte slot, so that a lookup
-   * reads one line of tables before the record. Used when it fits
-   * TABLE_MAX_BYTES; otherwise {@link fingerprints} and the reader's prefetch
-   * table are.
-   */
-  private slots: Uint32Array | null = null;
   /**
    * Per record, the perfect hash's fingerprint of its key (1..255; 0 where the
    * record did not read, which always goes on to the key compare). A key
@@ -122,7 +103,7 @@ export class KeyFinder {
    */
   private fingerprints: Uint8Array | null = null;
 
-  constructor(records: RecordLocator, chd: ChdHash | null, moreTables: (() => MoreTables) | null = null) {
+  constructor(records: RecordLocator, chd: ChdHash | null, moreTables: (() => Prefetcher | null) | null = null) {
     this.records = records;
     this.chd = chd;
     this.n = records.numKeys;
@@ -130,26 +111,12 @@ export class KeyFinder {
     this.moreTables = moreTables;
   }
 
-  /**
-   * Builds the flat hash and the key TOC copy (when they fit {@link TABLE_MAX_BYTES}),
-   * the reader's value TOC copy, then the slot table (which replaces the key
-   * TOC copy), or, when it does not fit, the fingerprints and the reader's
-   * value prefetch.
-   */
+  /** Builds the flat hash and the key TOC copy (when they fit {@link TABLE_MAX_BYTES}), then the reader's. */
   private buildTables(): void {
-    const chd = this.chd;
-    chd?.flatten(TABLE_MAX_BYTES);
+    this.chd?.flatten(TABLE_MAX_BYTES);
     this.records.index(TABLE_MAX_BYTES);
-    const more = this.moreTables?.() ?? null;
-    const table = chd !== null ? SlotTable.build(this.records, chd, more?.image ?? null, more?.values ?? null, TABLE_MAX_BYTES) : null;
-    if (table !== null) {
-      this.slots = table.slots;
-      this.records.useSlots(table.slots);
-      this.prefetch = more?.image != null ? table : null;
-      return;
-    }
     this.fingerprints = this.buildFingerprints();
-    this.prefetch = more?.prefetch() ?? null;
+    this.prefetch = this.moreTables?.() ?? null;
   }
 
   /** The fingerprint of every record's key, in one sequential pass over the records; null when unhashed or too large. */
@@ -168,14 +135,6 @@ export class KeyFinder {
     return table;
   }
 
-  /** Record `i`'s stored fingerprint (0 when unknown: always compared); `i` is in 0..n-1. */
-  private storedFingerprint(i: number): number {
-    const s = this.slots;
-    if (s !== null) return s[SLOT_WORDS * i + 1]! & 0xff;
-    const fps = this.fingerprints;
-    return fps !== null ? fps[i]! : 0;
-  }
-
   /**
    * Record index of the key `key[0, len)`, or -1 when it is absent. With
    * `values`, the record's first value is prefetched while the key is
@@ -188,15 +147,16 @@ export class KeyFinder {
     const chd = this.chd;
     if (chd !== null) {
       const i = chd.lookupAt(key, len, false);
-      const fp = this.slots !== null || this.fingerprints !== null ? chd.fingerprint() : 0;
-      if (i >= 0 && i < n && mayBe(this.storedFingerprint(i), fp)) {
+      const fps = this.fingerprints;
+      const fp = fps !== null ? chd.fingerprint() : 0;
+      if (i >= 0 && i < n && (fps === null || mayBe(fps[i]!, fp))) {
         if (values && this.prefetch !== null) this.prefetch.touch(i);
         if (this.records.keyEquals(i, key, len)) return i;
       }
       // Files hashed by CMPH < 2.0 with bytes ≥ 0x80 in keys: retry the legacy Jenkins (spec §6.4).
       if (hasHighByteAt(key, len)) {
         const j = chd.lookupAt(key, len, true);
-        if (j >= 0 && j < n && j !== i && mayBe(this.storedFingerprint(j), fp) && this.records.keyEquals(j, key, len)) return j;
+        if (j >= 0 && j < n && j !== i && (fps === null || mayBe(fps[j]!, fp)) && this.records.keyEquals(j, key, len)) return j;
       }
       return -1;
     }

@@ -13,7 +13,7 @@ import { checkImage } from './check.js';
 import { SkipIndex, type DeltaCursor, type IdCursor, type SkipIndexSource } from './cursor.js';
 import { Inquiry, emptyInquiry } from './inquiry.js';
 import { AllValuesIterator, RangeIterator, RecordValues, firstValue, type ValueSource } from './iterators.js';
-import { KeyEncoder, KeyFinder, TABLE_MAX_BYTES, type MoreTables } from './keys.js';
+import { KeyEncoder, KeyFinder, TABLE_MAX_BYTES } from './keys.js';
 import { ValuePrefetch } from './prefetch.js';
 import { RecordLocator } from './records.js';
 import type { DiscoDBBackend } from './backend.js';
@@ -56,19 +56,11 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
     this.keys_ = new KeyFinder(this.records, this.chd, () => this.buildTables());
   }
 
-  /**
-   * The reader's lookup tables beyond the key finder's: the value TOC copy
-   * now, and what the slot table or (when it does not fit) the value
-   * prefetch of memory images is built from.
-   */
-  private buildTables(): MoreTables {
+  /** The reader's lookup tables beyond the key finder's: the value TOC copy and, on memory images, the value prefetch. */
+  private buildTables(): ValuePrefetch<V> | null {
     this.valueReader.indexNow();
     const whole = this.src.whole;
-    return {
-      image: whole,
-      values: this.valueReader,
-      prefetch: () => (whole === null ? null : ValuePrefetch.build(whole, this.records, this.valueReader, TABLE_MAX_BYTES)),
-    };
+    return whole === null ? null : ValuePrefetch.build(whole, this.records, this.valueReader, TABLE_MAX_BYTES);
   }
 
   private loadHash(h: Header): ChdHash {

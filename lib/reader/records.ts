@@ -70,46 +70,13 @@ export class RecordLocator {
     return true;
   }
 
-  /** Drops the in-memory TOC and slot table (at close). */
+  /** Drops the in-memory TOC (at close). */
   dropIndex(): void {
-    this.offsets = null;
-    this.slots = null;
-  }
-
-  /**
-   * The slot table's words (see slots.ts), once built: record i starts at
-   * slots[4i] and is slots[4i + 1] >>> 8 bytes long. It replaces the TOC
-   * copy, which is dropped; a slot of zeros fails validation and sends that
-   * record to the image read (and its error).
-   */
-  private slots: Uint32Array | null = null;
-
-  /** Locates records through `slots` (SLOT_WORDS words per record) from now on, dropping the TOC copy. */
-  useSlots(slots: Uint32Array): void {
-    this.slots = slots;
     this.offsets = null;
   }
 
   /** Validates record `i` into start/end/keyLength. */
   locate(i: number): void {
-    const s = this.slots;
-    if (s !== null) {
-      if (i >= 0 && i < this.numKeys) {
-        const start = s[4 * i]!;
-        const end = start + (s[4 * i + 1]! >>> 8);
-        if (start >= this.tocEnd && end >= start + 8 && end <= this.size) {
-          const len = this.src.u32(start);
-          if (len <= end - start - 8) {
-            this.start = start;
-            this.end = end;
-            this.keyLength = len;
-            return;
-          }
-        }
-      }
-      this.locateInImage(i);
-      return;
-    }
     const t = this.offsets;
     if (t !== null && i >= 0 && i < this.numKeys) {
       const start = t.at(i);
