@@ -7,7 +7,7 @@
 import t from 'tap';
 import type { TapTest } from './helpers/tap.js';
 import { ByteDict } from '../lib/writer/arena.js';
-import { sortEntries } from '../lib/writer/sort.js';
+import { sortEntries, sortEntriesSteps } from '../lib/writer/sort.js';
 import { randBetween, rng } from './helpers/random.js';
 
 function check(tt: TapTest, strings: Buffer[], label: string): void {
@@ -49,5 +49,32 @@ t.test('sortEntries orders distinct byte strings like Buffer.compare', (tt) => {
   const grouped: Buffer[] = [];
   for (let g = 1; g <= 120; g++) for (let i = 0; i < g; i++) grouped.push(Buffer.from(`grp${String(g).padStart(3, '0')}-${i}-${g % 7 === 0 ? 'x'.repeat(i % 9) : ''}`));
   check(tt, grouped, 'groups of 1..120 sharing 6 bytes');
+  tt.end();
+});
+
+t.test('the stepwise sort: ties larger than one piece, yields, the same order', (tt) => {
+  const r = rng(777);
+  const tail = (): Buffer => {
+    const b = Buffer.alloc(randBetween(r, 3, 9));
+    for (let i = 0; i < b.length; i++) b[i] = randBetween(r, 0, 256);
+    return b;
+  };
+  // 50k strings sharing 6, 12 or 24 bytes: ties of more than 2^14 entries on the first,
+  // second and a deeper digit, sorted in steps rather than one go.
+  for (const p of [6, 12, 24]) {
+    const prefix = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz'.slice(0, p));
+    check(tt, Array.from({ length: 50000 }, () => Buffer.concat([prefix, tail()])), `50k sharing ${p} bytes`);
+  }
+  const d = new ByteDict(1 << 18, 1 << 23);
+  for (let i = 0; i < 200000; i++) d.internBytes(Buffer.from(`key-${(i * 7919) % 200003}-${i % 13}`));
+  const steps = sortEntriesSteps(d);
+  let yields = 0;
+  let res = steps.next();
+  while (res.done !== true) {
+    yields++;
+    res = steps.next();
+  }
+  tt.ok(yields >= 2, `200k entries: the sort yielded ${yields} times`);
+  tt.same(Array.from(res.value), Array.from(sortEntries(d)), 'stepwise order = synchronous order');
   tt.end();
 });

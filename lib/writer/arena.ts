@@ -9,6 +9,9 @@
  */
 
 import { sortWords, type WordSource } from './sort.js';
+import { drainSteps, STEP_WORK } from './steps.js';
+
+export { drainSteps, STEP_WORK };
 
 /** Largest arena: offsets are u32. */
 const ARENA_MAX = 0xffffffff;
@@ -961,15 +964,6 @@ export interface GroupedPairs {
   ids: Uint32Array;
 }
 
-/** Units of work (pairs, keys) between two yields of a stepwise pass: a few ms each. */
-export const STEP_WORK = 1 << 18;
-
-/** Runs a stepwise pass to its end without yielding (for synchronous callers). */
-export function drainSteps<T>(steps: Generator<void, T, void>): T {
-  let r = steps.next();
-  while (r.done !== true) r = steps.next();
-  return r.value;
-}
 
 /** Sorts ids[s, e) ascending (insertion sort for short ranges). */
 export function sortIds(ids: Uint32Array, s: number, e: number): void {

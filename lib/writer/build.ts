@@ -11,7 +11,8 @@ import { AtomicFile } from './atomic-file.js';
 import { MemSink, TempDir } from './io.js';
 import type { ResolvedOptions } from './options.js';
 import { RecordIngest } from './records.js';
-import { spillRun, type RunFile } from './runs.js';
+import { spillRunSteps, type RunFile } from './runs.js';
+import { drainSteps } from './steps.js';
 
 /** What a build is doing. */
 export type WriterPhase = 'ingest' | 'spill' | 'merge' | 'write' | 'hash' | 'done';
@@ -102,22 +103,48 @@ export class Builder {
   private total = -1;
   private lastStep = 0;
 
+  /**
+   * @param spillable a file build, which spills runs to `tmpDir` (else all in memory).
+   * @param stepped spills run in steps: {@link add} returns false when the run is full,
+   * and the caller awaits {@link spillAsync}, which gives the event loop a turn now and
+   * then (a stream or async source); else a spill runs inside `add`.
+   */
   constructor(
     readonly opts: ResolvedOptions,
     spillable: boolean,
+    stepped = false,
   ) {
     this.run = new RunBuffer(spillable ? runBudget(opts.memoryLimit) : Infinity);
     this.tmp = spillable ? new TempDir(opts.tmpDir) : null;
     this.ingest = new RecordIngest(this.run, () => this.spill());
+    this.ingest.deferFull = spillable && stepped;
   }
 
-  /** Adds one record (see records.ts for the accepted shapes). */
-  add(rec: unknown): void {
+  /**
+   * Adds one record (see records.ts for the accepted shapes). False (stepped builds
+   * only) when the run is full before the record is all in: await {@link spillAsync}
+   * before the next `add`.
+   */
+  add(rec: unknown): boolean {
     if (this.aborted) throw ABORTED();
     try {
-      this.ingest.add(rec);
+      return this.ingest.add(rec);
     } catch (err) {
       // A spill that failed (disk full, ...) is an ERR_DISCODB_IO.
+      throw asDiscoDBError(err);
+    }
+  }
+
+  /**
+   * Spills the full run in steps, yielding to the event loop every ~25 ms, and stages
+   * the rest of the record that `add` held back (spilling again if a record with many
+   * values fills the run again).
+   */
+  async spillAsync(): Promise<void> {
+    try {
+      do await this.drive(this.spillSteps());
+      while (!this.ingest.resume());
+    } catch (err) {
       throw asDiscoDBError(err);
     }
   }
@@ -154,10 +181,15 @@ export class Builder {
   }
 
   private spill(): void {
+    drainSteps(this.spillSteps());
+  }
+
+  /** Spills the run to a new run file and clears it, in steps (see `spillRunSteps`). */
+  private *spillSteps(): Generator<void, void, void> {
     if (this.tmp === null) throw new Error('spill in an in-memory build');
     this.setPhase('spill');
     if (this.aborted) throw ABORTED();
-    const run = spillRun(this.run, this.tmp, this.opts.uniqueItems, this.ingest.records, this.buffers().io);
+    const run = yield* spillRunSteps(this.run, this.tmp, this.opts.uniqueItems, this.ingest.records, this.buffers().io);
     this.runs.push(run);
     this.run.clear();
     this.spillCount++;
@@ -199,6 +231,11 @@ export class Builder {
     if (this.aborted) throw ABORTED();
   };
 
+  /** Runs `steps`, giving the event loop a turn every ~25 ms between them (see {@link tick}). */
+  private async drive(steps: Generator<void, void, void>): Promise<void> {
+    for (let r = steps.next(); r.done !== true; r = steps.next()) await this.tick();
+  }
+
   /**
    * Finishes a spillable build into `target`: written to a temporary file in the
    * same directory, fsynced, then renamed over `target`. On failure nothing is left
@@ -213,7 +250,7 @@ export class Builder {
       tmp.sweep();
       const out = AtomicFile.open(target);
       this.out = out;
-      if (!this.run.isEmpty() && this.runs.length > 0) this.spill();
+      if (!this.run.isEmpty() && this.runs.length > 0) await this.drive(this.spillSteps());
       if (this.runs.length > 0) this.run.release();
       this.stats = await finishImage({
         run: this.run,

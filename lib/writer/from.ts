@@ -5,7 +5,7 @@
  */
 import { DiscoDBError } from '../errors.js';
 import { Builder } from './build.js';
-import { fileBuilder, mustWait } from './threaded-build.js';
+import { fileBuilder, mustWait, spillHeld } from './threaded-build.js';
 import { resolveOptions, type WriterOptions } from './options.js';
 import type { Bytes, Scalar, WriterRecord } from './records.js';
 
@@ -65,7 +65,10 @@ export async function buildFile(
       let next = 4096;
       let slice = performance.now();
       for (const rec of records as Iterable<unknown>) {
-        b.add(rec);
+        if (!b.add(rec)) {
+          await spillHeld(b);
+          slice = performance.now();
+        }
         if (mustWait(b)) await b.whenRoom();
         if (b.ingest.records >= next) {
           next = b.ingest.records + 4096;
@@ -77,7 +80,7 @@ export async function buildFile(
       }
     } else if (records !== null && typeof records === 'object' && typeof (records as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
       for await (const rec of records as AsyncIterable<unknown>) {
-        b.add(rec);
+        if (!b.add(rec)) await spillHeld(b);
         if (mustWait(b)) await b.whenRoom();
       }
     } else {

@@ -92,7 +92,8 @@ function malformed(no: number, what: string, s: string): DiscoDBError {
 
 /**
  * Feeds records into a {@link RunBuffer}, calling `onFull` (which must spill and
- * clear the run) whenever the next item does not fit in the budget.
+ * clear the run) whenever the next item does not fit in the budget; or, with
+ * {@link deferFull} set, stopping there so that the caller can spill in steps.
  */
 export class RecordIngest extends RunStaging {
   /** Records seen (the number of the last record). */
@@ -107,6 +108,14 @@ export class RecordIngest extends RunStaging {
    */
   private lastKey: string | null = null;
   private lastKeyLen = 0;
+  /**
+   * When set, a full run does not call `onFull`: `add` returns false with the rest of
+   * the record held back, and the caller spills and clears the run, then calls
+   * {@link resume} (a stream writer spills in steps between turns of the event loop).
+   */
+  deferFull = false;
+  /** The held-back rest of a record (see {@link deferFull}): `values[at..]` for `key`; null values: the key alone. */
+  private pending: { no: number; key: Bytes; values: readonly unknown[] | null; at: number } | null = null;
 
   /**
    * @param onFull must spill the run and either clear it or give a fresh one to
@@ -127,8 +136,13 @@ export class RecordIngest extends RunStaging {
     this.lastKey = null;
   }
 
-  /** Validates and adds one record. Throws `ERR_DISCODB_INPUT` for a malformed one. */
-  add(rec: unknown): void {
+  /**
+   * Validates and adds one record. Throws `ERR_DISCODB_INPUT` for a malformed one.
+   * Returns false only with {@link deferFull}, when the run is full before the record
+   * is all staged: spill and clear the run, then {@link resume}.
+   */
+  add(rec: unknown): boolean {
+    if (this.pending !== null) throw new Error('RecordIngest.add: a record is held back (resume() first)');
     const no = ++this.records;
     if (typeof rec !== 'object' || rec === null) {
       throw inputError(no, `expected { key, value }, { key, values } or [key, value], got ${describe(rec)}`);
@@ -137,32 +151,66 @@ export class RecordIngest extends RunStaging {
       if (rec.length < 1 || rec.length > 2) {
         throw inputError(no, `a tuple record must be [key] or [key, value(s)], got ${describe(rec)}`);
       }
-      this.keyWithValues(no, rec[0], rec.length === 2 ? rec[1] : undefined);
-      return;
+      return this.keyWithValues(no, rec[0], rec.length === 2 ? rec[1] : undefined);
     }
     const r = rec as { key?: unknown; value?: unknown; values?: unknown };
     const values = r.values;
     if (values !== undefined) {
       if (r.value !== undefined) throw inputError(no, 'a record cannot have both "value" and "values"');
-      this.keyWithValues(no, r.key, values);
-      return;
+      return this.keyWithValues(no, r.key, values);
     }
     const key = coerce(r.key);
     if (key === null) throw badKey(no, r.key);
     const value = r.value;
-    if (value === undefined || value === null) return this.item(no, key, null);
+    if (value === undefined || value === null) return this.one(no, key, null);
     const v = coerce(value);
     if (v === null) throw inputError(no, `value must be ${ACCEPTED}, got ${describe(value)}${typeof value === 'object' ? ' (use "values" for several)' : ''}`);
-    this.item(no, key, v);
+    return this.one(no, key, v);
+  }
+
+  /** Whether a record is held back (see {@link deferFull}). */
+  get held(): boolean {
+    return this.pending !== null;
+  }
+
+  /**
+   * Stages the held-back rest of a record into the (spilled and cleared) run. Returns
+   * false when the run is full again before the end (a record with many values): spill
+   * and resume again.
+   */
+  resume(): boolean {
+    const p = this.pending;
+    if (p === null) return true;
+    this.pending = null;
+    if (p.values === null) return this.one(p.no, p.key, null);
+    return this.valuesFrom(p.no, p.key, p.values, p.at);
+  }
+
+  /** One item of a record, held back when the run is full. */
+  private one(no: number, key: Bytes, value: Bytes | null): boolean {
+    if (this.item(no, key, value)) return true;
+    this.pending = { no, key, values: value === null ? null : [value], at: 0 };
+    return false;
+  }
+
+  /** Items for `values[at..]` (validated), held back from where the run is full. */
+  private valuesFrom(no: number, key: Bytes, values: readonly unknown[], at: number): boolean {
+    for (let i = at; i < values.length; i++) {
+      if (!this.item(no, key, coerce(values[i])!)) {
+        this.pending = { no, key, values, at: i };
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A key with a "values" slot: one value, an iterable of values, or none. */
-  private keyWithValues(no: number, rawKey: unknown, slot: unknown): void {
+  private keyWithValues(no: number, rawKey: unknown, slot: unknown): boolean {
     const key = coerce(rawKey);
     if (key === null) throw badKey(no, rawKey);
-    if (slot === undefined || slot === null) return this.item(no, key, null);
+    if (slot === undefined || slot === null) return this.one(no, key, null);
     const one = coerce(slot);
-    if (one !== null) return this.item(no, key, one);
+    if (one !== null) return this.one(no, key, one);
     let list: unknown[];
     if (Array.isArray(slot)) list = slot;
     else if (typeof slot === 'object' && typeof (slot as Iterable<unknown>)[Symbol.iterator] === 'function') list = Array.from(slot as Iterable<unknown>);
@@ -173,16 +221,17 @@ export class RecordIngest extends RunStaging {
       if (typeof v !== 'string' && v.length > U32_MAX) throw inputError(no, `values[${i}] is ${v.length} bytes (the limit is 2^32-1)`);
       if (typeof v === 'string' && !isWellFormed(v)) throw malformed(no, `values[${i}]`, v);
     }
-    if (list.length === 0) return this.item(no, key, null);
-    for (let i = 0; i < list.length; i++) this.item(no, key, coerce(list[i])!);
+    if (list.length === 0) return this.one(no, key, null);
+    return this.valuesFrom(no, key, list, 0);
   }
 
   /**
    * Stages one item: `value` null means the key alone (the C `ddb_cons_add(key,
    * NULL)`). Its bytes are copied into the dictionaries' staging areas at once (so
    * the caller may reuse its buffers); the lookups happen in `flush`, a batch at a time.
+   * False (nothing staged) when the run is full and {@link deferFull} is set.
    */
-  private item(no: number, key: Bytes, value: Bytes | null): void {
+  private item(no: number, key: Bytes, value: Bytes | null): boolean {
     if (typeof key === 'string' && key !== this.lastKey && !isWellFormed(key)) throw malformed(no, 'key', key);
     if (typeof value === 'string' && !isWellFormed(value)) throw malformed(no, 'value', value);
     let run = this.run;
@@ -196,7 +245,7 @@ export class RecordIngest extends RunStaging {
     if (this.out !== null) {
       this.bytes += this.out.item(no, key, value);
       this.items++;
-      return;
+      return true;
     }
     const sameKey = typeof key === 'string' && key === this.lastKey;
     const vNew = value === null ? 0 : 1;
@@ -210,6 +259,11 @@ export class RecordIngest extends RunStaging {
     ) {
       if (this.n > 0) this.flush();
       if (!run.reserve(sameKey ? 0 : kMax, vMax)) {
+        // (An empty run always grows: reserve fails only when there is something to spill.)
+        if (this.deferFull) {
+          this.lastKey = null;
+          return false;
+        }
         this.onFull();
         this.lastKey = null;
         run = this.run;
@@ -250,6 +304,7 @@ export class RecordIngest extends RunStaging {
     }
     this.items++;
     if (i + 1 === BATCH) this.flush();
+    return true;
   }
 }
 

@@ -23,8 +23,9 @@
 import { DiscoDBError } from '../errors.js';
 import { HASH_MIN_KEYS } from '../format/header.js';
 import { sortIds, type RunBuffer } from './arena.js';
+import { drainSteps, STEP_WORK } from './steps.js';
 import { BufReader, BufWriter, FileSink, type TempDir } from './io.js';
-import { compareFrom, digitAt, sortEntries } from './sort.js';
+import { compareFrom, digitAt, sortEntriesSteps } from './sort.js';
 
 /** A byte range of a run file. */
 export interface Section {
@@ -130,6 +131,16 @@ export function mergeWork(level: readonly RunSize[], fanIn: number): number {
  * count. The run must be cleared (or released) afterwards.
  */
 export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastRecord: number, bufSize: number): RunFile {
+  return drainSteps(spillRunSteps(run, tmp, unique, lastRecord, bufSize));
+}
+
+/**
+ * {@link spillRun} in steps: yields after about {@link STEP_WORK} units of work (the
+ * sorts, the grouping, every {@link SPILL_CHUNK} entries copied), so that a build on
+ * the main thread can give the event loop a turn while a run spills. The run must not
+ * change until the steps are done.
+ */
+export function* spillRunSteps(run: RunBuffer, tmp: TempDir, unique: boolean, lastRecord: number, bufSize: number): Generator<void, RunFile, void> {
   const f = tmp.create('run');
   const w = new BufWriter(new FileSink(f.fd), 0, bufSize, run.spillBuffer(bufSize));
   const pool = run.spillWords();
@@ -137,13 +148,61 @@ export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastReco
   const nv = vals.n;
   const va = vals.arena;
   const vo = vals.offs;
-  let order = sortEntries(vals, pool.take);
+  let order = yield* sortEntriesSteps(vals, pool.take);
+  yield;
   const vs = { start: w.offset, end: 0 };
+  for (let c = 0; c < nv; c += SPILL_CHUNK) {
+    writeSortedValues(w, va, vo, order, c, Math.min(nv, c + SPILL_CHUNK));
+    yield;
+  }
+  vs.end = w.offset;
+  const vsl = { start: w.offset, end: 0 };
+  w.u32s(order);
+  vsl.end = w.offset;
+  const vf = { start: w.offset, end: 0 };
+  for (let c = 0; c < nv; c += SPILL_CHUNK) {
+    writeValuesInEntryOrder(w, va, vo, c, Math.min(nv, c + SPILL_CHUNK));
+    yield;
+  }
+  vf.end = w.offset;
+
+  const keys = run.keys;
+  const nk = keys.n;
+  // The keys' order stays while the pairs are grouped; the sort's scratch goes back to the pool.
+  pool.reset();
+  let afterOrder: number[] | undefined;
+  order = yield* sortEntriesSteps(keys, (n) => {
+    const a = pool.take(n);
+    afterOrder ??= pool.mark();
+    return a;
+  });
+  pool.reset(afterOrder);
+  yield;
+  const { start, ids } = yield* run.groupByKeySteps(unique, pool.take, run.spillGroupsInPlace());
+  const ks = { start: w.offset, end: 0 };
+  for (let c = 0; c < nk; c += SPILL_CHUNK) {
+    writeSortedKeys(w, keys.arena, keys.offs, order, start, ids, c, Math.min(nk, c + SPILL_CHUNK));
+    yield;
+  }
+  ks.end = w.offset;
+  const ksl = { start: w.offset, end: 0 };
+  w.u32s(order);
+  ksl.end = w.offset;
+  w.flush();
+  tmp.close(f.fd);
+  return { path: f.path, fd: -1, nv, nk, valueBytes: vals.used, vs, vsl, vf, ks, ksl, lastRecord };
+}
+
+/** Entries a step of {@link spillRunSteps} copies (random reads of the arena: a quarter of a step's work). */
+const SPILL_CHUNK = STEP_WORK >>> 2;
+
+/** VS entries [from, to): the values in byte order (`order`), each as u32 length and bytes. */
+function writeSortedValues(w: BufWriter, va: Uint8Array, vo: Uint32Array, order: Uint32Array, from: number, to: number): void {
   const bs = SPILL_S;
   const be = SPILL_E;
   let touch = 0;
-  for (let b0 = 0; b0 < nv; b0 += SPILL_BATCH) {
-    const b1 = Math.min(nv, b0 + SPILL_BATCH);
+  for (let b0 = from; b0 < to; b0 += SPILL_BATCH) {
+    const b1 = Math.min(to, b0 + SPILL_BATCH);
     // In passes over a batch, so that the cache misses of different entries overlap:
     // their offsets, then their first bytes, then the copy.
     for (let b = b0; b < b1; b++) {
@@ -159,36 +218,26 @@ export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastReco
       w.write(va, st, en);
     }
   }
-  vs.end = w.offset;
-  const vsl = { start: w.offset, end: 0 };
-  w.u32s(order);
-  vsl.end = w.offset;
-  const vf = { start: w.offset, end: 0 };
-  for (let e = 0; e < nv; e++) {
+  touchSink ^= touch;
+}
+
+/** VF entries [from, to): the values in entry (first appearance) order. */
+function writeValuesInEntryOrder(w: BufWriter, va: Uint8Array, vo: Uint32Array, from: number, to: number): void {
+  for (let e = from; e < to; e++) {
     w.u32(vo[e + 1]! - vo[e]!);
     w.write(va, vo[e]!, vo[e + 1]!);
   }
-  vf.end = w.offset;
+}
 
-  const keys = run.keys;
-  const nk = keys.n;
-  const ka = keys.arena;
-  const ko = keys.offs;
-  // The keys' order stays while the pairs are grouped; the sort's scratch goes back to the pool.
-  pool.reset();
-  let afterOrder: number[] | undefined;
-  order = sortEntries(keys, (n) => {
-    const a = pool.take(n);
-    afterOrder ??= pool.mark();
-    return a;
-  });
-  pool.reset(afterOrder);
-  const { start, ids } = run.groupByKey(unique, pool.take, run.spillGroupsInPlace());
-  const ks = { start: w.offset, end: 0 };
+/** KS entries [from, to): the keys in byte order (`order`), each with its list `ids[start[k], start[k + 1])`. */
+function writeSortedKeys(w: BufWriter, ka: Uint8Array, ko: Uint32Array, order: Uint32Array, start: Uint32Array, ids: Uint32Array, from: number, to: number): void {
+  const bs = SPILL_S;
+  const be = SPILL_E;
   const ls = SPILL_LS;
   const le = SPILL_LE;
-  for (let b0 = 0; b0 < nk; b0 += SPILL_BATCH) {
-    const b1 = Math.min(nk, b0 + SPILL_BATCH);
+  let touch = 0;
+  for (let b0 = from; b0 < to; b0 += SPILL_BATCH) {
+    const b1 = Math.min(to, b0 + SPILL_BATCH);
     // Batched passes as for the values: offsets, first bytes (key and list), then the copy.
     for (let b = b0; b < b1; b++) {
       const k = order[b]!;
@@ -214,13 +263,6 @@ export function spillRun(run: RunBuffer, tmp: TempDir, unique: boolean, lastReco
     }
   }
   touchSink ^= touch;
-  ks.end = w.offset;
-  const ksl = { start: w.offset, end: 0 };
-  w.u32s(order);
-  ksl.end = w.offset;
-  w.flush();
-  tmp.close(f.fd);
-  return { path: f.path, fd: -1, nv, nk, valueBytes: vals.used, vs, vsl, vf, ks, ksl, lastRecord };
 }
 
 /** Entries copied per pass of the batched loops of {@link spillRun}. */
@@ -409,6 +451,8 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   let nv = 0;
   let valueBytes = 0;
   let ticks = 0;
+  // Passes that are not merge entries (so not progress) give the loop a turn too: every PULSE + 1 entries.
+  let beat = 0;
   while (heap.size > 0) {
     const e = heap.top();
     if (nv === 0 || !group.matches(e)) {
@@ -426,7 +470,11 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   }
   vs.end = ow.offset;
   if (nv > U32_MAX) throw limitError('values', lastRecord);
-  for (const w of vmw) w.flush();
+  // Flushes and removals of whole files (megabytes each): a turn for the event loop between them.
+  for (const w of vmw) {
+    w.flush();
+    await ctx.tick();
+  }
 
   // 2. Replay each run in lv order: claim merged numbers, copy the new values (VF),
   //    and rewrite its key lists with merged numbers.
@@ -441,9 +489,13 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     {
       const lvs = new BufReader(run.fd, run.vsl!.start, run.vsl!.end, bufSize);
       const ps = new BufReader(vmaps[j]!.fd, 0, 4 * run.nv, bufSize);
-      for (let b = 0; b < run.nv; b++) pl[lvs.readU32()] = ps.readU32();
+      for (let b = 0; b < run.nv; b++) {
+        pl[lvs.readU32()] = ps.readU32();
+        if ((++beat & PULSE) === 0) await ctx.tick();
+      }
     }
     tmp.remove(vmaps[j]!.fd);
+    await ctx.tick();
     const isNew = new Uint8Array(run.nv);
     for (let lv = 0; lv < run.nv; lv++) {
       const p = pl[lv]!;
@@ -454,6 +506,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
         isNew[lv] = 1;
       }
       pl[lv] = g;
+      if ((++beat & PULSE) === 0) await ctx.tick();
     }
     const vr = new BufReader(run.fd, run.vf.start, run.vf.end, bufSize);
     for (let lv = 0; lv < run.nv; lv++) {
@@ -566,8 +619,14 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   if (nk > 0) flushKey();
   ks.end = ow.offset;
   if (nk > U32_MAX) throw limitError('keys', lastRecord);
-  for (const w of kmw) w.flush();
-  for (const f of keyFiles) tmp.remove(f.fd);
+  for (const w of kmw) {
+    w.flush();
+    await ctx.tick();
+  }
+  for (const f of keyFiles) {
+    tmp.remove(f.fd);
+    await ctx.tick();
+  }
 
   // 4. Replay each run in lk order to number the merged keys by first appearance.
   //    The image of a hashed db orders its keys by the hash: a final merge of more
@@ -579,17 +638,22 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     if (!numbered) {
       tmp.remove(kmaps[j]!.fd);
       ticks += inputs[j]!.nk;
+      await ctx.tick();
       continue;
     }
     const run = inputs[j]!;
     const ql = new Uint32Array(run.nk);
     const lks = new BufReader(run.fd, run.ksl.start, run.ksl.end, bufSize);
     const qs = new BufReader(kmaps[j]!.fd, 0, 4 * run.nk, bufSize);
-    for (let b = 0; b < run.nk; b++) ql[lks.readU32()] = qs.readU32();
+    for (let b = 0; b < run.nk; b++) {
+      ql[lks.readU32()] = qs.readU32();
+      if ((++beat & PULSE) === 0) await ctx.tick();
+    }
     tmp.remove(kmaps[j]!.fd);
     for (let lk = 0; lk < run.nk; lk++) {
       const q = ql[lk]!;
       if (lkPrime[q] === UNSET) lkPrime[q] = nextK++;
+      if ((++beat & PULSE) === 0) await ctx.tick();
     }
     ticks += run.nk;
     await step();
@@ -602,12 +666,16 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   for (const r of inputs) {
     tmp.remove(r.fd);
     r.fd = -1;
+    await ctx.tick();
   }
   if (!final) tmp.close(out.fd);
   m0.done = base + ticks;
   report?.(m0.done, m0.total);
   return { path: out.path, fd: final ? out.fd : -1, nv, nk, valueBytes, vs: final ? null : vs, vsl, vf, ks, ksl, lastRecord };
 }
+
+/** Mask of the entry count at which the merge's map passes call `tick` (every 2^16: a few ms of random accesses). */
+const PULSE = 0xffff;
 
 /** A key's list left in a run's key file (too long to load). */
 interface LongList {

@@ -10,6 +10,7 @@
  * sort (on the packed digits, or with full compares for the smallest).
  */
 import type { ByteDict } from './arena.js';
+import { drainSteps, STEP_WORK } from './steps.js';
 
 /**
  * The packed digit of `buf[s, s + len)` at `depth` as one exact number: the 6 bytes
@@ -92,13 +93,40 @@ export function sortWords(n: number): number[] {
  * {@link sortWords}; the scratch is dead when this returns.
  */
 export function sortEntries(d: ByteDict, take: WordSource = freshWords): Uint32Array {
+  return drainSteps(sortEntriesSteps(d, take));
+}
+
+/**
+ * {@link sortEntries} in steps: yields after about {@link STEP_WORK} entries visited,
+ * so that a caller on the main thread can give the event loop a turn. Ranges of up to
+ * {@link PIECE} entries are sorted in one go by plain functions (a generator's own
+ * loops run slower); only the passes over larger ranges are cut into steps.
+ */
+export function* sortEntriesSteps(d: ByteDict, take: WordSource = freshWords): Generator<void, Uint32Array, void> {
   const n = d.n;
   const idx = take(n);
   for (let i = 0; i < n; i++) idx[i] = i;
   if (n < 2) return idx;
   const sc = n > SMALL ? new Scratch(n, take) : null;
-  sortRange(d, idx, sc, 0, n, 0);
+  if (sc === null) insertionSort(d, idx, 0, n, 0);
+  else yield* sortRangeSteps(d, idx, sc, 0, n, 0, { work: 0 });
   return idx;
+}
+
+/** Ranges up to this many entries are sorted without a yield (a few ms at most). */
+const PIECE = 1 << 14;
+
+/** Work done since the last yield of a stepwise sort, in entries visited. */
+interface SortMeter {
+  work: number;
+}
+
+/** Yields when the meter has reached a step's worth of work. */
+function* stepIfDue(m: SortMeter, work: number): Generator<void, void, void> {
+  m.work += work;
+  if (m.work < STEP_WORK) return;
+  m.work = 0;
+  yield;
 }
 
 function insertionSort(d: ByteDict, idx: Uint32Array, lo: number, hi: number, depth: number): void {
@@ -142,12 +170,11 @@ function packAt(a: Uint8Array, s: number, len: number, depth: number, hiOut: Uin
   loOut[i] = (y | m) >>> 0;
 }
 
-/** Sorts idx[lo, hi) (distinct strings) from byte `depth` on. */
-function sortRange(d: ByteDict, idx: Uint32Array, sc: Scratch | null, lo: number, hi: number, depth: number): void {
-  if (hi - lo <= SMALL || sc === null) {
-    insertionSort(d, idx, lo, hi, depth);
-    return;
-  }
+/**
+ * Packs the first digit (at `depth`, into w1/w2 at the positions) and the second (at
+ * `depth + 6`, into s3/s4 by entry) of the entries at positions [lo, hi).
+ */
+function packRange(d: ByteDict, idx: Uint32Array, sc: Scratch, lo: number, hi: number, depth: number): void {
   const a = d.arena;
   const offs = d.offs;
   const { w1, w2, s3, s4 } = sc;
@@ -158,33 +185,100 @@ function sortRange(d: ByteDict, idx: Uint32Array, sc: Scratch | null, lo: number
     packAt(a, s, len, depth, w1, w2, i);
     packAt(a, s, len, depth + 6, s3, s4, e);
   }
+}
+
+/** End of the run of equal digits (w1, w2) that starts at position i (before hi). */
+function digitRunEnd(sc: Scratch, i: number, hi: number): number {
+  const { w1, w2 } = sc;
+  const x = w1[i]!;
+  const y = w2[i]!;
+  let j = i + 1;
+  while (j < hi && w1[j] === x && w2[j] === y) j++;
+  return j;
+}
+
+/** Whether positions [i, j) (equal digits) need sorting on what follows: several entries, all 6 bytes present. */
+function tiedFull(sc: Scratch, i: number, j: number): boolean {
+  return j - i > 1 && (sc.w2[i]! & 7) === 6;
+}
+
+/** Moves the carried second digits (s3/s4, by entry) of positions [i, j) into w1/w2 (overwriting i..j only). */
+function loadSecondDigit(sc: Scratch, idx: Uint32Array, i: number, j: number): void {
+  const { w1, w2, s3, s4 } = sc;
+  for (let p = i; p < j; p++) {
+    const e = idx[p]!;
+    w1[p] = s3[e]!;
+    w2[p] = s4[e]!;
+  }
+}
+
+/** Sorts idx[lo, hi) (distinct strings) from byte `depth` on. */
+function sortRange(d: ByteDict, idx: Uint32Array, sc: Scratch | null, lo: number, hi: number, depth: number): void {
+  if (hi - lo <= SMALL || sc === null) {
+    insertionSort(d, idx, lo, hi, depth);
+    return;
+  }
+  packRange(d, idx, sc, lo, hi, depth);
   sortDigits(sc, idx, lo, hi);
-  let i = lo;
-  while (i < hi) {
-    const x = w1[i]!;
-    const y = w2[i]!;
-    let j = i + 1;
-    while (j < hi && w1[j] === x && w2[j] === y) j++;
-    if (j - i > 1 && (y & 7) === 6) {
-      // Equal first digits: on the second (this overwrites w1/w2 at i..j only).
-      for (let p = i; p < j; p++) {
-        const e = idx[p]!;
-        w1[p] = s3[e]!;
-        w2[p] = s4[e]!;
-      }
-      sortDigits(sc, idx, i, j);
-      let k = i;
-      while (k < j) {
-        const u = w1[k]!;
-        const v = w2[k]!;
-        let l = k + 1;
-        while (l < j && w1[l] === u && w2[l] === v) l++;
-        // Equal 12 bytes and more to come: on from depth + 12 (overwriting k..l only).
-        if (l - k > 1 && (v & 7) === 6) sortRange(d, idx, sc, k, l, depth + 12);
-        k = l;
-      }
+  for (let i = lo, j = lo; i < hi; i = j) {
+    j = digitRunEnd(sc, i, hi);
+    if (!tiedFull(sc, i, j)) continue;
+    // Equal first digits: on the second.
+    loadSecondDigit(sc, idx, i, j);
+    sortDigits(sc, idx, i, j);
+    for (let k = i, l = i; k < j; k = l) {
+      l = digitRunEnd(sc, k, j);
+      // Equal 12 bytes and more to come: on from depth + 12 (overwriting k..l only).
+      if (tiedFull(sc, k, l)) sortRange(d, idx, sc, k, l, depth + 12);
     }
-    i = j;
+  }
+}
+
+/** {@link sortRange} in steps (see {@link sortEntriesSteps}). */
+function* sortRangeSteps(d: ByteDict, idx: Uint32Array, sc: Scratch, lo: number, hi: number, depth: number, m: SortMeter): Generator<void, void, void> {
+  if (hi - lo <= PIECE) {
+    sortRange(d, idx, sc, lo, hi, depth);
+    // Packing reads each string (a cache miss), then up to 7 radix passes and the scans.
+    yield* stepIfDue(m, 8 * (hi - lo));
+    return;
+  }
+  for (let a = lo; a < hi; a += PIECE) {
+    const b = Math.min(hi, a + PIECE);
+    packRange(d, idx, sc, a, b, depth);
+    yield* stepIfDue(m, 4 * (b - a));
+  }
+  yield* sortDigitsSteps(sc, idx, lo, hi, m);
+  for (let i = lo, j = lo; i < hi; i = j) {
+    j = digitRunEnd(sc, i, hi);
+    yield* stepIfDue(m, j - i);
+    if (!tiedFull(sc, i, j)) continue;
+    if (j - i <= PIECE) {
+      // A small tie: sorted on from the second digit in one go (as sortRange's own loop does).
+      loadSecondDigit(sc, idx, i, j);
+      sortDigits(sc, idx, i, j);
+      for (let k = i, l = i; k < j; k = l) {
+        l = digitRunEnd(sc, k, j);
+        if (tiedFull(sc, k, l)) sortRange(d, idx, sc, k, l, depth + 12);
+      }
+      yield* stepIfDue(m, 4 * (j - i));
+      continue;
+    }
+    loadSecondDigit(sc, idx, i, j);
+    yield* sortDigitsSteps(sc, idx, i, j, m);
+    for (let k = i, l = i; k < j; k = l) {
+      l = digitRunEnd(sc, k, j);
+      if (tiedFull(sc, k, l)) yield* sortRangeSteps(d, idx, sc, k, l, depth + 12, m);
+    }
+  }
+}
+
+/** {@link sortDigits} of a range larger than {@link PIECE}, with a yield between radix passes when a step's work is done. */
+function* sortDigitsSteps(sc: Scratch, idx: Uint32Array, lo: number, hi: number, m: SortMeter): Generator<void, void, void> {
+  const { w1, w2 } = sc;
+  const passes: Array<[Uint32Array, number]> = [[w2, 0], [w2, 16], [w2, 24], [w1, 0], [w1, 8], [w1, 16], [w1, 24]];
+  for (const [key, shift] of passes) {
+    radixPass(sc, idx, lo, hi, key, shift);
+    yield* stepIfDue(m, 2 * (hi - lo));
   }
 }
 

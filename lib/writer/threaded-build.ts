@@ -78,11 +78,11 @@ export class ThreadedBuilder {
     this.begin();
   }
 
-  /** Adds one record (see records.ts for the accepted shapes). */
-  add(rec: unknown): void {
+  /** Adds one record (see records.ts for the accepted shapes). Always true: the worker spills, this thread never waits for it here. */
+  add(rec: unknown): boolean {
     if (this.aborted) throw ABORTED();
     if (this.error !== null) throw this.error;
-    this.ingest.add(rec);
+    return this.ingest.add(rec);
   }
 
   /** True when the caller must wait ({@link whenRoom}) before adding more: the worker is behind. */
@@ -243,8 +243,18 @@ export class ThreadedBuilder {
 /** A file build: on worker threads when `threads` > 0, else on the calling thread. */
 export type FileBuilder = Builder | ThreadedBuilder;
 
+/**
+ * The builder for `opts`. A one-thread build spills in steps (its `add` returns false
+ * when the run is full: the caller awaits {@link spillHeld}), so that a stream or an
+ * async source keeps the event loop turning during spills.
+ */
 export function fileBuilder(opts: ResolvedOptions): FileBuilder {
-  return opts.threads > 0 ? new ThreadedBuilder(opts) : new Builder(opts, true);
+  return opts.threads > 0 ? new ThreadedBuilder(opts) : new Builder(opts, true, true);
+}
+
+/** After `add` returned false: spills the full run in steps and stages the rest of the record. */
+export async function spillHeld(b: FileBuilder): Promise<void> {
+  if (b instanceof Builder) await b.spillAsync();
 }
 
 /** True when the caller must await `b.whenRoom()` before adding more records. */

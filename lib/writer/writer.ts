@@ -8,7 +8,7 @@
 import { Writable } from 'node:stream';
 import { DiscoDBError } from '../errors.js';
 import { asDiscoDBError, type WriterProgress } from './build.js';
-import { fileBuilder, mustWait, type FileBuilder } from './threaded-build.js';
+import { fileBuilder, mustWait, spillHeld, type FileBuilder } from './threaded-build.js';
 import { resolveOptions, type WriterOptions } from './options.js';
 
 /** Facts about the written file, available once the writer emitted `finish`. */
@@ -136,7 +136,7 @@ export class DiscoDBWriter extends Writable {
 
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
-      this.builder.add(chunk);
+      if (!this.builder.add(chunk)) return this.afterSpill(callback, () => this.done(callback));
       this.maybeProgress();
     } catch (err) {
       callback(asDiscoDBError(err) as Error);
@@ -146,15 +146,34 @@ export class DiscoDBWriter extends Writable {
   }
 
   override _writev(chunks: Array<{ chunk: unknown; encoding: BufferEncoding }>, callback: (error?: Error | null) => void): void {
+    this.writeFrom(chunks, 0, callback);
+  }
+
+  /** Adds `chunks[from..]`, pausing for a spill (in steps, between turns of the event loop) when the run is full. */
+  private writeFrom(chunks: Array<{ chunk: unknown }>, from: number, callback: (error?: Error | null) => void): void {
     try {
       const b = this.builder;
-      for (let i = 0; i < chunks.length; i++) b.add(chunks[i]!.chunk);
+      for (let i = from; i < chunks.length; i++) {
+        if (!b.add(chunks[i]!.chunk)) return this.afterSpill(callback, () => this.writeFrom(chunks, i + 1, callback));
+      }
       this.maybeProgress();
     } catch (err) {
       callback(asDiscoDBError(err) as Error);
       return;
     }
     this.done(callback);
+  }
+
+  /** Spills the full run in steps (the record that filled it is held back and staged after), then `next`. */
+  private afterSpill(callback: (error?: Error | null) => void, next: () => void): void {
+    spillHeld(this.builder).then(
+      () => {
+        this.sliceStart = performance.now();
+        this.maybeProgress();
+        next();
+      },
+      (err: unknown) => callback(asDiscoDBError(err) as Error),
+    );
   }
 
   override _final(callback: (error?: Error | null) => void): void {
