@@ -359,10 +359,27 @@ class MergeHeap {
   private readonly h: Int32Array;
   size = 0;
 
-  constructor(private readonly rs: EntryReader[]) {
+  /** `started[i]`: reader i is at its first entry (false: it has none). */
+  private constructor(
+    private readonly rs: EntryReader[],
+    started: boolean[],
+  ) {
     this.h = new Int32Array(rs.length);
-    for (let i = 0; i < rs.length; i++) if (rs[i]!.next()) this.h[this.size++] = i;
+    for (let i = 0; i < rs.length; i++) if (started[i]) this.h[this.size++] = i;
     for (let i = (this.size >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  /**
+   * The heap of `rs`, each moved to its first entry: a buffer's worth of reading per
+   * reader (megabytes), so the event loop gets a turn (`tick`) between them.
+   */
+  static async of(rs: EntryReader[], tick: () => Promise<void>): Promise<MergeHeap> {
+    const started: boolean[] = [];
+    for (const r of rs) {
+      started.push(r.next());
+      await tick();
+    }
+    return new MergeHeap(rs, started);
   }
 
   top(): EntryReader {
@@ -445,7 +462,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   const vmaps = inputs.map(() => tmp.create('vmap'));
   const vmw = vmaps.map((f) => new BufWriter(new FileSink(f.fd), 0, bufSize));
   const readers = inputs.map((r, j) => new EntryReader(r.fd, r.vs!, bufSize, false, j));
-  const heap = new MergeHeap(readers);
+  const heap = await MergeHeap.of(readers, ctx.tick);
   const group = new GroupKey();
   const vs = { start: ow.offset, end: 0 };
   let nv = 0;
@@ -557,7 +574,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   const kmw = kmaps.map((f) => new BufWriter(new FileSink(f.fd), 0, bufSize));
   // Lists longer than the buffer are not loaded but merged from their files when the key is written.
   const kreaders = keyFiles.map((f, j) => new EntryReader(f.fd, f.sec, bufSize, true, j, bufSize));
-  const kheap = new MergeHeap(kreaders);
+  const kheap = await MergeHeap.of(kreaders, ctx.tick);
   const ks = { start: ow.offset, end: 0 };
   let nk = 0;
   let n = 0;
