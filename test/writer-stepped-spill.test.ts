@@ -17,7 +17,7 @@ import t from 'tap';
 import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBWriter, buildBuffer, buildFile, type WriterProgress, type WriterRecord } from '../lib/writer/index.js';
 import { randBetween, rng } from './helpers/random.js';
-import type { TapTest } from './helpers/tap.js';
+import { checkAgainstModel } from './helpers/model.js';
 
 const sha256 = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
 
@@ -57,18 +57,6 @@ function model(recs: WriterRecord[], uniqueItems: boolean): Map<string, string[]
     } else add(k, slot);
   }
   return m;
-}
-
-function checkAgainstModel(tt: TapTest, file: string, want: Map<string, string[]>, label: string): void {
-  const db = DiscoDB.open(file);
-  tt.equal(db.size, want.size, `${label}: keys`);
-  let bad = 0;
-  for (const [key, values] of want) {
-    const got = [...db.get(key)].map((v) => v.toString()).sort();
-    if (got.join('\0') !== [...values].sort().join('\0')) bad++;
-  }
-  tt.equal(bad, 0, `${label}: every key's values as in the model`);
-  db.close();
 }
 
 t.test('stepped spills: a record that fills the run is held back and staged after the spill', async (tt) => {
