@@ -449,9 +449,16 @@ export function runBudget(memoryLimit: number): number {
  * words, which it borrows as scratch: see {@link RunBuffer.spillWords}) for `nv`
  * values, `nk` keys: the three steps of a spill (sorting the values, sorting the
  * keys, grouping the pairs by key next to the keys' order), each placed first-fit.
+ * `inPlace`: how the pairs are grouped (by default the way that needs less).
  */
-export function spillExtraWords(valueTable: number, keyTable: number, nv: number, nk: number, np: number): number {
-  const inPlace = groupsInPlace(valueTable, keyTable, nk, np);
+export function spillExtraWords(
+  valueTable: number,
+  keyTable: number,
+  nv: number,
+  nk: number,
+  np: number,
+  inPlace = groupsInPlace(valueTable, keyTable, nk, np),
+): number {
   const phases = [sortWords(nv), sortWords(nk), groupWords(nk, np, inPlace)];
   let extra = 0;
   for (const chunks of phases) extra = Math.max(extra, overflow(valueTable, keyTable, chunks));
@@ -647,7 +654,7 @@ export class RunBuffer {
   spillWords(): WordPool {
     const k = this.keys;
     const v = this.values;
-    const need = spillExtraWords(v.table.length, k.table.length, v.cap, k.cap, this.pairCap);
+    const need = spillExtraWords(v.table.length, k.table.length, v.cap, k.cap, this.pairCap, this.spillGroupsInPlace());
     if (this.extra.length < need) this.extra = new Uint32Array(need);
     const words = (t: Int32Array): Uint32Array => new Uint32Array(t.buffer, t.byteOffset, t.length);
     this.peakBytes = Math.max(this.peakBytes, this.allocated());
@@ -657,9 +664,20 @@ export class RunBuffer {
     });
   }
 
-  /** Whether a spill of this run groups its pairs in place (see {@link groupsInPlace}). */
+  /**
+   * Whether a spill of this run groups its pairs in place (see {@link groupsInPlace}).
+   * Scattering them into a new array is several times faster (independent writes, not
+   * chains of dependent loads), so it is taken whenever its scratch fits the budget,
+   * even where the footprint counted only the in-place grouping's.
+   */
   spillGroupsInPlace(): boolean {
-    return groupsInPlace(this.values.table.length, this.keys.table.length, this.keys.cap, this.pairCap);
+    const k = this.keys;
+    const v = this.values;
+    const vt = v.table.length;
+    const kt = k.table.length;
+    if (!groupsInPlace(vt, kt, k.cap, this.pairCap)) return false;
+    const scatter = spillExtraWords(vt, kt, v.cap, k.cap, this.pairCap, false);
+    return this.allocated() + 4 * Math.max(0, scatter - this.extra.length) > this.budget;
   }
 
   /** The spill's write buffer of `size` bytes, reused from spill to spill. */
