@@ -121,12 +121,12 @@ interface SortMeter {
   work: number;
 }
 
-/** Yields when the meter has reached a step's worth of work. */
-function* stepIfDue(m: SortMeter, work: number): Generator<void, void, void> {
+/** Adds `work` to the meter; true (and the meter reset) when a step's worth is done: time to yield. */
+function due(m: SortMeter, work: number): boolean {
   m.work += work;
-  if (m.work < STEP_WORK) return;
+  if (m.work < STEP_WORK) return false;
   m.work = 0;
-  yield;
+  return true;
 }
 
 function insertionSort(d: ByteDict, idx: Uint32Array, lo: number, hi: number, depth: number): void {
@@ -239,18 +239,18 @@ function* sortRangeSteps(d: ByteDict, idx: Uint32Array, sc: Scratch, lo: number,
   if (hi - lo <= PIECE) {
     sortRange(d, idx, sc, lo, hi, depth);
     // Packing reads each string (a cache miss), then up to 7 radix passes and the scans.
-    yield* stepIfDue(m, 8 * (hi - lo));
+    if (due(m, 8 * (hi - lo))) yield;
     return;
   }
   for (let a = lo; a < hi; a += PIECE) {
     const b = Math.min(hi, a + PIECE);
     packRange(d, idx, sc, a, b, depth);
-    yield* stepIfDue(m, 4 * (b - a));
+    if (due(m, 4 * (b - a))) yield;
   }
   yield* sortDigitsSteps(sc, idx, lo, hi, m);
   for (let i = lo, j = lo; i < hi; i = j) {
     j = digitRunEnd(sc, i, hi);
-    yield* stepIfDue(m, j - i);
+    if (due(m, j - i)) yield;
     if (!tiedFull(sc, i, j)) continue;
     if (j - i <= PIECE) {
       // A small tie: sorted on from the second digit in one go (as sortRange's own loop does).
@@ -260,14 +260,21 @@ function* sortRangeSteps(d: ByteDict, idx: Uint32Array, sc: Scratch, lo: number,
         l = digitRunEnd(sc, k, j);
         if (tiedFull(sc, k, l)) sortRange(d, idx, sc, k, l, depth + 12);
       }
-      yield* stepIfDue(m, 4 * (j - i));
+      if (due(m, 4 * (j - i))) yield;
       continue;
     }
     loadSecondDigit(sc, idx, i, j);
     yield* sortDigitsSteps(sc, idx, i, j, m);
     for (let k = i, l = i; k < j; k = l) {
       l = digitRunEnd(sc, k, j);
-      if (tiedFull(sc, k, l)) yield* sortRangeSteps(d, idx, sc, k, l, depth + 12, m);
+      if (!tiedFull(sc, k, l)) continue;
+      // (A generator per small tie would cost more than its sort.)
+      if (l - k <= PIECE) {
+        sortRange(d, idx, sc, k, l, depth + 12);
+        if (due(m, 8 * (l - k))) yield;
+      } else {
+        yield* sortRangeSteps(d, idx, sc, k, l, depth + 12, m);
+      }
     }
   }
 }
@@ -278,7 +285,7 @@ function* sortDigitsSteps(sc: Scratch, idx: Uint32Array, lo: number, hi: number,
   const passes: Array<[Uint32Array, number]> = [[w2, 0], [w2, 16], [w2, 24], [w1, 0], [w1, 8], [w1, 16], [w1, 24]];
   for (const [key, shift] of passes) {
     radixPass(sc, idx, lo, hi, key, shift);
-    yield* stepIfDue(m, 2 * (hi - lo));
+    if (due(m, 2 * (hi - lo))) yield;
   }
 }
 
