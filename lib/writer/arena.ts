@@ -823,16 +823,25 @@ export class RunBuffer {
     const np = this.np;
     const pk = this.pairKey;
     const pv = this.pairVal;
-    // Permute the pairs into key order in place (each key's cursor `next[k]`: the
-    // pairs before it are placed): a pair taken from a wrong place goes to its key's
+    // Permute the pairs into key order in place (each bucket's cursor `next[b]`: the
+    // pairs before it are placed): a pair taken from a wrong place goes to its bucket's
     // cursor and the pair found there moves on, until one belongs where it was taken.
+    // Two passes, as an MSD radix sort on the key number: first into buckets of
+    // 2^shift keys (at most PERMUTE_BUCKETS cursors, so the moves go to a few
+    // thousand places that stay in cache), then into keys, each move inside its
+    // bucket's (small) region — instead of one pass of nk cursors, where every move
+    // is a cache miss in a chain of dependent loads.
     const next = take(nk);
-    next.set(start.subarray(0, nk));
-    // One cycle can run through most of the pairs: the steps are counted in moves, and
-    // a plain function does them (a generator's loops are not optimised while they run).
-    const at: PermuteCursor = { b: 0, i: nk > 0 ? next[0]! : 0, k: 0, v: 0, carrying: false };
-    // A move is a random access (a cache miss, where a pass's step is a sequential one): a quarter of a step's work.
-    while (!permuteSome(pk, pv, start, next, nk, at, STEP_WORK >>> 2)) yield;
+    let shift = 0;
+    while (nk > PERMUTE_BUCKETS << shift) shift++;
+    for (const s of shift > 0 ? [shift, 0] : [0]) {
+      const buckets = bucketCursors(start, nk, s, next);
+      // One cycle can run through most of the pairs: the steps are counted in moves, and
+      // a plain function does them (a generator's loops are not optimised while they run).
+      const at: PermuteCursor = { b: 0, i: buckets > 0 ? next[0]! : 0, k: 0, v: 0, carrying: false };
+      // A move is a random access (a cache miss, where a pass's step is a sequential one): a quarter of a step's work.
+      while (!permuteSome(pk, pv, s, start, nk, next, buckets, at, STEP_WORK >>> 2)) yield;
+    }
     for (let i0 = 0; i0 < np; i0 += STEP_WORK) {
       const i1 = Math.min(np, i0 + STEP_WORK);
       for (let i = i0; i < i1; i++) pv[i]!++;
@@ -913,34 +922,58 @@ interface PermuteCursor {
   carrying: boolean;
 }
 
+/** Sets `next[b]` to where bucket b of 2^shift keys starts, for each bucket; returns their number. */
+function bucketCursors(start: Uint32Array, nk: number, shift: number, next: Uint32Array): number {
+  const width = 2 ** shift;
+  const buckets = Math.ceil(nk / width);
+  for (let b = 0, k = 0; b < buckets; b++, k += width) next[b] = start[k]!;
+  return buckets;
+}
+
+/** The first pass of the in-place grouping sorts into at most this many buckets of keys (see `permuteByKey`). */
+const PERMUTE_BUCKETS = 4096;
+
 /**
- * Up to `budget` moves of the in-place permutation of the pairs into key order
- * (see `permuteByKey`), resumed from and saved to `at`; true when every key is done.
+ * Up to `budget` moves of the in-place permutation of the pairs into `buckets` buckets
+ * of 2^shift keys (shift 0: into key order; see `permuteByKey`), resumed from and saved
+ * to `at`; true when every bucket is done. Bucket b's region ends where key
+ * (b + 1) · 2^shift starts (`start`, nk + 1 entries); its cursor is `next[b]`.
  */
-function permuteSome(pk: Uint32Array, pv: Uint32Array, start: Uint32Array, next: Uint32Array, nk: number, at: PermuteCursor, budget: number): boolean {
+function permuteSome(
+  pk: Uint32Array,
+  pv: Uint32Array,
+  shift: number,
+  start: Uint32Array,
+  nk: number,
+  next: Uint32Array,
+  buckets: number,
+  at: PermuteCursor,
+  budget: number,
+): boolean {
   let { b, i, k, v, carrying } = at;
   let work = 0;
-  while (b < nk && work < budget) {
-    const end = start[b + 1]!;
+  const width = 2 ** shift;
+  while (b < buckets && work < budget) {
+    const end = start[Math.min(nk, (b + 1) * width)]!;
     if (!carrying) {
       if (i >= end) {
         next[b] = end;
         b++;
-        if (b < nk) i = next[b]!;
+        if (b < buckets) i = next[b]!;
         work++;
         continue;
       }
       k = pk[i]!;
       work++;
-      if (k === b) {
+      if ((k >>> shift) === b) {
         i++;
         continue;
       }
       v = pv[i]!;
       carrying = true;
     }
-    while (k !== b && work < budget) {
-      const j = next[k]!++;
+    while ((k >>> shift) !== b && work < budget) {
+      const j = next[k >>> shift]!++;
       const k2 = pk[j]!;
       const v2 = pv[j]!;
       pk[j] = k;
@@ -949,8 +982,8 @@ function permuteSome(pk: Uint32Array, pv: Uint32Array, start: Uint32Array, next:
       v = v2;
       work++;
     }
-    if (k !== b) break;
-    pk[i] = b;
+    if ((k >>> shift) !== b) break;
+    pk[i] = k;
     pv[i] = v;
     carrying = false;
     i++;
@@ -960,7 +993,7 @@ function permuteSome(pk: Uint32Array, pv: Uint32Array, start: Uint32Array, next:
   at.k = k;
   at.v = v;
   at.carrying = carrying;
-  return b >= nk;
+  return b >= buckets;
 }
 
 /** Scatters the pairs into key order: `ids[start[k]..]` gets key k's value entries + 1 (`start` is left as it was). */
