@@ -1105,13 +1105,44 @@ export class ChdSlotMap {
     const w = bin >>> 5;
     return this.before[w]! + popcount32(this.occupied[w]! & ((1 << (bin & 31)) - 1));
   }
+
+  /** Scratch of {@link slotsOf}: each key's bin. */
+  private bins = new Float64Array(SLOT_BATCH);
+
+  /**
+   * The slots of the `count` keys whose triples are t[0, 3·count), into out[at, at + count):
+   * the same as {@link slotOf} for each, in two passes over the batch so that the cache
+   * misses of different keys (in the displacements, then in the bitmap) overlap.
+   */
+  slotsOf(t: Uint32Array, count: number, out: Uint32Array, at: number): void {
+    const n = this.n;
+    const nb = this.nbuckets;
+    const disp = this.disp;
+    const occupied = this.occupied;
+    const before = this.before;
+    if (this.bins.length < count) this.bins = new Float64Array(count);
+    const bins = this.bins;
+    for (let i = 0, p = 0; i < count; i++, p += 3) {
+      const d = disp[modSmall(t[p]!, nb)]!;
+      const p0 = d % n;
+      bins[i] = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, p0, (d - p0) / n, n);
+    }
+    for (let i = 0; i < count; i++) {
+      const bin = bins[i]!;
+      const w = bin >>> 5;
+      out[at + i] = before[w]! + popcount32(occupied[w]! & ((1 << (bin & 31)) - 1));
+    }
+  }
 }
+
+/** Keys per batch of {@link ChdSlotMap.slotsOf} (it takes more, growing its scratch). */
+const SLOT_BATCH = 4096;
 
 /** slots[key] for every key in stream order (one more pass over the keys). */
 function* assignSlots(m: number, src: KeySource | null, chunk: Uint32Array, map: ChdSlotMap, slots: Uint32Array): Generator<ChdStep, void, undefined> {
   let fed = 0;
   yield* feed(src, map.seed, chunk, (t, c) => {
-    for (let i = 0, p = 0; i < c; i++, p += 3) slots[fed + i] = map.slotOf(t, p);
+    map.slotsOf(t, c, slots, fed);
     fed += c;
   });
   checkFed(fed, m);
