@@ -348,7 +348,7 @@ function* buildSteps(
   for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
     const seed = yield* mapKeys(geometry, rng, src);
     yield null;
-    const order = orderBuckets(bucketStart, nbuckets);
+    const order = yield* orderBuckets(bucketStart, nbuckets);
     yield null;
     if (order.maxSize > geometry.scratch.length) geometry.scratch = new Uint32Array(order.maxSize);
     const before = meter.placed;
@@ -492,16 +492,17 @@ function* mapKeys(geo: Geometry, rng: GlibcRandom, src: KeySource | null): Gener
     for (let b = nbuckets - 1; b > 0; b--) bucketStart[b] = bucketStart[b - 1]!;
     bucketStart[0] = 0;
     yield null;
-    if (!hasDuplicateInBucket(geo)) return seed;
+    if (!(yield* hasDuplicateInBucket(geo))) return seed;
   }
   throw mappingFailed();
 }
 
 /** True when some bucket holds two keys with the same (f, h): no displacement could separate them. */
-function hasDuplicateInBucket(geo: Geometry): boolean {
+function* hasDuplicateInBucket(geo: Geometry): Generator<ChdStep, boolean, undefined> {
   const { nbuckets, fh, bucketStart } = geo;
   for (let b = 0; b < nbuckets; b++) {
     if (hasDuplicatePair(fh, bucketStart[b]!, bucketStart[b + 1]!)) return true;
+    if ((b & (ENCODE_STEP - 1)) === ENCODE_STEP - 1) yield null;
   }
   return false;
 }
@@ -529,17 +530,19 @@ interface BucketOrder {
   maxSize: number;
 }
 
-function orderBuckets(bucketStart: Uint32Array, nbuckets: number): BucketOrder {
+function* orderBuckets(bucketStart: Uint32Array, nbuckets: number): Generator<ChdStep, BucketOrder, undefined> {
   let maxSize = 0;
   for (let b = 0; b < nbuckets; b++) {
     const s = bucketStart[b + 1]! - bucketStart[b]!;
     if (s > maxSize) maxSize = s;
   }
+  yield null;
   const classStart = new Uint32Array(maxSize + 2);
   for (let b = 0; b < nbuckets; b++) {
     const s = bucketStart[b + 1]! - bucketStart[b]!;
     if (s > 0) classStart[s + 1]!++;
   }
+  yield null;
   for (let s = 1; s <= maxSize; s++) classStart[s + 1]! += classStart[s]!;
   const ids = new Uint32Array(classStart[maxSize + 1]!);
   const cursor = classStart.slice();
@@ -780,9 +783,10 @@ function* finishPlaced(
   chunk: Uint32Array,
   memory: Uint32Array | null,
 ): Generator<ChdStep, Built, undefined> {
-  const cr = encodeRankOfEmptyBins(occupied, n);
+  const cr = yield* rankOfEmptyBinsSteps(occupied, n);
   yield null;
-  const section = packChd(seed, n, nbuckets, disp, cr);
+  const cs = yield* compressedSeqSteps(disp);
+  const section = packChd(seed, n, nbuckets, cs, cr);
   yield null;
   const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
   yield null;
@@ -1161,6 +1165,21 @@ function popcount32(x: number): number {
  * key) and no select input (as many again) are materialised.
  */
 export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Array {
+  return drain(rankOfEmptyBinsSteps(occupied, n));
+}
+
+/** Runs a stepwise computation to its end. */
+function drain<T>(steps: Generator<null, T, undefined>): T {
+  let r = steps.next();
+  while (r.done !== true) r = steps.next();
+  return r.value;
+}
+
+/** Words of a bitmap, or values of a sequence, encoded between two steps (a few ms). */
+const ENCODE_STEP = 1 << 16;
+
+/** {@link encodeRankOfEmptyBins} in steps (yielding null between them). */
+function* rankOfEmptyBinsSteps(occupied: Int32Array, n: number): Generator<null, Uint8Array, undefined> {
   // Bits past bin n − 1 are never set, so the popcounts count bins below n only.
   let k = n;
   const words = (n + 31) >>> 5;
@@ -1197,6 +1216,7 @@ export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Arr
       }
       j++;
     }
+    if ((w & (ENCODE_STEP / 8 - 1)) === ENCODE_STEP / 8 - 1) yield null;
   }
   return packCompressedRank(maxVal, k, remR, packSelect(quotients, k, bits, samples), rems);
 }
@@ -1206,10 +1226,9 @@ function packChd(
   seed: number,
   n: number,
   nbuckets: number,
-  disp: Uint32Array,
+  cs: Uint8Array,
   cr: Uint8Array,
 ): Uint8Array {
-  const cs = encodeCompressedSeq(disp);
   const phSize = 20 + cs.length;
   const out = new Uint8Array(12 + cr.length + phSize);
   const view = new DataView(out.buffer);
@@ -1249,9 +1268,16 @@ function setBits(words: Uint32Array, pos: number, value: number, len: number): v
 
 /** Copies u32 words little-endian into `out` at `off`; returns the offset after them. */
 function putWords(view: DataView, off: number, words: Uint32Array): number {
+  if (HOST_LE) {
+    new Uint8Array(view.buffer, view.byteOffset + off, 4 * words.length).set(new Uint8Array(words.buffer, words.byteOffset, 4 * words.length));
+    return off + 4 * words.length;
+  }
   for (let i = 0; i < words.length; i++, off += 4) view.setUint32(off, words[i]!, true);
   return off;
 }
+
+/** The host stores u32 little-endian (then words are copied as bytes). */
+const HOST_LE = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
  * The packed `select` structure over a non-decreasing sequence x (spec §6.6):
@@ -1286,6 +1312,11 @@ function packSelect(nOnes: number, m: number, bits: Uint32Array, samples: Uint32
  * into low parts (rem_r bits each) and high parts (a select structure).
  */
 export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
+  return drain(compressedSeqSteps(values));
+}
+
+/** {@link encodeCompressedSeq} in steps (yielding null between them). */
+function* compressedSeqSteps(values: Uint32Array): Generator<null, Uint8Array, undefined> {
   const count = values.length;
   if (count === 0) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'compressed_seq needs at least one value');
   let total = 0;
@@ -1302,6 +1333,7 @@ export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
     // v − (2^len − 1), computed in u32 like the C code (len ≤ 31: see valueBits).
     setBits(store, pos, (v - (((1 << len) >>> 0) - 1)) >>> 0, len);
     pos += len;
+    if ((i & (ENCODE_STEP - 1)) === ENCODE_STEP - 1) yield null;
   }
   const remR = ilog2(Math.floor(total / count)) || 1;
   const remMask = 2 ** remR - 1;
@@ -1319,6 +1351,7 @@ export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
     const pos = (cum >>> remR) + i;
     selBits[pos >>> 5]! |= 1 << (pos & 31);
     if ((i & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[i >>> SELECT_STEP_BITS] = pos;
+    if ((i & (ENCODE_STEP - 1)) === ENCODE_STEP - 1) yield null;
   }
   const sel = packSelect(count, selM, selBits, samples);
   const out = new Uint8Array(16 + sel.length + 4 * rems.length + 4 * store.length);

@@ -404,25 +404,40 @@ function* measureMemoryKeys(keys: ByteDict, start: Uint32Array, ids: Uint32Array
   return { recSize, recordBytes, numValues, multiset };
 }
 
-/** recStart[s] = offset of the record in slot s from the first record; recStart[nk] = total. */
-function slotStarts(recSize: Uint32Array, slots: Uint32Array | null): Float64Array {
+/** recStart[s] = offset of the record in slot s from the first record; recStart[nk] = total. In steps. */
+function* slotStarts(recSize: Uint32Array, slots: Uint32Array | null): Generator<void, Float64Array, void> {
   const nk = recSize.length;
   const recStart = new Float64Array(nk + 1);
-  if (slots === null) for (let k = 0; k < nk; k++) recStart[k + 1] = recSize[k]!;
-  else for (let k = 0; k < nk; k++) recStart[slots[k]! + 1] = recSize[k]!;
-  for (let s = 0; s < nk; s++) recStart[s + 1]! += recStart[s]!;
+  for (let k0 = 0; k0 < nk; k0 += TABLE_STEP) {
+    const k1 = Math.min(nk, k0 + TABLE_STEP);
+    if (slots === null) for (let k = k0; k < k1; k++) recStart[k + 1] = recSize[k]!;
+    else for (let k = k0; k < k1; k++) recStart[slots[k]! + 1] = recSize[k]!;
+    yield;
+  }
+  for (let s0 = 0; s0 < nk; s0 += TABLE_STEP) {
+    const s1 = Math.min(nk, s0 + TABLE_STEP);
+    for (let s = s0; s < s1; s++) recStart[s + 1]! += recStart[s]!;
+    yield;
+  }
   return recStart;
 }
 
-/** The key TOC: nk + 1 absolute offsets. */
-function writeKeyToc(sink: Sink, k2v: number, recStart: Float64Array, bufSize: number): number {
+/** The key TOC: nk + 1 absolute offsets, in steps. */
+function* writeKeyToc(sink: Sink, k2v: number, recStart: Float64Array, bufSize: number): Generator<void, number, void> {
   const nk = recStart.length - 1;
   const recBase = k2v + 8 * (nk + 1);
   const w = new BufWriter(sink, k2v, Math.min(bufSize, 8 * (nk + 1)));
-  for (let s = 0; s <= nk; s++) w.u64(recBase + recStart[s]!);
+  for (let s0 = 0; s0 <= nk; s0 += TABLE_STEP) {
+    const s1 = Math.min(nk + 1, s0 + TABLE_STEP);
+    for (let s = s0; s < s1; s++) w.u64(recBase + recStart[s]!);
+    yield;
+  }
   w.flush();
   return recBase;
 }
+
+/** Entries of a per-key table handled between two ticks (a few ms). */
+const TABLE_STEP = 1 << 17;
 
 /**
  * The end (exclusive) of the window of slots from `s0`: the largest s1 in [s0 + 1, end]
@@ -558,7 +573,7 @@ export function* writeMemoryImage(
     hash = res.section;
     slots = res.slots;
   }
-  const recStart = slotStarts(m.recSize, slots);
+  const recStart = yield* ticking(slotStarts(m.recSize, slots));
   const hashLen = hash === null ? 0 : hash.length;
   const compressing = shouldCompress(valueBytes, nv, opts.disableCompression);
   const sizeHint = plainSize(nk, m.recordBytes, nv, valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0);
@@ -572,7 +587,7 @@ export function* writeMemoryImage(
   // Values first (their offset is known): then their memory can go before the key records are assembled.
   const v = yield* writeValues(new DictValues(run.values), opts, sink, id2v, buffers.io, meter);
   run.values.release();
-  writeKeyToc(sink, k2v, recStart, buffers.io);
+  yield* ticking(writeKeyToc(sink, k2v, recStart, buffers.io));
   const direct = raw instanceof MemSink;
   let win: Uint8Array | null = null;
   for (let s0 = 0; s0 < nk; ) {
@@ -742,7 +757,7 @@ export function* writeRunImage(
       recordBytes += size;
       numValues += enc.count;
       if (enc.dup) multiset = true;
-      if ((b & 0xffff) === 0xffff) {
+      if ((b & 0x3fff) === 0x3fff) {
         preReport?.(rd.offset - run.ks.start, ksBytes);
         yield TICK;
       }
@@ -951,7 +966,7 @@ function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer |
         }
       }
     }
-    if (((b0 + n) & 0xffff) === 0) yield TICK;
+    if (((b0 + n) & 0x3fff) === 0) yield TICK;
   }
   lists.flushAll();
   const headers = new ListReader(lists, Math.min(bufSize, 1 << 16));
