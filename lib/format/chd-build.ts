@@ -29,7 +29,7 @@ export interface ChdBuildResult {
   section: Uint8Array;
   /** slots[i] = record index (0..N-1) of the i-th key in input order */
   slots: Uint32Array;
-  /** N free u32 words of the same allocation as `slots`: scratch for the caller. */
+  /** N free u32 words: scratch for the caller. */
   spare: Uint32Array;
 }
 
@@ -121,8 +121,9 @@ const FAST_N_MAX = 2 ** 26;
  * pulled by the build, which then awaits `options.tick` every ~2^16 keys or buckets).
  *
  * Memory: ~11 bytes per key (the (f, h) pairs grouped by bucket, 8 bytes, whose
- * memory then holds the returned `slots` and `spare`; ~3 bytes of per-bucket arrays
- * and bitmaps), plus 12 bytes per key for a {@link KeyHasher}'s triples while it is
+ * memory then holds the returned `spare`; ~3 bytes of per-bucket arrays and bitmaps)
+ * and, unless a slot map is asked for, 4 more (each pair's key's position in the
+ * input, whose memory then holds the returned `slots`), plus 12 bytes per key for a {@link KeyHasher}'s triples while it is
  * called. With `options.external`: the pairs go to scratch files, and what stays in
  * memory is ~1.5 bytes per key (displacements, 1 byte of bucket size per bucket, the
  * occupied bitmap) plus buffers of about `external.memory` bytes, and 8 bytes per key
@@ -343,7 +344,16 @@ function* buildSteps(
   // is empty in the final mapping keeps whatever an earlier attempt stored.
   const disp = new Uint32Array(nbuckets);
   const occupied = new Int32Array((n + 31) >>> 5);
-  const geometry: Geometry = { m, n, nbuckets, fh, bucketStart, scratch: new Uint32Array(64), chunk: new Uint32Array(3 * Math.min(m, CHUNK_KEYS)) };
+  const geometry: Geometry = {
+    m,
+    n,
+    nbuckets,
+    fh,
+    bucketStart,
+    scratch: new Uint32Array(64),
+    chunk: new Uint32Array(3 * Math.min(m, CHUNK_KEYS)),
+    order: wantMap ? null : new Uint32Array(m),
+  };
 
   for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
     const seed = yield* mapKeys(geometry, rng, src);
@@ -355,9 +365,8 @@ function* buildSteps(
     if (yield* placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
       meter.report?.(meter.placed, meter.total);
       yield null;
-      // The pairs are spent: their memory holds the slots, each key's from its bucket's
-      // displacement (one more pass over the keys).
-      return yield* finishPlaced(seed, m, n, nbuckets, disp, occupied, wantMap, src, geometry.chunk, fh);
+      // Each key's slot from its pair and its bucket's displacement, put in stream order by `order`.
+      return yield* finishPlaced(seed, m, n, nbuckets, disp, occupied, wantMap, src, geometry.chunk, geometry);
     }
     occupied.fill(0);
     // The next attempt places every key again: on top of what this one placed.
@@ -393,6 +402,8 @@ interface Geometry {
   scratch: Uint32Array;
   /** The chunk handed to a key stream. */
   chunk: Uint32Array;
+  /** order[q] = stream index of the key whose pair is fh[2q, 2q + 1] (kept when slots are wanted). */
+  order: Uint32Array | null;
 }
 
 /** Number of bins: 2m + 1 (load factor 0.5), made odd, then the next number CMPH's test calls prime. */
@@ -466,7 +477,7 @@ function checkFed(fed: number, m: number): void {
  * sizes, then the grouping (a stable counting sort). Returns the seed.
  */
 function* mapKeys(geo: Geometry, rng: GlibcRandom, src: KeySource | null): Generator<ChdStep, number, undefined> {
-  const { m, n, nbuckets, fh, bucketStart, chunk } = geo;
+  const { m, n, nbuckets, fh, bucketStart, chunk, order } = geo;
   const nm1 = n - 1;
   for (let attempt = 0; attempt < MAPPING_ATTEMPTS; attempt++) {
     const seed = rng.next() % m;
@@ -481,10 +492,19 @@ function* mapKeys(geo: Geometry, rng: GlibcRandom, src: KeySource | null): Gener
     // bucketStart[g] is bucket g's cursor meanwhile: afterwards it holds the start of g + 1.
     fed = 0;
     yield* feed(src, seed, chunk, (t, c) => {
-      for (let i = 0, p = 0; i < c; i++, p += 3) {
-        const q = 2 * bucketStart[modSmall(t[p]!, nbuckets)]!++;
-        fh[q] = modSmall(t[p + 1]!, n);
-        fh[q + 1] = modSmall(t[p + 2]!, nm1) + 1;
+      if (order === null) {
+        for (let i = 0, p = 0; i < c; i++, p += 3) {
+          const q = 2 * bucketStart[modSmall(t[p]!, nbuckets)]!++;
+          fh[q] = modSmall(t[p + 1]!, n);
+          fh[q + 1] = modSmall(t[p + 2]!, nm1) + 1;
+        }
+      } else {
+        for (let i = 0, p = 0; i < c; i++, p += 3) {
+          const j = bucketStart[modSmall(t[p]!, nbuckets)]!++;
+          fh[2 * j] = modSmall(t[p + 1]!, n);
+          fh[2 * j + 1] = modSmall(t[p + 2]!, nm1) + 1;
+          order[j] = fed + i;
+        }
       }
       fed += c;
     });
@@ -768,8 +788,9 @@ function* externalSteps(
 
 /**
  * After a successful placement: the compressed rank and the packed section, then the
- * slot map, or (without `wantMap`) every key's slot from one more pass over the keys,
- * in `memory` (2m words: slots, then the caller's spare) or in a fresh array.
+ * slot map, or (without `wantMap`) every key's slot: from the in-memory build's pairs
+ * and `order` (`placed`; its pairs' memory becomes the spare), else from one more pass
+ * over the keys.
  */
 function* finishPlaced(
   seed: number,
@@ -781,7 +802,7 @@ function* finishPlaced(
   wantMap: boolean,
   src: KeySource | null,
   chunk: Uint32Array,
-  memory: Uint32Array | null,
+  placed: Geometry | null,
 ): Generator<ChdStep, Built, undefined> {
   const cr = yield* rankOfEmptyBinsSteps(occupied, n);
   yield null;
@@ -791,7 +812,29 @@ function* finishPlaced(
   const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
   yield null;
   if (wantMap) return { section, slots: map };
-  const both = memory ?? new Uint32Array(2 * m);
+  if (placed !== null && placed.order !== null) {
+    const { fh, bucketStart, order } = placed;
+    // 1. Per bucket, in pair order: each pair becomes (stream index, slot) …
+    for (let b = 0; b < nbuckets; b++) {
+      const d = disp[b]!;
+      const p0 = d % n;
+      const p1 = (d - p0) / n;
+      for (let j = bucketStart[b]!, end = bucketStart[b + 1]!; j < end; j++) {
+        const slot = map.slotOfBin(binOf(fh[2 * j]!, fh[2 * j + 1]!, p0, p1, n));
+        fh[2 * j] = order[j]!;
+        fh[2 * j + 1] = slot;
+      }
+      if ((b & (ENCODE_STEP - 1)) === ENCODE_STEP - 1) yield null;
+    }
+    // 2. … then `order`'s memory holds the slots in stream order.
+    for (let j = 0; j < m; j++) {
+      order[fh[2 * j]!] = fh[2 * j + 1]!;
+      if ((j & (4 * ENCODE_STEP - 1)) === 4 * ENCODE_STEP - 1) yield null;
+    }
+    placed.order = null;
+    return { section, slots: order, spare: fh.subarray(0, m) };
+  }
+  const both = new Uint32Array(2 * m);
   const slots = both.subarray(0, m);
   yield* assignSlots(m, src, chunk, map, slots);
   return { section, slots, spare: both.subarray(m, 2 * m) };
@@ -1106,6 +1149,12 @@ export class ChdSlotMap {
     const d = this.disp[modSmall(t[p]!, this.nbuckets)]!;
     const p0 = d % n;
     const bin = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, p0, (d - p0) / n, n);
+    const w = bin >>> 5;
+    return this.before[w]! + popcount32(this.occupied[w]! & ((1 << (bin & 31)) - 1));
+  }
+
+  /** The slot of the key in bin `bin`: the occupied bins below it. */
+  slotOfBin(bin: number): number {
     const w = bin >>> 5;
     return this.before[w]! + popcount32(this.occupied[w]! & ((1 << (bin & 31)) - 1));
   }

@@ -664,11 +664,12 @@ function putU32(b: Uint8Array, o: number, x: number): void {
  * (the CHD depends on the set of keys, not on their order: see chd-build.ts), and
  * copied into slot order through partitions by slot range ({@link writeInSlotOrder}).
  *
- * Memory per distinct key: while hashing, the in-memory CHD's ~11 bytes when they fit
- * half of `memoryLimit`, else the external CHD's ~1.5 bytes (displacements, bucket
- * sizes, the occupied bitmap) plus buffers of a quarter of the budget; then ~1.5 bytes
- * (the slot map: displacements, bitmap, ranks) while the records are copied into slot
- * order through a window of a quarter of the budget. A list longer than the I/O buffer is read and
+ * Memory per distinct key: while hashing, the in-memory CHD's ~15 bytes when they fit
+ * half of `memoryLimit` (then 4 bytes, every key's slot, while the records are copied
+ * into slot order), else the external CHD's ~1.5 bytes (displacements, bucket sizes,
+ * the occupied bitmap) plus buffers of a quarter of the budget, then ~1.5 bytes (the
+ * slot map: displacements, bitmap, ranks) while the records are copied; through
+ * partitions of ~1 MiB and a window of at most a quarter of the budget. A list longer than the I/O buffer is read and
  * encoded in chunks, and a record larger than the window is copied in chunks.
  * `report` hears the bytes of key lists read until the hash, then the bytes of the
  * image written of its size (two stints, with the hash phase between them).
@@ -799,25 +800,37 @@ export function* writeRunImage(
         };
       },
     };
-    const res = (yield { kind: 'chd', numKeys: nk, keys, map: true, external: chdExternal(nk, opts.memoryLimit, tmp) }) as ChdMapResult;
+    const external = chdExternal(nk, opts.memoryLimit, tmp);
+    // The in-memory CHD hands every key's slot over (4 bytes per key, within what it took);
+    // the external one a slot map, the slots then hashed again in batches.
+    const res = (yield { kind: 'chd', numKeys: nk, keys, map: external !== null, external }) as ChdAnswer;
     hash = res.section;
-    const map = res.slots;
-    // Hashed in batches, then mapped to slots a batch at a time (the lookups' cache misses overlap).
-    const hr = new BufReader(kf.fd, 0, kEnd, Math.min(bufSize, 1 << 20));
-    const hs = new BufReader(sf.fd, 0, 4 * nk, Math.min(bufSize, 1 << 16));
-    let triples = new Uint32Array(3 * SLOT_BATCH);
-    nextSlots = (out, n) => {
-      if (triples.length < 3 * n) triples = new Uint32Array(3 * n);
-      for (let i = 0; i < n; i++) {
-        const size = hs.readU32();
-        hashRecordKey(hr, map.seed, t);
-        triples[3 * i] = t[0]!;
-        triples[3 * i + 1] = t[1]!;
-        triples[3 * i + 2] = t[2]!;
-        hr.skip(size);
-      }
-      map.slotsOf(triples, n, out, 0);
-    };
+    if (res.slots instanceof Uint32Array) {
+      const all = res.slots;
+      let b = 0;
+      nextSlots = (out, n) => {
+        out.set(all.subarray(b, b + n));
+        b += n;
+      };
+    } else {
+      const map = res.slots;
+      // Hashed in batches, then mapped to slots a batch at a time (the lookups' cache misses overlap).
+      const hr = new BufReader(kf.fd, 0, kEnd, Math.min(bufSize, 1 << 20));
+      const hs = new BufReader(sf.fd, 0, 4 * nk, Math.min(bufSize, 1 << 16));
+      let triples = new Uint32Array(3 * SLOT_BATCH);
+      nextSlots = (out, n) => {
+        if (triples.length < 3 * n) triples = new Uint32Array(3 * n);
+        for (let i = 0; i < n; i++) {
+          const size = hs.readU32();
+          hashRecordKey(hr, map.seed, t);
+          triples[3 * i] = t[0]!;
+          triples[3 * i + 1] = t[1]!;
+          triples[3 * i + 2] = t[2]!;
+          hr.skip(size);
+        }
+        map.slotsOf(triples, n, out, 0);
+      };
+    }
   } else {
     // No hash: records in first-insertion order (the run's KSL; at most HASH_MIN_KEYS of them).
     const pos = readU32Section(run.fd, run.ksl.start, nk);
@@ -1042,8 +1055,8 @@ const PART_BYTES = 1 << 20;
 /** At most this many partitions (two spill lists each). */
 const MAX_PARTS = 1024;
 
-/** Bytes per key the in-memory CHD needs (its pairs and per-bucket arrays, ~11, rounded up). */
-const CHD_BYTES_PER_KEY = 12;
+/** Bytes per key the in-memory CHD needs (its pairs, their keys' order and per-bucket arrays, ~15, rounded up). */
+const CHD_BYTES_PER_KEY = 16;
 
 /**
  * Test hooks, read from `DISCODB_TEST_EXTERNAL` (so that worker threads see them too):
@@ -1055,7 +1068,7 @@ export function imageTestHooks(): { external: boolean; chdMemory?: number; windo
 
 /**
  * The external CHD build, or null for the in-memory one: external when the in-memory
- * one's ~12 bytes per key would take more than half of `memoryLimit`; then its
+ * one's ~16 bytes per key would take more than half of `memoryLimit`; then its
  * buffers get a quarter of it.
  */
 export function chdExternal(nk: number, memoryLimit: number, tmp: TempDir): ChdExternal | null {
