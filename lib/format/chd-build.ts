@@ -29,7 +29,7 @@ export interface ChdBuildResult {
   section: Uint8Array;
   /** slots[i] = record index (0..N-1) of the i-th key in input order */
   slots: Uint32Array;
-  /** N free u32 words of the same allocation as `slots`: scratch for the caller. */
+  /** N free u32 words: scratch for the caller. */
   spare: Uint32Array;
 }
 
@@ -121,8 +121,9 @@ const FAST_N_MAX = 2 ** 26;
  * pulled by the build, which then awaits `options.tick` every ~2^16 keys or buckets).
  *
  * Memory: ~11 bytes per key (the (f, h) pairs grouped by bucket, 8 bytes, whose
- * memory then holds the returned `slots` and `spare`; ~3 bytes of per-bucket arrays
- * and bitmaps), plus 12 bytes per key for a {@link KeyHasher}'s triples while it is
+ * memory then holds the returned `spare`; ~3 bytes of per-bucket arrays and bitmaps)
+ * and, unless a slot map is asked for, 4 more (each pair's key's position in the
+ * input, whose memory then holds the returned `slots`), plus 12 bytes per key for a {@link KeyHasher}'s triples while it is
  * called. With `options.external`: the pairs go to scratch files, and what stays in
  * memory is ~1.5 bytes per key (displacements, 1 byte of bucket size per bucket, the
  * occupied bitmap) plus buffers of about `external.memory` bytes, and 8 bytes per key
@@ -343,21 +344,29 @@ function* buildSteps(
   // is empty in the final mapping keeps whatever an earlier attempt stored.
   const disp = new Uint32Array(nbuckets);
   const occupied = new Int32Array((n + 31) >>> 5);
-  const geometry: Geometry = { m, n, nbuckets, fh, bucketStart, scratch: new Uint32Array(64), chunk: new Uint32Array(3 * Math.min(m, CHUNK_KEYS)) };
+  const geometry: Geometry = {
+    m,
+    n,
+    nbuckets,
+    fh,
+    bucketStart,
+    scratch: new Uint32Array(64),
+    chunk: new Uint32Array(3 * Math.min(m, CHUNK_KEYS)),
+    order: wantMap ? null : new Uint32Array(m),
+  };
 
   for (let attempt = 0; attempt < OUTER_ATTEMPTS; attempt++) {
     const seed = yield* mapKeys(geometry, rng, src);
     yield null;
-    const order = orderBuckets(bucketStart, nbuckets);
+    const order = yield* orderBuckets(bucketStart, nbuckets);
     yield null;
     if (order.maxSize > geometry.scratch.length) geometry.scratch = new Uint32Array(order.maxSize);
     const before = meter.placed;
     if (yield* placeBuckets(geometry, order, disp, occupied, maxProbes, meter)) {
       meter.report?.(meter.placed, meter.total);
       yield null;
-      // The pairs are spent: their memory holds the slots, each key's from its bucket's
-      // displacement (one more pass over the keys).
-      return yield* finishPlaced(seed, m, n, nbuckets, disp, occupied, wantMap, src, geometry.chunk, fh);
+      // Each key's slot from its pair and its bucket's displacement, put in stream order by `order`.
+      return yield* finishPlaced(seed, m, n, nbuckets, disp, occupied, wantMap, src, geometry.chunk, geometry);
     }
     occupied.fill(0);
     // The next attempt places every key again: on top of what this one placed.
@@ -393,6 +402,8 @@ interface Geometry {
   scratch: Uint32Array;
   /** The chunk handed to a key stream. */
   chunk: Uint32Array;
+  /** order[q] = stream index of the key whose pair is fh[2q, 2q + 1] (kept when slots are wanted). */
+  order: Uint32Array | null;
 }
 
 /** Number of bins: 2m + 1 (load factor 0.5), made odd, then the next number CMPH's test calls prime. */
@@ -466,7 +477,7 @@ function checkFed(fed: number, m: number): void {
  * sizes, then the grouping (a stable counting sort). Returns the seed.
  */
 function* mapKeys(geo: Geometry, rng: GlibcRandom, src: KeySource | null): Generator<ChdStep, number, undefined> {
-  const { m, n, nbuckets, fh, bucketStart, chunk } = geo;
+  const { m, n, nbuckets, fh, bucketStart, chunk, order } = geo;
   const nm1 = n - 1;
   for (let attempt = 0; attempt < MAPPING_ATTEMPTS; attempt++) {
     const seed = rng.next() % m;
@@ -481,10 +492,19 @@ function* mapKeys(geo: Geometry, rng: GlibcRandom, src: KeySource | null): Gener
     // bucketStart[g] is bucket g's cursor meanwhile: afterwards it holds the start of g + 1.
     fed = 0;
     yield* feed(src, seed, chunk, (t, c) => {
-      for (let i = 0, p = 0; i < c; i++, p += 3) {
-        const q = 2 * bucketStart[modSmall(t[p]!, nbuckets)]!++;
-        fh[q] = modSmall(t[p + 1]!, n);
-        fh[q + 1] = modSmall(t[p + 2]!, nm1) + 1;
+      if (order === null) {
+        for (let i = 0, p = 0; i < c; i++, p += 3) {
+          const q = 2 * bucketStart[modSmall(t[p]!, nbuckets)]!++;
+          fh[q] = modSmall(t[p + 1]!, n);
+          fh[q + 1] = modSmall(t[p + 2]!, nm1) + 1;
+        }
+      } else {
+        for (let i = 0, p = 0; i < c; i++, p += 3) {
+          const j = bucketStart[modSmall(t[p]!, nbuckets)]!++;
+          fh[2 * j] = modSmall(t[p + 1]!, n);
+          fh[2 * j + 1] = modSmall(t[p + 2]!, nm1) + 1;
+          order[j] = fed + i;
+        }
       }
       fed += c;
     });
@@ -492,16 +512,17 @@ function* mapKeys(geo: Geometry, rng: GlibcRandom, src: KeySource | null): Gener
     for (let b = nbuckets - 1; b > 0; b--) bucketStart[b] = bucketStart[b - 1]!;
     bucketStart[0] = 0;
     yield null;
-    if (!hasDuplicateInBucket(geo)) return seed;
+    if (!(yield* hasDuplicateInBucket(geo))) return seed;
   }
   throw mappingFailed();
 }
 
 /** True when some bucket holds two keys with the same (f, h): no displacement could separate them. */
-function hasDuplicateInBucket(geo: Geometry): boolean {
+function* hasDuplicateInBucket(geo: Geometry): Generator<ChdStep, boolean, undefined> {
   const { nbuckets, fh, bucketStart } = geo;
   for (let b = 0; b < nbuckets; b++) {
     if (hasDuplicatePair(fh, bucketStart[b]!, bucketStart[b + 1]!)) return true;
+    if ((b & (ENCODE_STEP - 1)) === ENCODE_STEP - 1) yield null;
   }
   return false;
 }
@@ -529,17 +550,19 @@ interface BucketOrder {
   maxSize: number;
 }
 
-function orderBuckets(bucketStart: Uint32Array, nbuckets: number): BucketOrder {
+function* orderBuckets(bucketStart: Uint32Array, nbuckets: number): Generator<ChdStep, BucketOrder, undefined> {
   let maxSize = 0;
   for (let b = 0; b < nbuckets; b++) {
     const s = bucketStart[b + 1]! - bucketStart[b]!;
     if (s > maxSize) maxSize = s;
   }
+  yield null;
   const classStart = new Uint32Array(maxSize + 2);
   for (let b = 0; b < nbuckets; b++) {
     const s = bucketStart[b + 1]! - bucketStart[b]!;
     if (s > 0) classStart[s + 1]!++;
   }
+  yield null;
   for (let s = 1; s <= maxSize; s++) classStart[s + 1]! += classStart[s]!;
   const ids = new Uint32Array(classStart[maxSize + 1]!);
   const cursor = classStart.slice();
@@ -765,8 +788,9 @@ function* externalSteps(
 
 /**
  * After a successful placement: the compressed rank and the packed section, then the
- * slot map, or (without `wantMap`) every key's slot from one more pass over the keys,
- * in `memory` (2m words: slots, then the caller's spare) or in a fresh array.
+ * slot map, or (without `wantMap`) every key's slot: from the in-memory build's pairs
+ * and `order` (`placed`; its pairs' memory becomes the spare), else from one more pass
+ * over the keys.
  */
 function* finishPlaced(
   seed: number,
@@ -778,16 +802,39 @@ function* finishPlaced(
   wantMap: boolean,
   src: KeySource | null,
   chunk: Uint32Array,
-  memory: Uint32Array | null,
+  placed: Geometry | null,
 ): Generator<ChdStep, Built, undefined> {
-  const cr = encodeRankOfEmptyBins(occupied, n);
+  const cr = yield* rankOfEmptyBinsSteps(occupied, n);
   yield null;
-  const section = packChd(seed, n, nbuckets, disp, cr);
+  const cs = yield* compressedSeqSteps(disp);
+  const section = packChd(seed, n, nbuckets, cs, cr);
   yield null;
   const map = new ChdSlotMap(seed, n, nbuckets, disp, occupied);
   yield null;
   if (wantMap) return { section, slots: map };
-  const both = memory ?? new Uint32Array(2 * m);
+  if (placed !== null && placed.order !== null) {
+    const { fh, bucketStart, order } = placed;
+    // 1. Per bucket, in pair order: each pair becomes (stream index, slot) …
+    for (let b = 0; b < nbuckets; b++) {
+      const d = disp[b]!;
+      const p0 = d % n;
+      const p1 = (d - p0) / n;
+      for (let j = bucketStart[b]!, end = bucketStart[b + 1]!; j < end; j++) {
+        const slot = map.slotOfBin(binOf(fh[2 * j]!, fh[2 * j + 1]!, p0, p1, n));
+        fh[2 * j] = order[j]!;
+        fh[2 * j + 1] = slot;
+      }
+      if ((b & (ENCODE_STEP - 1)) === ENCODE_STEP - 1) yield null;
+    }
+    // 2. … then `order`'s memory holds the slots in stream order.
+    for (let j = 0; j < m; j++) {
+      order[fh[2 * j]!] = fh[2 * j + 1]!;
+      if ((j & (4 * ENCODE_STEP - 1)) === 4 * ENCODE_STEP - 1) yield null;
+    }
+    placed.order = null;
+    return { section, slots: order, spare: fh.subarray(0, m) };
+  }
+  const both = new Uint32Array(2 * m);
   const slots = both.subarray(0, m);
   yield* assignSlots(m, src, chunk, map, slots);
   return { section, slots, spare: both.subarray(m, 2 * m) };
@@ -1105,13 +1152,50 @@ export class ChdSlotMap {
     const w = bin >>> 5;
     return this.before[w]! + popcount32(this.occupied[w]! & ((1 << (bin & 31)) - 1));
   }
+
+  /** The slot of the key in bin `bin`: the occupied bins below it. */
+  slotOfBin(bin: number): number {
+    const w = bin >>> 5;
+    return this.before[w]! + popcount32(this.occupied[w]! & ((1 << (bin & 31)) - 1));
+  }
+
+  /** Scratch of {@link slotsOf}: each key's bin. */
+  private bins = new Float64Array(SLOT_BATCH);
+
+  /**
+   * The slots of the `count` keys whose triples are t[0, 3·count), into out[at, at + count):
+   * the same as {@link slotOf} for each, in two passes over the batch so that the cache
+   * misses of different keys (in the displacements, then in the bitmap) overlap.
+   */
+  slotsOf(t: Uint32Array, count: number, out: Uint32Array, at: number): void {
+    const n = this.n;
+    const nb = this.nbuckets;
+    const disp = this.disp;
+    const occupied = this.occupied;
+    const before = this.before;
+    if (this.bins.length < count) this.bins = new Float64Array(count);
+    const bins = this.bins;
+    for (let i = 0, p = 0; i < count; i++, p += 3) {
+      const d = disp[modSmall(t[p]!, nb)]!;
+      const p0 = d % n;
+      bins[i] = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, p0, (d - p0) / n, n);
+    }
+    for (let i = 0; i < count; i++) {
+      const bin = bins[i]!;
+      const w = bin >>> 5;
+      out[at + i] = before[w]! + popcount32(occupied[w]! & ((1 << (bin & 31)) - 1));
+    }
+  }
 }
+
+/** Keys per batch of {@link ChdSlotMap.slotsOf} (it takes more, growing its scratch). */
+const SLOT_BATCH = 4096;
 
 /** slots[key] for every key in stream order (one more pass over the keys). */
 function* assignSlots(m: number, src: KeySource | null, chunk: Uint32Array, map: ChdSlotMap, slots: Uint32Array): Generator<ChdStep, void, undefined> {
   let fed = 0;
   yield* feed(src, map.seed, chunk, (t, c) => {
-    for (let i = 0, p = 0; i < c; i++, p += 3) slots[fed + i] = map.slotOf(t, p);
+    map.slotsOf(t, c, slots, fed);
     fed += c;
   });
   checkFed(fed, m);
@@ -1130,6 +1214,21 @@ function popcount32(x: number): number {
  * key) and no select input (as many again) are materialised.
  */
 export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Array {
+  return drain(rankOfEmptyBinsSteps(occupied, n));
+}
+
+/** Runs a stepwise computation to its end. */
+function drain<T>(steps: Generator<null, T, undefined>): T {
+  let r = steps.next();
+  while (r.done !== true) r = steps.next();
+  return r.value;
+}
+
+/** Words of a bitmap, or values of a sequence, encoded between two steps (a few ms). */
+const ENCODE_STEP = 1 << 16;
+
+/** {@link encodeRankOfEmptyBins} in steps (yielding null between them). */
+function* rankOfEmptyBinsSteps(occupied: Int32Array, n: number): Generator<null, Uint8Array, undefined> {
   // Bits past bin n − 1 are never set, so the popcounts count bins below n only.
   let k = n;
   const words = (n + 31) >>> 5;
@@ -1166,6 +1265,7 @@ export function encodeRankOfEmptyBins(occupied: Int32Array, n: number): Uint8Arr
       }
       j++;
     }
+    if ((w & (ENCODE_STEP / 8 - 1)) === ENCODE_STEP / 8 - 1) yield null;
   }
   return packCompressedRank(maxVal, k, remR, packSelect(quotients, k, bits, samples), rems);
 }
@@ -1175,10 +1275,9 @@ function packChd(
   seed: number,
   n: number,
   nbuckets: number,
-  disp: Uint32Array,
+  cs: Uint8Array,
   cr: Uint8Array,
 ): Uint8Array {
-  const cs = encodeCompressedSeq(disp);
   const phSize = 20 + cs.length;
   const out = new Uint8Array(12 + cr.length + phSize);
   const view = new DataView(out.buffer);
@@ -1218,9 +1317,16 @@ function setBits(words: Uint32Array, pos: number, value: number, len: number): v
 
 /** Copies u32 words little-endian into `out` at `off`; returns the offset after them. */
 function putWords(view: DataView, off: number, words: Uint32Array): number {
+  if (HOST_LE) {
+    new Uint8Array(view.buffer, view.byteOffset + off, 4 * words.length).set(new Uint8Array(words.buffer, words.byteOffset, 4 * words.length));
+    return off + 4 * words.length;
+  }
   for (let i = 0; i < words.length; i++, off += 4) view.setUint32(off, words[i]!, true);
   return off;
 }
+
+/** The host stores u32 little-endian (then words are copied as bytes). */
+const HOST_LE = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
  * The packed `select` structure over a non-decreasing sequence x (spec §6.6):
@@ -1255,6 +1361,11 @@ function packSelect(nOnes: number, m: number, bits: Uint32Array, samples: Uint32
  * into low parts (rem_r bits each) and high parts (a select structure).
  */
 export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
+  return drain(compressedSeqSteps(values));
+}
+
+/** {@link encodeCompressedSeq} in steps (yielding null between them). */
+function* compressedSeqSteps(values: Uint32Array): Generator<null, Uint8Array, undefined> {
   const count = values.length;
   if (count === 0) throw new DiscoDBError('ERR_DISCODB_ARGUMENT', 'compressed_seq needs at least one value');
   let total = 0;
@@ -1271,6 +1382,7 @@ export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
     // v − (2^len − 1), computed in u32 like the C code (len ≤ 31: see valueBits).
     setBits(store, pos, (v - (((1 << len) >>> 0) - 1)) >>> 0, len);
     pos += len;
+    if ((i & (ENCODE_STEP - 1)) === ENCODE_STEP - 1) yield null;
   }
   const remR = ilog2(Math.floor(total / count)) || 1;
   const remMask = 2 ** remR - 1;
@@ -1288,6 +1400,7 @@ export function encodeCompressedSeq(values: Uint32Array): Uint8Array {
     const pos = (cum >>> remR) + i;
     selBits[pos >>> 5]! |= 1 << (pos & 31);
     if ((i & ((1 << SELECT_STEP_BITS) - 1)) === 0) samples[i >>> SELECT_STEP_BITS] = pos;
+    if ((i & (ENCODE_STEP - 1)) === ENCODE_STEP - 1) yield null;
   }
   const sel = packSelect(count, selM, selBits, samples);
   const out = new Uint8Array(16 + sel.length + 4 * rems.length + 4 * store.length);

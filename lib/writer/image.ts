@@ -404,25 +404,40 @@ function* measureMemoryKeys(keys: ByteDict, start: Uint32Array, ids: Uint32Array
   return { recSize, recordBytes, numValues, multiset };
 }
 
-/** recStart[s] = offset of the record in slot s from the first record; recStart[nk] = total. */
-function slotStarts(recSize: Uint32Array, slots: Uint32Array | null): Float64Array {
+/** recStart[s] = offset of the record in slot s from the first record; recStart[nk] = total. In steps. */
+function* slotStarts(recSize: Uint32Array, slots: Uint32Array | null): Generator<void, Float64Array, void> {
   const nk = recSize.length;
   const recStart = new Float64Array(nk + 1);
-  if (slots === null) for (let k = 0; k < nk; k++) recStart[k + 1] = recSize[k]!;
-  else for (let k = 0; k < nk; k++) recStart[slots[k]! + 1] = recSize[k]!;
-  for (let s = 0; s < nk; s++) recStart[s + 1]! += recStart[s]!;
+  for (let k0 = 0; k0 < nk; k0 += TABLE_STEP) {
+    const k1 = Math.min(nk, k0 + TABLE_STEP);
+    if (slots === null) for (let k = k0; k < k1; k++) recStart[k + 1] = recSize[k]!;
+    else for (let k = k0; k < k1; k++) recStart[slots[k]! + 1] = recSize[k]!;
+    yield;
+  }
+  for (let s0 = 0; s0 < nk; s0 += TABLE_STEP) {
+    const s1 = Math.min(nk, s0 + TABLE_STEP);
+    for (let s = s0; s < s1; s++) recStart[s + 1]! += recStart[s]!;
+    yield;
+  }
   return recStart;
 }
 
-/** The key TOC: nk + 1 absolute offsets. */
-function writeKeyToc(sink: Sink, k2v: number, recStart: Float64Array, bufSize: number): number {
+/** The key TOC: nk + 1 absolute offsets, in steps. */
+function* writeKeyToc(sink: Sink, k2v: number, recStart: Float64Array, bufSize: number): Generator<void, number, void> {
   const nk = recStart.length - 1;
   const recBase = k2v + 8 * (nk + 1);
   const w = new BufWriter(sink, k2v, Math.min(bufSize, 8 * (nk + 1)));
-  for (let s = 0; s <= nk; s++) w.u64(recBase + recStart[s]!);
+  for (let s0 = 0; s0 <= nk; s0 += TABLE_STEP) {
+    const s1 = Math.min(nk + 1, s0 + TABLE_STEP);
+    for (let s = s0; s < s1; s++) w.u64(recBase + recStart[s]!);
+    yield;
+  }
   w.flush();
   return recBase;
 }
+
+/** Entries of a per-key table handled between two ticks (a few ms). */
+const TABLE_STEP = 1 << 17;
 
 /**
  * The end (exclusive) of the window of slots from `s0`: the largest s1 in [s0 + 1, end]
@@ -558,7 +573,7 @@ export function* writeMemoryImage(
     hash = res.section;
     slots = res.slots;
   }
-  const recStart = slotStarts(m.recSize, slots);
+  const recStart = yield* ticking(slotStarts(m.recSize, slots));
   const hashLen = hash === null ? 0 : hash.length;
   const compressing = shouldCompress(valueBytes, nv, opts.disableCompression);
   const sizeHint = plainSize(nk, m.recordBytes, nv, valueBytes) + hashLen + (compressing ? CODEBOOK_SIZE : 0);
@@ -572,7 +587,7 @@ export function* writeMemoryImage(
   // Values first (their offset is known): then their memory can go before the key records are assembled.
   const v = yield* writeValues(new DictValues(run.values), opts, sink, id2v, buffers.io, meter);
   run.values.release();
-  writeKeyToc(sink, k2v, recStart, buffers.io);
+  yield* ticking(writeKeyToc(sink, k2v, recStart, buffers.io));
   const direct = raw instanceof MemSink;
   let win: Uint8Array | null = null;
   for (let s0 = 0; s0 < nk; ) {
@@ -649,11 +664,12 @@ function putU32(b: Uint8Array, o: number, x: number): void {
  * (the CHD depends on the set of keys, not on their order: see chd-build.ts), and
  * copied into slot order through partitions by slot range ({@link writeInSlotOrder}).
  *
- * Memory per distinct key: while hashing, the in-memory CHD's ~11 bytes when they fit
- * half of `memoryLimit`, else the external CHD's ~1.5 bytes (displacements, bucket
- * sizes, the occupied bitmap) plus buffers of a quarter of the budget; then ~1.5 bytes
- * (the slot map: displacements, bitmap, ranks) while the records are copied into slot
- * order through a window of a quarter of the budget. A list longer than the I/O buffer is read and
+ * Memory per distinct key: while hashing, the in-memory CHD's ~15 bytes when they fit
+ * half of `memoryLimit` (then 4 bytes, every key's slot, while the records are copied
+ * into slot order), else the external CHD's ~1.5 bytes (displacements, bucket sizes,
+ * the occupied bitmap) plus buffers of a quarter of the budget, then ~1.5 bytes (the
+ * slot map: displacements, bitmap, ranks) while the records are copied; through
+ * partitions of ~1 MiB and a window of at most a quarter of the budget. A list longer than the I/O buffer is read and
  * encoded in chunks, and a record larger than the window is copied in chunks.
  * `report` hears the bytes of key lists read until the hash, then the bytes of the
  * image written of its size (two stints, with the hash phase between them).
@@ -758,8 +774,8 @@ export function* writeRunImage(
   const sizeReader = new BufReader(sf.fd, 0, 4 * nk, Math.min(bufSize, 1 << 20));
   const t = new Uint32Array(3);
 
-  // slotOf(b) = slot of the b-th record in byte order, called with the reader at that record.
-  let slotOf: (b: number) => number;
+  // nextSlots(out, n): the slots of the next n records in byte order (from a reader of their own).
+  let nextSlots: (out: Uint32Array, n: number) => void;
   let hash: Uint8Array | null = null;
   if (hashed) {
     const keys: KeySource = {
@@ -785,17 +801,45 @@ export function* writeRunImage(
         };
       },
     };
-    const res = (yield { kind: 'chd', numKeys: nk, keys, map: true, external: chdExternal(nk, opts.memoryLimit, tmp) }) as ChdMapResult;
+    const external = chdExternal(nk, opts.memoryLimit, tmp);
+    // The in-memory CHD hands every key's slot over (4 bytes per key, within what it took);
+    // the external one a slot map, the slots then hashed again in batches.
+    const res = (yield { kind: 'chd', numKeys: nk, keys, map: external !== null, external }) as ChdAnswer;
     hash = res.section;
-    const map = res.slots;
-    slotOf = () => {
-      hashRecordKey(recReader, map.seed, t);
-      return map.slotOf(t, 0);
-    };
+    if (res.slots instanceof Uint32Array) {
+      const all = res.slots;
+      let b = 0;
+      nextSlots = (out, n) => {
+        out.set(all.subarray(b, b + n));
+        b += n;
+      };
+    } else {
+      const map = res.slots;
+      // Hashed in batches, then mapped to slots a batch at a time (the lookups' cache misses overlap).
+      const hr = new BufReader(kf.fd, 0, kEnd, Math.min(bufSize, 1 << 20));
+      const hs = new BufReader(sf.fd, 0, 4 * nk, Math.min(bufSize, 1 << 16));
+      let triples = new Uint32Array(3 * SLOT_BATCH);
+      nextSlots = (out, n) => {
+        if (triples.length < 3 * n) triples = new Uint32Array(3 * n);
+        for (let i = 0; i < n; i++) {
+          const size = hs.readU32();
+          hashRecordKey(hr, map.seed, t);
+          triples[3 * i] = t[0]!;
+          triples[3 * i + 1] = t[1]!;
+          triples[3 * i + 2] = t[2]!;
+          hr.skip(size);
+        }
+        map.slotsOf(triples, n, out, 0);
+      };
+    }
   } else {
     // No hash: records in first-insertion order (the run's KSL; at most HASH_MIN_KEYS of them).
     const pos = readU32Section(run.fd, run.ksl.start, nk);
-    slotOf = (b) => pos[b]!;
+    let b = 0;
+    nextSlots = (out, n) => {
+      out.set(pos.subarray(b, b + n));
+      b += n;
+    };
   }
 
   const hashLen = hash === null ? 0 : hash.length;
@@ -816,7 +860,7 @@ export function* writeRunImage(
     records: recReader,
     sizes: sizeReader,
     recordsFd: kf.fd,
-    slotOf,
+    nextSlots,
     sink,
     out,
     meter,
@@ -872,8 +916,8 @@ interface SlotOrderJob {
   records: BufReader;
   sizes: BufReader;
   recordsFd: number;
-  /** Slot of the b-th record, the reader being at it. */
-  slotOf: (b: number) => number;
+  /** The slots of the next `n` records in byte order (n ≤ {@link SLOT_BATCH}), into out[0, n). */
+  nextSlots: (out: Uint32Array, n: number) => void;
   /** The metered sink, and the raw one under it (for window writes, counted by hand). */
   sink: Sink;
   out: Sink;
@@ -896,44 +940,54 @@ interface SlotOrderJob {
  * never goes through a partition: it is copied from the records file to its place.
  */
 function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer | undefined> {
-  const { nk, recordBytes, records, sizes, slotOf, sink, out, meter, k2v, recBase, tmp, bufSize } = job;
+  const { nk, recordBytes, records, sizes, nextSlots, sink, out, meter, k2v, recBase, tmp, bufSize } = job;
   const win = Math.max(1, Math.min(job.window, recordBytes));
-  const per = Math.max(1, Math.ceil(nk / Math.max(1, Math.ceil(recordBytes / Math.max(1, Math.floor(win / 2))))));
+  // Partitions of at most half a window, and small enough for the scattered placing of a
+  // partition's records (and its offsets) to stay in cache; at most MAX_PARTS of them.
+  const partBytes = Math.max(1, Math.min(Math.floor(win / 2), Math.max(PART_BYTES, Math.ceil(recordBytes / MAX_PARTS))));
+  const per = Math.max(1, Math.ceil(nk / Math.max(1, Math.ceil(recordBytes / partBytes))));
   const parts = Math.ceil(nk / per);
   const file = tmp.create('slots');
   const lists = new SpillLists(scratchFile(file.fd), 2 * parts, Math.max(512, Math.min(1 << 20, Math.floor(win / 4 / (2 * parts)))));
   const hdr = new Uint32Array(4);
   const hdr8 = new Uint8Array(hdr.buffer);
+  const slots = new Uint32Array(SLOT_BATCH);
   records.rewind(0);
   sizes.rewind(0);
-  for (let b = 0; b < nk; b++) {
-    const size = sizes.readU32();
-    const at = records.offset;
-    const slot = slotOf(b);
-    const p = Math.floor(slot / per);
-    hdr[0] = slot;
-    hdr[1] = size;
-    if (size > win) {
-      hdr[2] = at % 4294967296;
-      hdr[3] = Math.floor(at / 4294967296);
-      lists.write(2 * p, hdr8, 0, 16);
-      records.skip(size);
-    } else {
-      lists.write(2 * p, hdr8, 0, 8);
-      for (let left = size; left > 0; ) {
-        const n = Math.min(left, records.buf.length);
-        records.ensure(n);
-        lists.write(2 * p + 1, records.buf, records.p, records.p + n);
-        records.p += n;
-        left -= n;
+  for (let b0 = 0; b0 < nk; b0 += SLOT_BATCH) {
+    const n = Math.min(SLOT_BATCH, nk - b0);
+    nextSlots(slots, n);
+    for (let i = 0; i < n; i++) {
+      const size = sizes.readU32();
+      const at = records.offset;
+      const slot = slots[i]!;
+      const p = Math.floor(slot / per);
+      hdr[0] = slot;
+      hdr[1] = size;
+      if (size > win) {
+        hdr[2] = at % 4294967296;
+        hdr[3] = Math.floor(at / 4294967296);
+        lists.write(2 * p, hdr8, 0, 16);
+        records.skip(size);
+      } else {
+        lists.write(2 * p, hdr8, 0, 8);
+        for (let left = size; left > 0; ) {
+          const m = Math.min(left, records.buf.length);
+          records.ensure(m);
+          lists.write(2 * p + 1, records.buf, records.p, records.p + m);
+          records.p += m;
+          left -= m;
+        }
       }
     }
-    if ((b & 0xffff) === 0xffff) yield TICK;
+    if (((b0 + n) & 0x3fff) === 0) yield TICK;
   }
   lists.flushAll();
   const headers = new ListReader(lists, Math.min(bufSize, 1 << 16));
   const bytes = new ListReader(lists, bufSize);
   const local = new Float64Array(Math.min(per, nk) + 1);
+  // A partition's headers, read whole: (slot, size) and, for a record larger than the window, its u64 place.
+  let hd = new Uint32Array(2 * Math.min(per, nk));
   const window = Buffer.allocUnsafe(win);
   const toc = new BufWriter(sink, k2v, Math.min(bufSize, 8 * (nk + 1)));
   let base = 0;
@@ -941,12 +995,16 @@ function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer |
     const s0 = p * per;
     // The slots are a bijection: partition p holds exactly the records of slots [s0, s0 + count).
     const count = Math.min(per, nk - s0);
-    local.fill(0, 0, count + 1);
+    const hlen = lists.size[2 * p]!;
+    if (hd.byteLength < hlen) hd = new Uint32Array(Math.max(hlen >>> 2, 2 * hd.length));
     headers.open(2 * p);
-    for (let i = 0; i < count; i++) {
-      headers.copyTo(hdr8, 0, 8);
-      local[hdr[0]! - s0 + 1] = hdr[1]!;
-      if (hdr[1]! > win) headers.skip(8);
+    headers.copyTo(new Uint8Array(hd.buffer, 0, hlen), 0, hlen);
+    const hw = hlen >>> 2;
+    local.fill(0, 0, count + 1);
+    for (let q = 0; q < hw; ) {
+      const size = hd[q + 1]!;
+      local[hd[q]! - s0 + 1] = size;
+      q += size > win ? 4 : 2;
     }
     for (let i = 0; i < count; i++) {
       local[i + 1]! += local[i]!;
@@ -955,29 +1013,28 @@ function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer |
     for (let a = 0; a < count; ) {
       const e = windowEnd(local, a, count, win);
       const wbytes = local[e]! - local[a]!;
-      headers.open(2 * p);
+      const wa = local[a]!;
       bytes.open(2 * p + 1);
-      for (let i = 0; i < count; i++) {
-        headers.copyTo(hdr8, 0, 8);
-        const li = hdr[0]! - s0;
-        const size = hdr[1]!;
+      for (let q = 0, i = 0; q < hw; i++) {
+        const li = hd[q]! - s0;
+        const size = hd[q + 1]!;
         if (size > win) {
-          headers.copyTo(hdr8, 8, 8);
           if (li >= a && li < e) {
-            const from = hdr[2]! + hdr[3]! * 4294967296;
+            const from = hd[q + 2]! + hd[q + 3]! * 4294967296;
             yield* copyThrough(new BufReader(job.recordsFd, from, from + size, bufSize), size, sink, recBase + base + local[li]!);
           }
-        } else if (li >= a && li < e) {
-          bytes.copyTo(window, local[li]! - local[a]!, size);
+          q += 4;
         } else {
-          bytes.skip(size);
+          if (li >= a && li < e) bytes.copyTo(window, local[li]! - wa, size);
+          else bytes.skip(size);
+          q += 2;
         }
         if ((i & 0xffff) === 0xffff) yield TICK;
       }
       if (wbytes <= win) {
         for (let at = 0; at < wbytes; at += WRITE_SLICE) {
           const end = Math.min(wbytes, at + WRITE_SLICE);
-          out.writeAt(window, at, end, recBase + base + local[a]! + at);
+          out.writeAt(window, at, end, recBase + base + wa + at);
           meter.add(end - at);
           yield TICK;
         }
@@ -985,15 +1042,22 @@ function* writeInSlotOrder(job: SlotOrderJob): Generator<Step, void, ChdAnswer |
       a = e;
     }
     base += local[count]!;
-    yield TICK;
+    if ((p & 15) === 15) yield TICK;
   }
   toc.u64(recBase + base);
   toc.flush();
   tmp.remove(file.fd);
 }
 
-/** Bytes per key the in-memory CHD needs (its pairs and per-bucket arrays, ~11, rounded up). */
-const CHD_BYTES_PER_KEY = 12;
+/** Records per slot batch of the spilled path's permutation. */
+const SLOT_BATCH = 4096;
+/** Target bytes of records per partition of {@link writeInSlotOrder} (about half of a core's L2 here). */
+const PART_BYTES = 1 << 20;
+/** At most this many partitions (two spill lists each). */
+const MAX_PARTS = 1024;
+
+/** Bytes per key the in-memory CHD needs (its pairs, their keys' order and per-bucket arrays, ~15, rounded up). */
+const CHD_BYTES_PER_KEY = 16;
 
 /**
  * Test hooks, read from `DISCODB_TEST_EXTERNAL` (so that worker threads see them too):
@@ -1005,7 +1069,7 @@ export function imageTestHooks(): { external: boolean; chdMemory?: number; windo
 
 /**
  * The external CHD build, or null for the in-memory one: external when the in-memory
- * one's ~12 bytes per key would take more than half of `memoryLimit`; then its
+ * one's ~16 bytes per key would take more than half of `memoryLimit`; then its
  * buffers get a quarter of it.
  */
 export function chdExternal(nk: number, memoryLimit: number, tmp: TempDir): ChdExternal | null {
