@@ -215,14 +215,16 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
     return this.find(key) >= 0;
   }
 
+  // `get` and `peek` do not prefetch the first value (`find(key, true)`): measured on 1M keys, the hint
+  // table's own miss costs more than the overlap saves (get + iterate 656 vs 735 ns, get(k).count() 378 vs 521).
   get(key: Bytes): Inquiry<V> {
-    const record = this.find(key, true);
+    const record = this.find(key);
     if (record < 0) return emptyInquiry<V>();
     return new RecordValues<V>(this, record);
   }
 
   peek<F>(key: Bytes, fallback: F): V | F {
-    const record = this.find(key, true);
+    const record = this.find(key);
     if (record < 0) return fallback;
     const v = firstValue(this, record);
     return v === undefined ? fallback : v;
