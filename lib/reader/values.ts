@@ -8,6 +8,7 @@ import { constants } from 'node:buffer';
 import { DiscoDBError, corrupt } from '../errors.js';
 import { CODEBOOK_SIZE, F_COMPRESSED, type Header } from '../format/header.js';
 import { Codebook } from '../format/huffman.js';
+import { SHORT_COMPRESSED_MAX, ShortInflater } from './inflate.js';
 import { TABLE_MAX_BYTES, tablesAfter } from './keys.js';
 import { SHORT_ASCII_MAX, shortAscii } from './text.js';
 import { NO_ENTRY, TocCopy } from './toc.js';
@@ -26,6 +27,8 @@ export class ValueReader<V> {
   private readonly asBuffer: boolean;
   private readonly codebookOffset: number;
   private codebook: Codebook | null = null;
+  /** The fast path for short compressed values, made with the codebook (so a corrupt codebook fails as before). */
+  private short: ShortInflater | null = null;
   /** The extent last validated by {@link extent}. */
   start = 0;
   end = 0;
@@ -150,7 +153,10 @@ export class ValueReader<V> {
   private book(): Codebook {
     const off = this.codebookOffset;
     const whole = this.src.whole;
-    this.codebook = whole !== null ? new Codebook(whole, off) : new Codebook(this.src.bytes(off, CODEBOOK_SIZE), 0);
+    const bytes = whole ?? this.src.bytes(off, CODEBOOK_SIZE);
+    const at = whole !== null ? off : 0;
+    this.codebook = new Codebook(bytes, at);
+    this.short = ShortInflater.fromCodebook(bytes, at);
     return this.codebook;
   }
 
@@ -241,6 +247,16 @@ export class ValueReader<V> {
   /** The value stored in the validated extent [start, end). */
   valueIn(start: number, end: number): V {
     if (this.compressed) {
+      const len = end - start;
+      if (len <= SHORT_COMPRESSED_MAX) {
+        if (this.short === null) this.book();
+        const short = this.short!;
+        const src = this.src;
+        const w = src.window(start, len);
+        const at = src.at;
+        const m = short.decode(w, at, at + len);
+        if (m >= 0) return (this.asBuffer ? Buffer.from(short.out.subarray(0, m)) : short.text(m)) as V;
+      }
       const n = this.inflate(start, end);
       const out = this.inflated;
       if (this.asBuffer) return Buffer.from(out.subarray(0, n)) as V;
