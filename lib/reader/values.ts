@@ -11,7 +11,7 @@ import { Codebook } from '../format/huffman.js';
 import { SHORT_COMPRESSED_MAX, ShortInflater } from './inflate.js';
 import { TABLE_MAX_BYTES, tablesAfter } from './keys.js';
 import { SHORT_ASCII_MAX, shortAscii } from './text.js';
-import { NO_ENTRY, TocCopy } from './toc.js';
+import { TocCopy } from './toc.js';
 import type { ImageSource } from './source.js';
 import type { Encoding } from './types.js';
 
@@ -69,26 +69,12 @@ export class ValueReader<V> {
     this.offsets = TocCopy.copy(this.src, this.toc, count);
   }
 
-  /** Copies the value TOC now (for the prefetch table), unless done or dropped. */
+  /** Copies the value TOC now (with the key finder's tables), unless done or dropped. */
   indexNow(): void {
     if (this.untilTable > 0) {
       this.untilTable = 0;
       this.index();
     }
-  }
-
-  /** Start of value `id` from the in-memory TOC, or -1 (no copy, id outside, entry unrepresented). */
-  startOf(id: number): number {
-    const t = this.offsets;
-    if (t === null || !(id >= 1 && id <= this.u)) return -1;
-    const start = t.at(id - 1);
-    return start === NO_ENTRY ? -1 : start;
-  }
-
-  /** Loads value `id`'s TOC entry (a prefetch; `id` is in 1..u); returns one bit of it, so the load is kept. */
-  hint(id: number): number {
-    const t = this.offsets;
-    return t === null ? 0 : t.at(id) & 1;
   }
 
   /**
