@@ -7,8 +7,8 @@
  *    random keys (prebuilt Q, empty results, `count()`) against the 30k
  *    `get(k).count()` of the same keys, and 10k `a | b | c` (results iterated)
  *    against the 30k `get(k)` iterated; on the mmap and the pread route. The
- *    AND is also compared with its 30k bare `has(k)` (`get` prefetches the
- *    first value, which a `count()` does not need).
+ *    AND is also compared with its 30k bare `has(k)` (what `get(k).count()`
+ *    adds to a lookup: the Inquiry and the record's count).
  *    Each task runs in interleaved rounds; medians and their ratio are printed.
  *
  * 2. With `--naive`: the lazy cursor engine (leapfrog AND, merging OR,
@@ -128,7 +128,7 @@ async function smallQueries(): Promise<void> {
     console.log(`route ${db.route}:`);
     console.log(line(`${QUERIES} a & b & c, count()`, 0, QUERIES));
     console.log(line(`${3 * QUERIES} get(k).count() (peer)`, 1, 3 * QUERIES, 0));
-    // get() also prefetches the key's first value (for the iteration that usually follows): has() is the bare lookup.
+    // has() is the bare lookup: get(k).count() adds the Inquiry and the record's count.
     console.log(line(`${3 * QUERIES} has(k) (bare lookups)`, 4, 3 * QUERIES, 0));
     console.log(line(`${QUERIES} a | b | c, iterated`, 2, QUERIES));
     console.log(line(`${3 * QUERIES} get(k) iterated (peer)`, 3, 3 * QUERIES, 2));

@@ -40,8 +40,6 @@ export interface QueryableDB<V = string | Buffer> {
   valueById(id: number): V;
   /** Raw bytes of value `id`. */
   valueBytes(id: number): Uint8Array;
-  /** Optional: {@link findKey}, also loading the key's first value into cache (a hint), for a key whose values are read next. */
-  findKeyForValues?(key: Uint8Array): number;
   /** Optional: loads the values `ids[0, n)` together before they are read one by one (a hint). */
   prefetchValues?(ids: Float64Array, n: number): void;
 }
@@ -300,7 +298,7 @@ function listLength(db: QueryableDB<unknown>, cursor: IdCursor, record: number):
   return db.listCount(record);
 }
 
-function planFlat(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined, values: boolean): IdCursor {
+function planFlat(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined): IdCursor {
   exactCount = 0;
   const nc = q.clauses.length;
   if (nc === 0 || (view !== undefined && view.size === 0)) return EMPTY_CURSOR;
@@ -315,15 +313,13 @@ function planFlat(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined,
     // Phase 1: key lookups. A clause of one key is opened at once (its record was just read): when two
     // such keys hold one id each and the ids differ, the AND is empty and the other keys need no lookup.
     let single = 0;
-    // One clause (an OR) whose values are read next: each key's first value is a result, so load it with the key.
-    const prefetching = values && nc === 1 && db.findKeyForValues !== undefined;
     for (let i = 0; i < nc; i++) {
       const at = starts[i]!;
       const end = starts[i + 1]!;
       let found = false;
       let always = false;
       for (let k = at; k < end; k++) {
-        const record = prefetching ? db.findKeyForValues!(keys[k]!) : db.findKey(keys[k]!);
+        const record = db.findKey(keys[k]!);
         recs[k] = record;
         if (record >= 0) found = true;
         else if (negated[k] === 1) {
@@ -493,8 +489,8 @@ function unionOf(cursors: IdCursor[]): IdCursor {
 }
 
 /** The id cursor of a query; sets {@link exactCount} (flat plans) or returns its exact count through `exact`. */
-function planIds(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined, values = false): IdCursor {
-  if (!q.hasDereference) return planFlat(db, q, view, values);
+function planIds(db: QueryableDB<unknown>, q: Q, view: DiscoDBView | undefined): IdCursor {
+  if (!q.hasDereference) return planFlat(db, q, view);
   const p = new Planner(db).query(q, view, 0);
   exactCount = p.exact ? p.est : -1;
   return p.cursor;
@@ -550,7 +546,7 @@ export function query<V>(db: QueryableDB<V>, q: QueryLike, options?: QueryOption
   const parsed = toQ(q);
   const view = toView(db, options);
   return new Inquiry<V>(
-    () => new ValueIterator<V>(db, planIds(db, parsed, view, true)),
+    () => new ValueIterator<V>(db, planIds(db, parsed, view)),
     () => countOf(db, parsed, view),
   );
 }

@@ -78,11 +78,6 @@ export function tablesAfter(entries: number): number {
   return Math.max(32, Math.ceil(entries / 8));
 }
 
-/** What {@link KeyFinder} prefetches through (the reader's value prefetch table). */
-export interface Prefetcher {
-  touch(record: number): void;
-}
-
 /** Finds records by key bytes. */
 export class KeyFinder {
   private readonly records: RecordLocator;
@@ -91,9 +86,8 @@ export class KeyFinder {
   private unhashedIndex: Map<string, number> | null = null;
   /** Lookups left before the in-memory tables are built. */
   private untilTables: number;
-  /** Builds the reader's other tables (value TOC copy, prefetch) with ours; returns the prefetch table. */
-  private readonly moreTables: (() => Prefetcher | null) | null;
-  private prefetch: Prefetcher | null = null;
+  /** Builds the reader's other tables (the value TOC copy) with ours. */
+  private readonly moreTables: (() => void) | null;
   /**
    * Per record, the perfect hash's fingerprint of its key (1..255; 0 where the
    * record did not read, which always goes on to the key compare). A key
@@ -103,7 +97,7 @@ export class KeyFinder {
    */
   private fingerprints: Uint8Array | null = null;
 
-  constructor(records: RecordLocator, chd: ChdHash | null, moreTables: (() => Prefetcher | null) | null = null) {
+  constructor(records: RecordLocator, chd: ChdHash | null, moreTables: (() => void) | null = null) {
     this.records = records;
     this.chd = chd;
     this.n = records.numKeys;
@@ -116,7 +110,7 @@ export class KeyFinder {
     this.chd?.flatten(TABLE_MAX_BYTES);
     this.records.index(TABLE_MAX_BYTES);
     this.fingerprints = this.buildFingerprints();
-    this.prefetch = this.moreTables?.() ?? null;
+    this.moreTables?.();
   }
 
   /** The fingerprint of every record's key, in one sequential pass over the records; null when unhashed or too large. */
@@ -136,11 +130,12 @@ export class KeyFinder {
   }
 
   /**
-   * Record index of the key `key[0, len)`, or -1 when it is absent. With
-   * `values`, the record's first value is prefetched while the key is
-   * compared (for `get`/`peek`, which read it next).
+   * Record index of the key `key[0, len)`, or -1 when it is absent. (No
+   * value is prefetched with the key: a table of first-value hints, 8 bytes
+   * per key, measured slower on 1M keys, its own miss costing more than the
+   * overlap saved.)
    */
-  find(key: Uint8Array, len: number, values = false): number {
+  find(key: Uint8Array, len: number): number {
     const n = this.n;
     if (n === 0) return -1;
     if (this.untilTables > 0 && --this.untilTables === 0) this.buildTables();
@@ -150,7 +145,6 @@ export class KeyFinder {
       const fps = this.fingerprints;
       const fp = fps !== null ? chd.fingerprint() : 0;
       if (i >= 0 && i < n && (fps === null || mayBe(fps[i]!, fp))) {
-        if (values && this.prefetch !== null) this.prefetch.touch(i);
         if (this.records.keyEquals(i, key, len)) return i;
       }
       // Files hashed by CMPH < 2.0 with bytes ≥ 0x80 in keys: retry the legacy Jenkins (spec §6.4).

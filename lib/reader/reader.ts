@@ -13,8 +13,7 @@ import { checkImage } from './check.js';
 import { SkipIndex, type DeltaCursor, type IdCursor, type SkipIndexSource } from './cursor.js';
 import { Inquiry, emptyInquiry } from './inquiry.js';
 import { AllValuesIterator, RangeIterator, RecordValues, firstValue, type ValueSource } from './iterators.js';
-import { KeyEncoder, KeyFinder, TABLE_MAX_BYTES } from './keys.js';
-import { ValuePrefetch } from './prefetch.js';
+import { KeyEncoder, KeyFinder } from './keys.js';
 import { RecordLocator } from './records.js';
 import type { DiscoDBBackend } from './backend.js';
 import type { ImageSource } from './source.js';
@@ -56,11 +55,9 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
     this.keys_ = new KeyFinder(this.records, this.chd, () => this.buildTables());
   }
 
-  /** The reader's lookup tables beyond the key finder's: the value TOC copy and, on memory images, the value prefetch. */
-  private buildTables(): ValuePrefetch<V> | null {
+  /** The reader's lookup tables beyond the key finder's: the value TOC copy. */
+  private buildTables(): void {
     this.valueReader.indexNow();
-    const whole = this.src.whole;
-    return whole === null ? null : ValuePrefetch.build(whole, this.records, this.valueReader, TABLE_MAX_BYTES);
   }
 
   private loadHash(h: Header): ChdHash {
@@ -134,20 +131,11 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
     return this.keys_.find(key, key.length);
   }
 
-  /** {@link findKey}, also loading the record's first value into cache (for a query whose values are read next). */
-  findKeyForValues(key: Uint8Array): number {
-    this.live();
-    return this.keys_.find(key, key.length, true);
-  }
-
-  /**
-   * Record index of a key given as a string or bytes (strings go through the
-   * scratch encoder); with `values`, its first value is prefetched.
-   */
-  find(key: Bytes, values = false): number {
+  /** Record index of a key given as a string or bytes (strings go through the scratch encoder). */
+  find(key: Bytes): number {
     this.live();
     const bytes = keyEncoder.encode(key);
-    return this.keys_.find(bytes, keyEncoder.length, values);
+    return this.keys_.find(bytes, keyEncoder.length);
   }
 
   /** Number of ids stored in record `record` (0 for -1). */
@@ -216,13 +204,13 @@ export class ImageReader<V extends string | Buffer = string> implements DiscoDBB
   }
 
   get(key: Bytes): Inquiry<V> {
-    const record = this.find(key, true);
+    const record = this.find(key);
     if (record < 0) return emptyInquiry<V>();
     return new RecordValues<V>(this, record);
   }
 
   peek<F>(key: Bytes, fallback: F): V | F {
-    const record = this.find(key, true);
+    const record = this.find(key);
     if (record < 0) return fallback;
     const v = firstValue(this, record);
     return v === undefined ? fallback : v;

@@ -37,6 +37,8 @@ export class RecordLocator {
   start = 0;
   end = 0;
   keyLength = 0;
+  /** Index of the record last located (start/end/keyLength hold it), or -1. */
+  private located = -1;
 
   constructor(src: ImageSource, header: Header) {
     this.src = src;
@@ -73,10 +75,13 @@ export class RecordLocator {
   /** Drops the in-memory TOC (at close). */
   dropIndex(): void {
     this.offsets = null;
+    this.located = -1;
   }
 
   /** Validates record `i` into start/end/keyLength. */
   locate(i: number): void {
+    // The image is immutable: a record validated once stays valid (a `get` locates it for the key compare, then for its list).
+    if (i === this.located) return;
     const t = this.offsets;
     if (t !== null && i >= 0 && i < this.numKeys) {
       const start = t.at(i);
@@ -87,6 +92,7 @@ export class RecordLocator {
           this.start = start;
           this.end = end;
           this.keyLength = len;
+          this.located = i;
           return;
         }
       }
@@ -108,6 +114,7 @@ export class RecordLocator {
     this.start = start;
     this.end = end;
     this.keyLength = len;
+    this.located = i;
   }
 
   /** True when record `i`'s key is `key[0, len)`, compared in place. */

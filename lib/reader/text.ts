@@ -14,6 +14,11 @@ export function shortAscii(b: Uint8Array, s: number, n: number): string | null {
   let or = 0;
   for (let i = s; i < s + n; i++) or |= b[i]!;
   if (or >= 0x80) return null;
+  return asciiFrom(b, s, n);
+}
+
+/** `b[s, s + n)` as a string, for bytes the caller knows to be ASCII (made by hand up to 16 bytes). */
+export function asciiFrom(b: Uint8Array, s: number, n: number): string {
   switch (n) {
     case 0:
       return '';
@@ -50,6 +55,6 @@ export function shortAscii(b: Uint8Array, s: number, n: number): string | null {
     case 16:
       return String.fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!, b[s + 14]!, b[s + 15]!);
     default:
-      return null;
+      return Buffer.from(b.buffer, b.byteOffset + s, n).toString('latin1');
   }
 }

@@ -8,9 +8,10 @@ import { constants } from 'node:buffer';
 import { DiscoDBError, corrupt } from '../errors.js';
 import { CODEBOOK_SIZE, F_COMPRESSED, type Header } from '../format/header.js';
 import { Codebook } from '../format/huffman.js';
+import { SHORT_COMPRESSED_MAX, ShortInflater } from './inflate.js';
 import { TABLE_MAX_BYTES, tablesAfter } from './keys.js';
 import { SHORT_ASCII_MAX, shortAscii } from './text.js';
-import { NO_ENTRY, TocCopy } from './toc.js';
+import { TocCopy } from './toc.js';
 import type { ImageSource } from './source.js';
 import type { Encoding } from './types.js';
 
@@ -26,6 +27,8 @@ export class ValueReader<V> {
   private readonly asBuffer: boolean;
   private readonly codebookOffset: number;
   private codebook: Codebook | null = null;
+  /** The fast path for short compressed values, made with the codebook (so a corrupt codebook fails as before). */
+  private short: ShortInflater | null = null;
   /** The extent last validated by {@link extent}. */
   start = 0;
   end = 0;
@@ -66,26 +69,12 @@ export class ValueReader<V> {
     this.offsets = TocCopy.copy(this.src, this.toc, count);
   }
 
-  /** Copies the value TOC now (for the prefetch table), unless done or dropped. */
+  /** Copies the value TOC now (with the key finder's tables), unless done or dropped. */
   indexNow(): void {
     if (this.untilTable > 0) {
       this.untilTable = 0;
       this.index();
     }
-  }
-
-  /** Start of value `id` from the in-memory TOC, or -1 (no copy, id outside, entry unrepresented). */
-  startOf(id: number): number {
-    const t = this.offsets;
-    if (t === null || !(id >= 1 && id <= this.u)) return -1;
-    const start = t.at(id - 1);
-    return start === NO_ENTRY ? -1 : start;
-  }
-
-  /** Loads value `id`'s TOC entry (a prefetch; `id` is in 1..u); returns one bit of it, so the load is kept. */
-  hint(id: number): number {
-    const t = this.offsets;
-    return t === null ? 0 : t.at(id) & 1;
   }
 
   /**
@@ -150,7 +139,10 @@ export class ValueReader<V> {
   private book(): Codebook {
     const off = this.codebookOffset;
     const whole = this.src.whole;
-    this.codebook = whole !== null ? new Codebook(whole, off) : new Codebook(this.src.bytes(off, CODEBOOK_SIZE), 0);
+    const bytes = whole ?? this.src.bytes(off, CODEBOOK_SIZE);
+    const at = whole !== null ? off : 0;
+    this.codebook = new Codebook(bytes, at);
+    this.short = ShortInflater.fromCodebook(bytes, at);
     return this.codebook;
   }
 
@@ -241,6 +233,16 @@ export class ValueReader<V> {
   /** The value stored in the validated extent [start, end). */
   valueIn(start: number, end: number): V {
     if (this.compressed) {
+      const len = end - start;
+      if (len <= SHORT_COMPRESSED_MAX) {
+        if (this.short === null) this.book();
+        const short = this.short!;
+        const src = this.src;
+        const w = src.window(start, len);
+        const at = src.at;
+        const m = short.decode(w, at, at + len);
+        if (m >= 0) return (this.asBuffer ? Buffer.from(short.out.subarray(0, m)) : short.text(m)) as V;
+      }
       const n = this.inflate(start, end);
       const out = this.inflated;
       if (this.asBuffer) return Buffer.from(out.subarray(0, n)) as V;
