@@ -56,8 +56,10 @@ const PROGRESS_INTERVAL = 100;
  * keys and values as strings (UTF-8) or `Uint8Array`s. The output has the same bytes
  * the C library writes for the same adds and flags. Memory stays within
  * `memoryLimit` (plus, at the end, about 4 bytes per distinct value while runs are
- * merged and per distinct key ~11 bytes while the perfect hash is built, 8 while the
- * records are written): beyond it, sorted runs are spilled to `tmpDir` and merged.
+ * merged and per distinct key ~15 bytes while the perfect hash is built, 4 while the
+ * records are written; ~1.5 bytes each when that does not fit, README "Bounded memory"):
+ * beyond it, sorted runs are spilled to `tmpDir` and merged. With `threads: 0` a spill
+ * runs in steps between turns of the event loop (the record that filled the run waits).
  *
  * The file appears at `path` (atomically: written next to it, every write checked,
  * fsynced, renamed; a symlink is followed, a non-regular file refused, an existing
