@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import t from 'tap';
 import { DiscoDB } from '../lib/discodb.js';
+import { setSteppedRehashSlots } from '../lib/writer/arena.js';
 import { DiscoDBWriter, buildBuffer, buildFile, type WriterProgress, type WriterRecord } from '../lib/writer/index.js';
 import { randBetween, rng } from './helpers/random.js';
 import { checkAgainstModel } from './helpers/model.js';
@@ -141,5 +142,28 @@ t.test('stepped spills: destroy() during a spill fails the stream and leaves no 
   );
   tt.equal(err?.code, 'ERR_DISCODB_ABORTED', 'the pipeline rejects with ERR_DISCODB_ABORTED');
   tt.same(fs.readdirSync(dir), [], 'nothing at the target, no temporary files');
+  tt.end();
+});
+
+t.test('stepped builds rehash large tables in steps: the record waits, the bytes stay', async (tt) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-stepped-'));
+  tt.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // Tables of more than 64 slots are rehashed in steps, so every doubling past them goes
+  // through the held-record path (with and without spills).
+  const was = setSteppedRehashSlots(64);
+  tt.teardown(() => setSteppedRehashSlots(was));
+  for (const memoryLimit of [64000, 4 * 1024 * 1024]) {
+    const recs = records(11, 3000);
+    const want = sha256(buildBuffer(recs));
+    const out = path.join(dir, `grow-${memoryLimit}.ddb`);
+    const w = new DiscoDBWriter(out, { memoryLimit, tmpDir: dir, threads: 0 });
+    await pipeline(Readable.from(recs), w);
+    tt.equal(sha256(fs.readFileSync(out)), want, `memoryLimit ${memoryLimit} (${w.stats!.runs} runs): bytes of the in-memory build`);
+    tt.equal(w.stats!.records, recs.length, `memoryLimit ${memoryLimit}: every record counted once`);
+    const viaFile = path.join(dir, `grow-file-${memoryLimit}.ddb`);
+    await buildFile(recs, viaFile, { memoryLimit, tmpDir: dir, threads: 0 });
+    tt.equal(sha256(fs.readFileSync(viaFile)), want, `memoryLimit ${memoryLimit}: buildFile, the same bytes`);
+    checkAgainstModel(tt, out, model(recs, false), `memoryLimit ${memoryLimit}`);
+  }
   tt.end();
 });

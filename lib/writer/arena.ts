@@ -13,6 +13,19 @@ import { drainSteps, STEP_WORK } from './steps.js';
 
 export { drainSteps, STEP_WORK };
 
+/**
+ * In a stepped build, tables of more slots than this are rehashed in steps (see
+ * {@link RunBuffer.deferRehash}): 2^20 slots (8 MiB) rehash in ~10 ms. A test hook may lower it.
+ */
+let STEPPED_REHASH_SLOTS = 1 << 20;
+
+/** Test hook: the table size above which a stepped build rehashes in steps (returns the previous one). */
+export function setSteppedRehashSlots(slots: number): number {
+  const was = STEPPED_REHASH_SLOTS;
+  STEPPED_REHASH_SLOTS = slots;
+  return was;
+}
+
 /** Largest arena: offsets are u32. */
 const ARENA_MAX = 0xffffffff;
 const INITIAL_ENTRIES = 1024;
@@ -24,6 +37,19 @@ export function hashBytes(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5 | 0;
   for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 16777619);
   return fmix(h);
+}
+
+/** Inserts the entries of the slots old[from, to) (pairs of words) into `table` (linear probing under `mask`). */
+function rehashInto(old: Int32Array, from: number, to: number, table: Int32Array, mask: number): void {
+  for (let i = from; i < to; i += 2) {
+    const e = old[i]!;
+    if (e === 0) continue;
+    const h = old[i + 1]!;
+    let s = h & mask;
+    while (table[2 * s] !== 0) s = (s + 1) & mask;
+    table[2 * s] = e;
+    table[2 * s + 1] = h;
+  }
 }
 
 /** Copies a[s, e) to a[d..] with d < s (a forward copy is safe). */
@@ -139,6 +165,19 @@ export class ByteDict {
 
   /** Grows the entry capacity to `cap`, rehashing when that needs a larger table. */
   growEntries(cap: number): void {
+    drainSteps(this.growEntriesSteps(cap));
+  }
+
+  /** True when growing the entry capacity to `cap` rehashes a table of more than `slots` slots. */
+  rehashes(cap: number, slots: number): boolean {
+    return ByteDict.slotsFor(cap) !== this.mask + 1 && this.mask + 1 > slots;
+  }
+
+  /**
+   * {@link growEntries} in steps: the rehash yields every {@link STEP_WORK} slots. No
+   * entry may be added until it is done (the old table answers lookups until then).
+   */
+  *growEntriesSteps(cap: number): Generator<void, void, void> {
     const offs = new Uint32Array(cap + 1);
     offs.set(this.offs.subarray(0, this.n + 1));
     this.offs = offs;
@@ -147,18 +186,12 @@ export class ByteDict {
     if (slots === this.mask + 1) return;
     const old = this.table;
     const table = new Int32Array(2 * slots);
-    const mask = slots - 1;
-    for (let i = 0; i < old.length; i += 2) {
-      const e = old[i]!;
-      if (e === 0) continue;
-      const h = old[i + 1]!;
-      let s = h & mask;
-      while (table[2 * s] !== 0) s = (s + 1) & mask;
-      table[2 * s] = e;
-      table[2 * s + 1] = h;
+    for (let i = 0; i < old.length; i += 2 * STEP_WORK) {
+      rehashInto(old, i, Math.min(old.length, i + 2 * STEP_WORK), table, slots - 1);
+      if (i + 2 * STEP_WORK < old.length) yield;
     }
     this.table = table;
-    this.mask = mask;
+    this.mask = slots - 1;
   }
 
   /**
@@ -738,6 +771,29 @@ export class RunBuffer {
     return Math.max(after, live);
   }
 
+  /**
+   * With this set (a stepped build), a growth that would rehash a hash table of more
+   * than {@link STEPPED_REHASH_SLOTS} slots is not done by `reserve`, which answers false
+   * with {@link growthPending} set: the caller runs {@link growSteps} (as it would a
+   * spill, between turns of the event loop) and tries again.
+   */
+  deferRehash = false;
+  /** A growth `reserve` left to {@link growSteps}: the new sizes. */
+  private pendingGrowth: { kArena: number; kCap: number; vArena: number; vCap: number; pCap: number; peak: number } | null = null;
+
+  /** Whether `reserve` answered false for a growth to do in steps (not because the run is full). */
+  get growthPending(): boolean {
+    return this.pendingGrowth !== null;
+  }
+
+  /** Does the growth `reserve` deferred, the rehashes in steps. */
+  *growSteps(): Generator<void, void, void> {
+    const g = this.pendingGrowth;
+    if (g === null) return;
+    this.pendingGrowth = null;
+    yield* this.applyGrowth(g.kArena, g.kCap, g.vArena, g.vCap, g.pCap, g.peak);
+  }
+
   private grow(kMax: number, vMax: number): boolean {
     const k = this.keys;
     const v = this.values;
@@ -777,10 +833,22 @@ export class RunBuffer {
       peak = this.growthPeak(kArena, kCap, vArena, vCap, pCap);
       if (peak > this.budget) return false;
     }
+    if (this.deferRehash && (k.rehashes(kCap, STEPPED_REHASH_SLOTS) || v.rehashes(vCap, STEPPED_REHASH_SLOTS))) {
+      this.pendingGrowth = { kArena, kCap, vArena, vCap, pCap, peak };
+      return false;
+    }
+    drainSteps(this.applyGrowth(kArena, kCap, vArena, vCap, pCap, peak));
+    return true;
+  }
+
+  /** Grows the arrays to these sizes (`peak`: the bytes held while they are copied). */
+  private *applyGrowth(kArena: number, kCap: number, vArena: number, vCap: number, pCap: number, peak: number): Generator<void, void, void> {
+    const k = this.keys;
+    const v = this.values;
     if (kArena !== k.arena.length) k.growArena(kArena);
     if (vArena !== v.arena.length) v.growArena(vArena);
-    if (kCap !== k.cap) k.growEntries(kCap);
-    if (vCap !== v.cap) v.growEntries(vCap);
+    if (kCap !== k.cap) yield* k.growEntriesSteps(kCap);
+    if (vCap !== v.cap) yield* v.growEntriesSteps(vCap);
     if (pCap > this.pairKey.length) {
       const pk = new Uint32Array(pCap);
       pk.set(this.pairKey.subarray(0, this.np));
@@ -791,7 +859,6 @@ export class RunBuffer {
     }
     this.pairCap = pCap;
     if (peak > this.peakBytes) this.peakBytes = peak;
-    return true;
   }
 
   /** Appends the pair (key entry, value entry). Room was reserved. */

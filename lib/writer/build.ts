@@ -54,6 +54,9 @@ export function progressEvent(phase: WriterPhase, ingest: RecordIngest, runs: nu
   return p;
 }
 
+/** Work between two turns of the event loop in a build's async phases (ms). */
+const YIELD_MS = 15;
+
 /** Phase progress events are emitted at most this often (ms), besides the last one of a phase. */
 const STEP_INTERVAL = 100;
 
@@ -106,7 +109,7 @@ export class Builder {
   /**
    * @param spillable a file build, which spills runs to `tmpDir` (else all in memory).
    * @param stepped spills run in steps: {@link add} returns false when the run is full,
-   * and the caller awaits {@link spillAsync}, which gives the event loop a turn now and
+   * and the caller awaits {@link makeRoom}, which gives the event loop a turn now and
    * then (a stream or async source); else a spill runs inside `add`.
    */
   constructor(
@@ -118,12 +121,13 @@ export class Builder {
     this.tmp = spillable ? new TempDir(opts.tmpDir) : null;
     this.ingest = new RecordIngest(this.run, () => this.spill());
     this.ingest.deferFull = spillable && stepped;
+    this.run.deferRehash = spillable && stepped;
   }
 
   /**
    * Adds one record (see records.ts for the accepted shapes). False (stepped builds
-   * only) when the run is full before the record is all in: await {@link spillAsync}
-   * before the next `add`.
+   * only) when the run is full, or its hash tables must grow, before the record is all
+   * in: await {@link makeRoom} before the next `add`.
    */
   add(rec: unknown): boolean {
     if (this.aborted) throw ABORTED();
@@ -136,13 +140,13 @@ export class Builder {
   }
 
   /**
-   * Spills the full run in steps, yielding to the event loop every ~25 ms, and stages
-   * the rest of the record that `add` held back (spilling again if a record with many
-   * values fills the run again).
+   * Makes room for the record `add` held back — grows the run's hash tables (a large
+   * rehash) or spills the full run, in steps, yielding to the event loop every ~15 ms —
+   * and stages the rest of it (again, if a record with many values fills the run again).
    */
-  async spillAsync(): Promise<void> {
+  async makeRoom(): Promise<void> {
     try {
-      do await this.drive(this.spillSteps());
+      do await this.drive(this.run.growthPending ? this.run.growSteps() : this.spillSteps());
       while (!this.ingest.resume());
     } catch (err) {
       throw asDiscoDBError(err);
@@ -221,17 +225,20 @@ export class Builder {
     return (sink as MemSink | null)!.bytes();
   }
 
-  /** Yields to the event loop every ~25 ms of work; throws once aborted. */
+  /**
+   * Yields to the event loop every ~15 ms of work (a slice is that plus the step between
+   * two ticks, a few ms to ~20: well under 50 ms); throws once aborted.
+   */
   private readonly tick = async (): Promise<void> => {
     if (this.aborted) throw ABORTED();
     const now = Date.now();
-    if (now - this.lastYield < 25) return;
+    if (now - this.lastYield < YIELD_MS) return;
     this.lastYield = now;
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (this.aborted) throw ABORTED();
   };
 
-  /** Runs `steps`, giving the event loop a turn every ~25 ms between them (see {@link tick}). */
+  /** Runs `steps`, giving the event loop a turn every ~15 ms between them (see {@link tick}). */
   private async drive(steps: Generator<void, void, void>): Promise<void> {
     for (let r = steps.next(); r.done !== true; r = steps.next()) await this.tick();
   }

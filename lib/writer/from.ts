@@ -5,7 +5,7 @@
  */
 import { DiscoDBError } from '../errors.js';
 import { Builder } from './build.js';
-import { fileBuilder, mustWait, spillHeld } from './threaded-build.js';
+import { fileBuilder, mustWait, makeRoom } from './threaded-build.js';
 import { resolveOptions, type WriterOptions } from './options.js';
 import type { Bytes, Scalar, WriterRecord } from './records.js';
 
@@ -66,7 +66,7 @@ export async function buildFile(
       let slice = performance.now();
       for (const rec of records as Iterable<unknown>) {
         if (!b.add(rec)) {
-          await spillHeld(b);
+          await makeRoom(b);
           slice = performance.now();
         }
         if (mustWait(b)) await b.whenRoom();
@@ -80,7 +80,7 @@ export async function buildFile(
       }
     } else if (records !== null && typeof records === 'object' && typeof (records as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
       for await (const rec of records as AsyncIterable<unknown>) {
-        if (!b.add(rec)) await spillHeld(b);
+        if (!b.add(rec)) await makeRoom(b);
         if (mustWait(b)) await b.whenRoom();
       }
     } else {

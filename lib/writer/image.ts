@@ -758,7 +758,7 @@ export function* writeRunImage(
       recordBytes += size;
       numValues += enc.count;
       if (enc.dup) multiset = true;
-      // Every 2^14 records (~25 ms of measuring and encoding): a turn for the event loop.
+      // Every 2^14 records (~25 ms of measuring and encoding): a tick (a turn for the event loop when due).
       if ((b & 0x3fff) === 0x3fff) {
         preReport?.(rd.offset - run.ks.start, ksBytes);
         yield TICK;

@@ -109,9 +109,11 @@ export class RecordIngest extends RunStaging {
   private lastKey: string | null = null;
   private lastKeyLen = 0;
   /**
-   * When set, a full run does not call `onFull`: `add` returns false with the rest of
-   * the record held back, and the caller spills and clears the run, then calls
-   * {@link resume} (a stream writer spills in steps between turns of the event loop).
+   * When set, a run that cannot take the next item — full, or with a large rehash left
+   * to the caller (`RunBuffer.growthPending`) — does not call `onFull`: `add` returns
+   * false with the rest of the record held back, and the caller grows the run's tables
+   * or spills and clears the run, then calls {@link resume} (a stream writer does both
+   * in steps between turns of the event loop).
    */
   deferFull = false;
   /** The held-back rest of a record (see {@link deferFull}): `values[at..]` for `key`; null values: the key alone. */
@@ -174,7 +176,7 @@ export class RecordIngest extends RunStaging {
   }
 
   /**
-   * Stages the held-back rest of a record into the (spilled and cleared) run. Returns
+   * Stages the held-back rest of a record into the run (grown, or spilled and cleared). Returns
    * false when the run is full again before the end (a record with many values): spill
    * and resume again.
    */
@@ -259,7 +261,8 @@ export class RecordIngest extends RunStaging {
     ) {
       if (this.n > 0) this.flush();
       if (!run.reserve(sameKey ? 0 : kMax, vMax)) {
-        // (An empty run always grows: reserve fails only when there is something to spill.)
+        // (An empty run always grows: reserve fails only when there is something to spill,
+        // or a large rehash it leaves to the caller.)
         if (this.deferFull) {
           this.lastKey = null;
           return false;

@@ -244,17 +244,17 @@ export class ThreadedBuilder {
 export type FileBuilder = Builder | ThreadedBuilder;
 
 /**
- * The builder for `opts`. A one-thread build spills in steps (its `add` returns false
- * when the run is full: the caller awaits {@link spillHeld}), so that a stream or an
- * async source keeps the event loop turning during spills.
+ * The builder for `opts`. A one-thread build spills (and rehashes large tables) in
+ * steps: its `add` returns false when the run is full, the caller awaits {@link makeRoom},
+ * so that a stream or an async source keeps the event loop turning meanwhile.
  */
 export function fileBuilder(opts: ResolvedOptions): FileBuilder {
   return opts.threads > 0 ? new ThreadedBuilder(opts) : new Builder(opts, true, true);
 }
 
-/** After `add` returned false: spills the full run in steps and stages the rest of the record. */
-export async function spillHeld(b: FileBuilder): Promise<void> {
-  if (b instanceof Builder) await b.spillAsync();
+/** After `add` returned false: grows or spills the run in steps and stages the rest of the record. */
+export async function makeRoom(b: FileBuilder): Promise<void> {
+  if (b instanceof Builder) await b.makeRoom();
 }
 
 /** True when the caller must await `b.whenRoom()` before adding more records. */

@@ -8,7 +8,7 @@
 import { Writable } from 'node:stream';
 import { DiscoDBError } from '../errors.js';
 import { asDiscoDBError, type WriterProgress } from './build.js';
-import { fileBuilder, mustWait, spillHeld, type FileBuilder } from './threaded-build.js';
+import { fileBuilder, mustWait, makeRoom, type FileBuilder } from './threaded-build.js';
 import { resolveOptions, type WriterOptions } from './options.js';
 
 /** Facts about the written file, available once the writer emitted `finish`. */
@@ -138,7 +138,7 @@ export class DiscoDBWriter extends Writable {
 
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
-      if (!this.builder.add(chunk)) return this.afterSpill(callback, () => this.done(callback));
+      if (!this.builder.add(chunk)) return this.afterRoom(callback, () => this.done(callback));
       this.maybeProgress();
     } catch (err) {
       callback(asDiscoDBError(err) as Error);
@@ -151,12 +151,12 @@ export class DiscoDBWriter extends Writable {
     this.writeFrom(chunks, 0, callback);
   }
 
-  /** Adds `chunks[from..]`, pausing for a spill (in steps, between turns of the event loop) when the run is full. */
+  /** Adds `chunks[from..]`, pausing for a spill or a rehash (in steps, between turns of the event loop) when the run needs one. */
   private writeFrom(chunks: Array<{ chunk: unknown }>, from: number, callback: (error?: Error | null) => void): void {
     try {
       const b = this.builder;
       for (let i = from; i < chunks.length; i++) {
-        if (!b.add(chunks[i]!.chunk)) return this.afterSpill(callback, () => this.writeFrom(chunks, i + 1, callback));
+        if (!b.add(chunks[i]!.chunk)) return this.afterRoom(callback, () => this.writeFrom(chunks, i + 1, callback));
       }
       this.maybeProgress();
     } catch (err) {
@@ -166,9 +166,9 @@ export class DiscoDBWriter extends Writable {
     this.done(callback);
   }
 
-  /** Spills the full run in steps (the record that filled it is held back and staged after), then `next`. */
-  private afterSpill(callback: (error?: Error | null) => void, next: () => void): void {
-    spillHeld(this.builder).then(
+  /** Makes room in steps — a spill of the full run, or a large rehash — (the record that needed it is held back and staged after), then `next`. */
+  private afterRoom(callback: (error?: Error | null) => void, next: () => void): void {
+    makeRoom(this.builder).then(
       () => {
         this.sliceStart = performance.now();
         this.maybeProgress();
