@@ -12,7 +12,6 @@ import { MemSink, TempDir } from './io.js';
 import type { ResolvedOptions } from './options.js';
 import { RecordIngest } from './records.js';
 import { spillRunSteps, type RunFile } from './runs.js';
-import { drainSteps } from './steps.js';
 
 /** What a build is doing. */
 export type WriterPhase = 'ingest' | 'spill' | 'merge' | 'write' | 'hash' | 'done';
@@ -107,21 +106,23 @@ export class Builder {
   private lastStep = 0;
 
   /**
-   * @param spillable a file build, which spills runs to `tmpDir` (else all in memory).
-   * @param stepped spills run in steps: {@link add} returns false when the run is full,
-   * and the caller awaits {@link makeRoom}, which gives the event loop a turn now and
-   * then (a stream or async source); else a spill runs inside `add`.
+   * @param spillable a file build, which spills runs to `tmpDir` in steps: {@link add}
+   * returns false when the run is full (or a large rehash is due), and the caller awaits
+   * {@link makeRoom}, which gives the event loop a turn now and then. Else everything
+   * stays in memory (the run's budget is unbounded: it is never full).
    */
   constructor(
     readonly opts: ResolvedOptions,
     spillable: boolean,
-    stepped = false,
   ) {
     this.run = new RunBuffer(spillable ? runBudget(opts.memoryLimit) : Infinity);
     this.tmp = spillable ? new TempDir(opts.tmpDir) : null;
-    this.ingest = new RecordIngest(this.run, () => this.spill());
-    this.ingest.deferFull = spillable && stepped;
-    this.run.deferRehash = spillable && stepped;
+    this.ingest = new RecordIngest(this.run, () => {
+      // Only a record past the 4 GiB arena gets here (a stepped build holds records back instead).
+      throw new Error('spill in an in-memory build');
+    });
+    this.ingest.deferFull = spillable;
+    this.run.deferRehash = spillable;
   }
 
   /**
@@ -182,10 +183,6 @@ export class Builder {
   /** Buffer sizes derived from the budget. */
   private buffers(): ImageBuffers {
     return imageBuffers(this.opts.memoryLimit);
-  }
-
-  private spill(): void {
-    drainSteps(this.spillSteps());
   }
 
   /** Spills the run to a new run file and clears it, in steps (see `spillRunSteps`). */

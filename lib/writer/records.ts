@@ -170,11 +170,6 @@ export class RecordIngest extends RunStaging {
     return this.one(no, key, v);
   }
 
-  /** Whether a record is held back (see {@link deferFull}). */
-  get held(): boolean {
-    return this.pending !== null;
-  }
-
   /**
    * Stages the held-back rest of a record into the run (grown, or spilled and cleared). Returns
    * false when the run is full again before the end (a record with many values): spill

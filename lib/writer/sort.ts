@@ -222,15 +222,18 @@ function sortRange(d: ByteDict, idx: Uint32Array, sc: Scratch | null, lo: number
   sortDigits(sc, idx, lo, hi);
   for (let i = lo, j = lo; i < hi; i = j) {
     j = digitRunEnd(sc, i, hi);
-    if (!tiedFull(sc, i, j)) continue;
-    // Equal first digits: on the second.
-    loadSecondDigit(sc, idx, i, j);
-    sortDigits(sc, idx, i, j);
-    for (let k = i, l = i; k < j; k = l) {
-      l = digitRunEnd(sc, k, j);
-      // Equal 12 bytes and more to come: on from depth + 12 (overwriting k..l only).
-      if (tiedFull(sc, k, l)) sortRange(d, idx, sc, k, l, depth + 12);
-    }
+    if (tiedFull(sc, i, j)) sortTie(d, idx, sc, i, j, depth);
+  }
+}
+
+/** Sorts positions [i, j), equal on their first digit (at `depth`), on from the second. */
+function sortTie(d: ByteDict, idx: Uint32Array, sc: Scratch, i: number, j: number, depth: number): void {
+  loadSecondDigit(sc, idx, i, j);
+  sortDigits(sc, idx, i, j);
+  for (let k = i, l = i; k < j; k = l) {
+    l = digitRunEnd(sc, k, j);
+    // Equal 12 bytes and more to come: on from depth + 12 (overwriting k..l only).
+    if (tiedFull(sc, k, l)) sortRange(d, idx, sc, k, l, depth + 12);
   }
 }
 
@@ -253,13 +256,8 @@ function* sortRangeSteps(d: ByteDict, idx: Uint32Array, sc: Scratch, lo: number,
     if (due(m, j - i)) yield;
     if (!tiedFull(sc, i, j)) continue;
     if (j - i <= PIECE) {
-      // A small tie: sorted on from the second digit in one go (as sortRange's own loop does).
-      loadSecondDigit(sc, idx, i, j);
-      sortDigits(sc, idx, i, j);
-      for (let k = i, l = i; k < j; k = l) {
-        l = digitRunEnd(sc, k, j);
-        if (tiedFull(sc, k, l)) sortRange(d, idx, sc, k, l, depth + 12);
-      }
+      // A small tie: in one go.
+      sortTie(d, idx, sc, i, j, depth);
       if (due(m, 4 * (j - i))) yield;
       continue;
     }

@@ -249,7 +249,7 @@ export type FileBuilder = Builder | ThreadedBuilder;
  * so that a stream or an async source keeps the event loop turning meanwhile.
  */
 export function fileBuilder(opts: ResolvedOptions): FileBuilder {
-  return opts.threads > 0 ? new ThreadedBuilder(opts) : new Builder(opts, true, true);
+  return opts.threads > 0 ? new ThreadedBuilder(opts) : new Builder(opts, true);
 }
 
 /** After `add` returned false: grows or spills the run in steps and stages the rest of the record. */
