@@ -69,13 +69,17 @@ for (const c of corpusCases()) {
   images.push({ name: 'writer-built, mixed values', image });
 }
 
+/** The format's decoder and the fast path, both from `image`'s codebook. */
+function decoders(image: Buffer): { cb: Codebook; short: ShortInflater } {
+  const at = header(image).codebookOffset;
+  return { cb: new Codebook(image, at), short: ShortInflater.fromCodebook(image, at) };
+}
+
 t.test('the fast path decodes every value as the format decoder does, or defers', async (t) => {
   let fast = 0;
   let deferred = 0;
   for (const { name, image } of images) {
-    const h = header(image);
-    const cb = new Codebook(image, h.codebookOffset);
-    const short = ShortInflater.fromCodebook(image, h.codebookOffset);
+    const { cb, short } = decoders(image);
     let bad = 0;
     for (const [start, end] of extents(image)) {
       const want = formatDecode(cb, image, start, end);
@@ -100,9 +104,7 @@ t.test('mutated value bytes: the fast path gives the format decoder’s value or
   let errors = 0;
   let checked = 0;
   for (const { name, image } of images) {
-    const h = header(image);
-    const cb = new Codebook(image, h.codebookOffset);
-    const short = ShortInflater.fromCodebook(image, h.codebookOffset);
+    const { cb, short } = decoders(image);
     const spans = extents(image).filter(([s, e]) => e > s && e - s <= SHORT_COMPRESSED_MAX);
     for (let k = 0; k < 3000 && spans.length > 0; k++) {
       const [s0, e0] = spans[Math.floor(r() * spans.length)]!;
