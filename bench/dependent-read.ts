@@ -15,15 +15,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createRequire } from 'node:module';
-
-interface MmapAddon {
-  map(size: number, protection: number, flags: number, fd: number, offset?: number, advise?: number): Buffer;
-  PROT_READ: number;
-  PROT_WRITE: number;
-  MAP_PRIVATE: number;
-  MADV_RANDOM: number;
-}
+import { loadAddon } from '../lib/reader/mmap.js';
 
 /** Linux values the addon does not export. */
 const MAP_ANONYMOUS = 0x20;
@@ -33,14 +25,6 @@ const LINE = 64;
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function loadAddon(): MmapAddon | null {
-  try {
-    return createRequire(import.meta.url)('@riaskov/mmap-io') as MmapAddon;
-  } catch {
-    return null;
-  }
 }
 
 /** Writes a random cycle through every 64-byte line: each line holds the offset of the next. */

@@ -10,7 +10,8 @@
 import { createRequire } from 'node:module';
 import type * as fs from 'node:fs';
 
-interface MmapAddon {
+/** The part of `@riaskov/mmap-io` this project uses. */
+export interface MmapAddon {
   map(size: number, protection: number, flags: number, fd: number, offset?: number, advise?: number): Buffer;
   PROT_READ: number;
   PROT_WRITE: number;
@@ -29,7 +30,7 @@ let addon: MmapAddon | null | undefined;
 let warned = false;
 
 /** Loads the addon once; null when it is missing, did not build, or `DISCODB_DISABLE_MMAP_ADDON=1`. */
-function loadAddon(): MmapAddon | null {
+export function loadAddon(): MmapAddon | null {
   if (addon === undefined) {
     addon = null;
     if (process.env['DISCODB_DISABLE_MMAP_ADDON'] !== '1') {
