@@ -24,7 +24,7 @@ import { DiscoDBError } from '../errors.js';
 import { HASH_MIN_KEYS } from '../format/header.js';
 import { sortIds, type RunBuffer } from './arena.js';
 import { drainSteps, STEP_WORK } from './steps.js';
-import { BufReader, BufWriter, FileSink, type TempDir } from './io.js';
+import { BufReader, BufWriter, copyBytes, FileSink, type TempDir } from './io.js';
 import { compareFrom, digitAt, sortEntriesSteps } from './sort.js';
 
 /** A byte range of a run file. */
@@ -421,7 +421,7 @@ class GroupKey {
 
   set(e: EntryReader): void {
     if (e.kl > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(e.kl, 2 * this.buf.length));
-    e.buf.copy(this.buf, 0, e.ks, e.ks + e.kl);
+    copyBytes(e.buf, e.ks, e.ks + e.kl, this.buf, 0); // not Buffer#copy: its wrapper costs more than a short copy
     this.len = e.kl;
     this.dg = e.dg;
   }
