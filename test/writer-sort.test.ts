@@ -1,7 +1,7 @@
 /**
  * The byte-order sort of a run's dictionary entries (sort.ts): against Buffer.compare,
  * on shapes that cross each of its paths — full-compare insertion, insertion on packed
- * digits, radix on the first and the carried second 6-byte digit, and deeper levels
+ * digits, radix on the first and the carried second 6-byte digit (odd and even numbers of passes), and deeper levels
  * (shared prefixes of 6, 12 and 18+ bytes, zero bytes, proper prefixes, empty strings).
  */
 import t from 'tap';
@@ -44,6 +44,17 @@ t.test('sortEntries orders distinct byte strings like Buffer.compare', (tt) => {
     }
     // Mixed: some binary, some long.
     check(tt, Array.from({ length: n }, (_, i) => (i % 3 === 0 ? rand(randBetween(r, 20, 40), 256) : rand(randBetween(r, 1, 9), 256))), `n ${n} mixed`);
+  }
+  // Radix passes alternate between two sets of arrays: 1 to 7 digits that vary (the others
+  // constant and skipped) leave the order in either set (an odd count is copied back).
+  for (let varying = 1; varying <= 6; varying++) {
+    const strings = Array.from({ length: 3000 }, () => {
+      const b = Buffer.from('ABCDEF');
+      for (let j = 6 - varying; j < 6; j++) b[j] = randBetween(r, 0, 256);
+      return b;
+    });
+    check(tt, strings, `6-byte strings, the last ${varying} bytes varying`);
+    check(tt, strings.map((b) => b.subarray(0, 6 - varying + 1)), `strings of ${7 - varying} bytes, the last varying`);
   }
   // Groups of equal first digits of every size around the insertion/radix threshold.
   const grouped: Buffer[] = [];

@@ -60,7 +60,10 @@ class Scratch {
   readonly t1: Uint32Array;
   readonly t2: Uint32Array;
   readonly ti: Uint32Array;
+  /** Running positions of one radix pass. */
   readonly count = new Uint32Array(257);
+  /** The histograms of all 7 digits of a range (see countDigits). */
+  readonly hist = new Uint32Array(7 * 257);
 
   constructor(n: number, take: WordSource) {
     this.w1 = take(n);
@@ -277,14 +280,25 @@ function* sortRangeSteps(d: ByteDict, idx: Uint32Array, sc: Scratch, lo: number,
   }
 }
 
-/** {@link sortDigits} of a range larger than {@link PIECE}, with a yield between radix passes when a step's work is done. */
+/**
+ * The byte digits of (w1, w2) that LSD radix passes sort on, least significant first:
+ * the word and the shift of each. (Bits 8..15 of w2 are always zero: no pass.)
+ */
+const DIGITS: ReadonlyArray<readonly [1 | 2, number]> = [[2, 0], [2, 16], [2, 24], [1, 0], [1, 8], [1, 16], [1, 24]];
+const NUM_DIGITS = DIGITS.length;
+
+/**
+ * {@link sortDigits} of a range larger than {@link PIECE}, with a yield between radix passes when a step's work is done.
+ */
 function* sortDigitsSteps(sc: Scratch, idx: Uint32Array, lo: number, hi: number, m: SortMeter): Generator<void, void, void> {
-  const { w1, w2 } = sc;
-  const passes: Array<[Uint32Array, number]> = [[w2, 0], [w2, 16], [w2, 24], [w1, 0], [w1, 8], [w1, 16], [w1, 24]];
-  for (const [key, shift] of passes) {
-    radixPass(sc, idx, lo, hi, key, shift);
+  countDigits(sc, lo, hi);
+  if (due(m, hi - lo)) yield;
+  let inScratch = false;
+  for (let d = 0; d < NUM_DIGITS; d++) {
+    if (radixPass(sc, idx, lo, hi, d, inScratch)) inScratch = !inScratch;
     if (due(m, 2 * (hi - lo))) yield;
   }
+  if (inScratch) copyBack(sc, idx, lo, hi);
 }
 
 /** Sorts positions [lo, hi) on the digit (w1, w2), moving idx along. */
@@ -310,32 +324,67 @@ function sortDigits(sc: Scratch, idx: Uint32Array, lo: number, hi: number): void
     return;
   }
   // LSD radix on (w1, w2), byte digits, least significant first; constant digits are skipped.
-  radixPass(sc, idx, lo, hi, w2, 0);
-  radixPass(sc, idx, lo, hi, w2, 16);
-  radixPass(sc, idx, lo, hi, w2, 24);
-  radixPass(sc, idx, lo, hi, w1, 0);
-  radixPass(sc, idx, lo, hi, w1, 8);
-  radixPass(sc, idx, lo, hi, w1, 16);
-  radixPass(sc, idx, lo, hi, w1, 24);
+  countDigits(sc, lo, hi);
+  let inScratch = false;
+  for (let d = 0; d < NUM_DIGITS; d++) if (radixPass(sc, idx, lo, hi, d, inScratch)) inScratch = !inScratch;
+  if (inScratch) copyBack(sc, idx, lo, hi);
 }
 
-/** One stable counting pass on byte `shift` of `key` over [lo, hi), moving idx, w1 and w2 together. */
-function radixPass(sc: Scratch, idx: Uint32Array, lo: number, hi: number, key: Uint32Array, shift: number): void {
-  const count = sc.count;
-  count.fill(0);
-  for (let i = lo; i < hi; i++) count[((key[i]! >>> shift) & 0xff) + 1]!++;
+/**
+ * The histograms of all the digits of [lo, hi) in one pass (a pass permutes the
+ * entries, not their digits): digit d's count of byte b at `hist[257 * d + b + 1]`.
+ */
+function countDigits(sc: Scratch, lo: number, hi: number): void {
+  const h = sc.hist;
+  h.fill(0);
+  const { w1, w2 } = sc;
+  for (let i = lo; i < hi; i++) {
+    const x = w1[i]!;
+    const y = w2[i]!;
+    h[(y & 0xff) + 1]!++;
+    h[257 + ((y >>> 16) & 0xff) + 1]!++;
+    h[514 + (y >>> 24) + 1]!++;
+    h[771 + (x & 0xff) + 1]!++;
+    h[1028 + ((x >>> 8) & 0xff) + 1]!++;
+    h[1285 + ((x >>> 16) & 0xff) + 1]!++;
+    h[1542 + (x >>> 24) + 1]!++;
+  }
+}
+
+/**
+ * One stable counting pass on digit `d` over [lo, hi) (histogram from {@link countDigits}),
+ * moving idx, w1 and w2 together from the arrays that hold them now (`inScratch`: ti, t1,
+ * t2) into the others — ping-pong, no copy back per pass. False (nothing moved) when every
+ * entry has the same digit.
+ */
+function radixPass(sc: Scratch, idx: Uint32Array, lo: number, hi: number, d: number, inScratch: boolean): boolean {
+  const h = sc.hist;
+  const base = 257 * d;
   const n = hi - lo;
-  for (let b = 1; b <= 256; b++) if (count[b] === n) return; // every string has the same digit
+  for (let b = 1; b <= 256; b++) if (h[base + b] === n) return false; // every string has the same digit
+  const count = sc.count;
   count[0] = lo;
-  for (let b = 1; b <= 256; b++) count[b]! += count[b - 1]!;
-  const { w1, w2, t1, t2, ti } = sc;
+  for (let b = 1; b <= 256; b++) count[b] = count[b - 1]! + h[base + b]!;
+  const [word, shift] = DIGITS[d]!;
+  const si = inScratch ? sc.ti : idx;
+  const s1 = inScratch ? sc.t1 : sc.w1;
+  const s2 = inScratch ? sc.t2 : sc.w2;
+  const di = inScratch ? idx : sc.ti;
+  const d1 = inScratch ? sc.w1 : sc.t1;
+  const d2 = inScratch ? sc.w2 : sc.t2;
+  const key = word === 1 ? s1 : s2;
   for (let i = lo; i < hi; i++) {
     const p = count[(key[i]! >>> shift) & 0xff]!++;
-    ti[p] = idx[i]!;
-    t1[p] = w1[i]!;
-    t2[p] = w2[i]!;
+    di[p] = si[i]!;
+    d1[p] = s1[i]!;
+    d2[p] = s2[i]!;
   }
-  idx.set(ti.subarray(lo, hi), lo);
-  w1.set(t1.subarray(lo, hi), lo);
-  w2.set(t2.subarray(lo, hi), lo);
+  return true;
+}
+
+/** Moves [lo, hi) of ti, t1, t2 (where an odd number of passes left it) back into idx, w1, w2. */
+function copyBack(sc: Scratch, idx: Uint32Array, lo: number, hi: number): void {
+  idx.set(sc.ti.subarray(lo, hi), lo);
+  sc.w1.set(sc.t1.subarray(lo, hi), lo);
+  sc.w2.set(sc.t2.subarray(lo, hi), lo);
 }
