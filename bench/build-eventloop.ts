@@ -22,6 +22,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DiscoDBWriter, type WriterProgress } from '../lib/writer/index.js';
+import { mix } from './prng.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,12 +33,6 @@ const RECORDS = Number(arg('records', '5000000'));
 const KEYS = Number(arg('keys', '1000000'));
 const MEMORY = arg('memory', '256M');
 const THREADS = arg('threads', '0,1').split(',').map(Number);
-
-function mix(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
-}
 
 function* records(): Generator<{ key: string; value: string }> {
   let r = 12345;

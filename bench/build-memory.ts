@@ -24,17 +24,11 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { mix } from './prng.js';
 
 const HERE = fileURLToPath(import.meta.url);
 type Shape = 'values200' | 'onekey' | 'bigvalue' | 'keysonly' | 'fivem';
 const SHAPES: Shape[] = ['values200', 'onekey', 'bigvalue', 'keysonly', 'fivem'];
-
-/** A bijection on u32 (as in bench/build.ts). */
-function mix(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
-}
 
 function* records(shape: Shape, scale: number): Generator<{ key: string; value?: string | Uint8Array }> {
   switch (shape) {

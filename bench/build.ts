@@ -32,6 +32,7 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { mix } from './prng.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const MB = 1024 * 1024;
@@ -39,13 +40,6 @@ const MB = 1024 * 1024;
 type Task = 'source' | 'discodb' | 'discodb-iter' | 'lmdb';
 /** `<n>x`: 1M keys (or --keys) × n values each. */
 type DataSet = string;
-
-/** A bijection on u32 (so distinct inputs give distinct keys). */
-function mix(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
-}
 
 /** The records of a data set, lazily. */
 function* records(set: DataSet, keys: number): Generator<{ key: string; value: string }> {

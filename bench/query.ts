@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { DiscoDB, Q, queryIds, type IdCursor } from '../lib/index.js';
 import { rng } from '../examples/random.js';
+import { median } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dataDir = path.resolve(here, '../../bench/data');
@@ -52,11 +53,6 @@ async function smallDb(): Promise<string> {
     db.close();
   }
   return file;
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 /**

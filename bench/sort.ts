@@ -25,19 +25,14 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ByteDict } from '../lib/writer/arena.js';
 import { sortEntries } from '../lib/writer/sort.js';
+import { mix } from './prng.js';
+import { median } from './stats.js';
 
 type SortFn = (d: ByteDict) => Uint32Array;
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-/** A bijection on u32 (as in build.ts: distinct inputs give distinct strings). */
-function mix(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
 }
 
 const SHAPES: Record<string, (i: number) => string> = {
@@ -58,8 +53,6 @@ function timed(fn: () => void): number {
   fn();
   return performance.now() - t;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** Best wall time of `runs` GNU sort processes over `input` with `parallel` threads (ms), or null without `sort`. */
 function gnuSort(input: string, output: string, parallel: number, runs: number): number | null {

@@ -1,8 +1,9 @@
 /**
  * The byte-order sort of a run's dictionary entries (sort.ts): against Buffer.compare,
  * on shapes that cross each of its paths — full-compare insertion, insertion on packed
- * digits, radix on the first and the carried second 6-byte digit (odd and even numbers of passes), and deeper levels
- * (shared prefixes of 6, 12 and 18+ bytes, zero bytes, proper prefixes, empty strings).
+ * digits, radix on the first and the carried second 6-byte digit (odd and even numbers of
+ * passes), and deeper levels (shared prefixes of 6, 12 and 18+ bytes, zero bytes, proper
+ * prefixes, empty strings).
  */
 import t from 'tap';
 import type { TapTest } from './helpers/tap.js';
@@ -45,8 +46,9 @@ t.test('sortEntries orders distinct byte strings like Buffer.compare', (tt) => {
     // Mixed: some binary, some long.
     check(tt, Array.from({ length: n }, (_, i) => (i % 3 === 0 ? rand(randBetween(r, 20, 40), 256) : rand(randBetween(r, 1, 9), 256))), `n ${n} mixed`);
   }
-  // Radix passes alternate between two sets of arrays: 1 to 7 digits that vary (the others
-  // constant and skipped) leave the order in either set (an odd count is copied back).
+  // Radix passes alternate between two sets of arrays and skip constant digits: the last 1 to 6
+  // of 6 bytes varying make 1 to 6 passes (an odd count ends in the scratch set and is copied
+  // back); one varying byte at each position makes one pass on each byte digit alone.
   for (let varying = 1; varying <= 6; varying++) {
     const strings = Array.from({ length: 3000 }, () => {
       const b = Buffer.from('ABCDEF');
