@@ -14,6 +14,7 @@ import t from 'tap';
 import type { TapTest } from './helpers/tap.js';
 import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBWriter, buildBuffer, buildFile, type WriterPhase, type WriterProgress } from '../lib/writer/index.js';
+import { hashesBuiltElsewhere } from '../lib/writer/threaded-build.js';
 import { liveThreads, threadTestHooks } from '../lib/writer/threads.js';
 import { corpusCases, corpusInput } from './helpers/corpus.js';
 import { randBetween, rng } from './helpers/random.js';
@@ -105,7 +106,8 @@ t.test('a worker that throws fails the build with a DiscoDBError and leaves noth
     ['write', () => (threadTestHooks.failAt = 'write')],
   ];
   for (const [where, arm] of faults) {
-    for (const memoryLimit of where === 'spill' || where === 'merge' ? ['64k'] : ['64k', '256M']) {
+    // 64k: an external hash on the worker; 256k: spilled, the hash on the other thread; 256M: in memory, likewise.
+    for (const memoryLimit of where === 'spill' || where === 'merge' ? ['64k'] : ['64k', '256k', '256M']) {
       arm();
       try {
         await tt.rejects(
@@ -135,6 +137,8 @@ t.test('destroy() in every phase of a threaded build rejects, removes every temp
     { phase: 'merge', memoryLimit: '64k' },
     { phase: 'hash', memoryLimit: '64k' },
     { phase: 'write', memoryLimit: '64k' },
+    { phase: 'hash', memoryLimit: '256k' },
+    { phase: 'write', memoryLimit: '256k' },
     { phase: 'hash', memoryLimit: '256M' },
     { phase: 'write', memoryLimit: '256M' },
   ];
@@ -150,6 +154,27 @@ t.test('destroy() in every phase of a threaded build rejects, removes every temp
     tt.same(fs.readdirSync(tmp), [], `${label}: no spill files`);
     tt.same(fs.readdirSync(dir), ['tmp'], `${label}: no output`);
   }
+});
+
+t.test('with two threads the hash is built on the other one, beside the writing: the same bytes, in memory and spilled', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  const recs = records(20000);
+  const want = sha256(buildBuffer(recs));
+  // 256M: never spills; 256k: spills, the in-memory hash fits; 64k: spills, the external hash (on the worker).
+  for (const [memoryLimit, elsewhere] of [['256M', true], ['256k', true], ['64k', false]] as const) {
+    for (const threads of [1, 2]) {
+      const out = path.join(dir, `h${threads}.ddb`);
+      const before = hashesBuiltElsewhere();
+      const w = new DiscoDBWriter(out, { memoryLimit, threads, tmpDir: tmp });
+      await pipeline(Readable.from(recs), w);
+      const label = `threads ${threads} @ ${memoryLimit} (${w.stats!.runs} runs)`;
+      tt.equal(hashesBuiltElsewhere() - before, threads > 1 && elsewhere ? 1 : 0, `${label}: hashes built on the other thread`);
+      tt.equal(sha256(fs.readFileSync(out)), want, `${label}: the one-thread in-memory image`);
+      if (memoryLimit !== '256M') tt.ok(w.stats!.runs > 1, `${label}: spilled`);
+      fs.rmSync(out);
+    }
+  }
+  tt.same(fs.readdirSync(tmp), [], 'no temporary files left');
 });
 
 t.test('bytes, multi-byte strings and items larger than a batch go through the worker unchanged', async (tt) => {

@@ -4,7 +4,7 @@
  */
 import type { WriterPhase } from './build.js';
 import type { RunBuffer } from './arena.js';
-import { driveAsync, writeMemoryImage, writeRunImage, type ImageBuffers, type ImageStats, type ProgressReport } from './image.js';
+import { driveAsync, writeMemoryImage, writeRunImage, type HashElsewhere, type ImageBuffers, type ImageStats, type ProgressReport } from './image.js';
 import type { Sink, TempDir } from './io.js';
 import type { ResolvedOptions } from './options.js';
 import { mergeAll, type MergeContext, type RunFile } from './runs.js';
@@ -42,6 +42,8 @@ export interface FinishJob {
   setPhase: (phase: WriterPhase) => void;
   /** Hears how far the current phase is (`WriterProgress.done` / `total`); often, unthrottled. */
   progress?: ProgressReport;
+  /** Builds the in-memory run's hash on another thread, beside the writing (see `ChdAheadRequest`). */
+  hashElsewhere?: HashElsewhere;
 }
 
 /** Merges (if there are runs) and writes the image; returns its facts. */
@@ -54,7 +56,7 @@ export async function finishImage(job: FinishJob): Promise<ImageStats> {
   const onHash = (hashing: boolean): void => setPhase(hashing ? 'hash' : 'write');
   if (job.runs.length === 0) {
     setPhase('write');
-    return driveAsync(writeMemoryImage(job.run!, opts, () => sink, buffers, report), tick, onHash, onPlaced);
+    return driveAsync(writeMemoryImage(job.run!, opts, () => sink, buffers, report), tick, onHash, onPlaced, job.hashElsewhere);
   }
   setPhase('merge');
   const ctx: MergeContext = {
@@ -68,7 +70,7 @@ export async function finishImage(job: FinishJob): Promise<ImageStats> {
   const final = await mergeAll(job.runs, ctx, fanIn);
   if (final.fd < 0) final.fd = tmp.reopen(final.path);
   setPhase('write');
-  const stats = await driveAsync(writeRunImage(final, opts, sink, tmp, buffers, report), tick, onHash, onPlaced);
+  const stats = await driveAsync(writeRunImage(final, opts, sink, tmp, buffers, report), tick, onHash, onPlaced, job.hashElsewhere);
   tmp.remove(final.fd);
   return stats;
 }

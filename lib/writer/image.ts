@@ -57,15 +57,106 @@ export interface ChdRequest {
 /** What the driver answers a {@link ChdRequest} with. */
 export type ChdAnswer = ChdBuildResult | ChdMapResult;
 
+/**
+ * Where the keys of a {@link ChdAheadRequest} are, for a driver that builds its CHD on
+ * another thread: an in-memory dictionary (`dict`), whose arena the generator leaves
+ * alone until the answer (the driver may lend it), or the key section of a run file.
+ */
+export type LentKeys =
+  | { kind: 'dict'; dict: ByteDict }
+  | { kind: 'run'; path: string; start: number; end: number; numKeys: number };
+
+/**
+ * Tells the driver the in-memory CHD of `request` will be wanted, so that it can start
+ * building it elsewhere (the main thread of a threaded build, which is idle by then)
+ * from `keys` while the generator goes on; answered `undefined`. The answer is asked
+ * for with {@link CHD_AWAIT}.
+ */
+export interface ChdAheadRequest {
+  kind: 'chd-ahead';
+  request: ChdRequest;
+  keys: LentKeys;
+}
+
+/** Asks for the answer to the {@link ChdAheadRequest} made before. */
+export interface ChdAwaitRequest {
+  kind: 'chd-await';
+}
+
 /** Asks the driver for a chance to yield to the event loop. */
 export interface TickRequest {
   kind: 'tick';
 }
 
 /** What an image generator can ask its driver for. */
-export type Step = ChdRequest | TickRequest;
+export type Step = ChdRequest | ChdAheadRequest | ChdAwaitRequest | TickRequest;
 /** The one tick request. */
 export const TICK: TickRequest = { kind: 'tick' };
+const CHD_AWAIT: ChdAwaitRequest = { kind: 'chd-await' };
+
+/** Builds, somewhere else, the in-memory CHD of some keys (see {@link ChdAheadRequest}). */
+export type HashElsewhere = (keys: LentKeys) => Promise<ChdBuildResult>;
+
+/** The keys `[0, nk)` of a dictionary's arena and offsets (key k at `bytes[offs[k], offs[k + 1])`), as the CHD pulls them. */
+export function keysInMemory(bytes: Uint8Array, offs: Uint32Array, nk: number): KeySource {
+  // A plain Uint8Array view, so that the hash loop sees one array type.
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  const t = new Uint32Array(3);
+  return {
+    open: (seed) => {
+      let k = 0;
+      return {
+        next: (chunk): number => {
+          const per = chunk.length / 3;
+          let c = 0;
+          for (; c < per && k < nk; c++, k++) {
+            const ks = offs[k]!;
+            jenkinsHashAt(seed, view, ks, offs[k + 1]! - ks, t);
+            const o = 3 * c;
+            chunk[o] = t[0]!;
+            chunk[o + 1] = t[1]!;
+            chunk[o + 2] = t[2]!;
+          }
+          return c;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * The keys of a run file's key section `[start, end)` (records of u32 key length, key,
+ * u32 count, count u32 ids; `nk` of them, in byte order), as the CHD pulls them.
+ */
+export function keysInRun(fd: number, start: number, end: number, nk: number, bufSize: number): KeySource {
+  let reader: BufReader | null = null;
+  const t = new Uint32Array(3);
+  return {
+    open: (seed) => {
+      const r = (reader ??= new BufReader(fd, start, end, bufSize));
+      r.rewind(start);
+      let k = 0;
+      return {
+        next: (chunk): number => {
+          const per = chunk.length / 3;
+          let c = 0;
+          for (; c < per && k < nk; c++, k++) {
+            r.ensure(4);
+            const kl = peekU32(r.buf, r.p);
+            r.ensure(8 + kl);
+            jenkinsHashAt(seed, r.buf, r.p + 4, kl, t);
+            const o = 3 * c;
+            chunk[o] = t[0]!;
+            chunk[o + 1] = t[1]!;
+            chunk[o + 2] = t[2]!;
+            r.skip(8 + kl + 4 * peekU32(r.buf, r.p + 4 + kl));
+          }
+          return c;
+        },
+      };
+    },
+  };
+}
 
 /** Facts about a written image. */
 export interface ImageStats {
@@ -162,12 +253,27 @@ export function chdSync(req: ChdRequest, onPlaced?: ChdProgress): ChdAnswer {
     : buildChdSync(req.numKeys, req.keys, new GlibcRandom(), onPlaced, options);
 }
 
-/** Runs an image generator to completion synchronously; `chd` builds the hash. */
+/** Runs an image generator to completion synchronously; `chd` builds the hash (one asked for ahead: when awaited). */
 export function driveSync(gen: ImageGen, chd: (req: ChdRequest) => ChdAnswer): ImageStats {
+  let ahead: ChdRequest | null = null;
   let r = gen.next();
   while (!r.done) {
     const step = r.value;
-    r = step.kind === 'tick' ? gen.next() : gen.next(chd(step));
+    switch (step.kind) {
+      case 'tick':
+        r = gen.next();
+        break;
+      case 'chd':
+        r = gen.next(chd(step));
+        break;
+      case 'chd-ahead':
+        ahead = step.request;
+        r = gen.next();
+        break;
+      case 'chd-await':
+        r = gen.next(chd(ahead!));
+        ahead = null;
+    }
   }
   return r.value;
 }
@@ -182,22 +288,41 @@ export async function driveAsync(
   tick: () => Promise<void>,
   onHash?: (hashing: boolean) => void,
   onPlaced?: ChdProgress,
+  elsewhere?: HashElsewhere,
 ): Promise<ImageStats> {
+  const build = (step: ChdRequest): Promise<ChdAnswer> => {
+    const options = { tick, external: step.external };
+    return step.map
+      ? buildChdMap(step.numKeys, step.keys, new GlibcRandom(), onPlaced, options)
+      : buildChd(step.numKeys, step.keys, new GlibcRandom(), onPlaced, options);
+  };
+  let ahead: ChdRequest | null = null;
+  let started: Promise<ChdAnswer> | null = null;
   try {
     let r = gen.next();
     while (!r.done) {
       const step = r.value;
-      if (step.kind === 'tick') {
-        await tick();
-        r = gen.next();
-      } else {
-        onHash?.(true);
-        const options = { tick, external: step.external };
-        const res = step.map
-          ? await buildChdMap(step.numKeys, step.keys, new GlibcRandom(), onPlaced, options)
-          : await buildChd(step.numKeys, step.keys, new GlibcRandom(), onPlaced, options);
-        onHash?.(false);
-        r = gen.next(res);
+      switch (step.kind) {
+        case 'tick':
+          await tick();
+          r = gen.next();
+          break;
+        case 'chd-ahead':
+          if (elsewhere !== undefined) {
+            started = elsewhere(step.keys);
+            // Awaited at `chd-await`; should the generator fail first, its failure is the one that counts.
+            started.catch(() => undefined);
+          } else ahead = step.request;
+          r = gen.next();
+          break;
+        case 'chd':
+        case 'chd-await': {
+          onHash?.(true);
+          const res = await (step.kind === 'chd' ? build(step) : (started ?? build(ahead!)));
+          started = ahead = null;
+          onHash?.(false);
+          r = gen.next(res);
+        }
       }
     }
     return r.value;
@@ -280,27 +405,30 @@ class FileValues implements ValueSource {
   }
 }
 
-/** The id2value section (and codebook) at `pos`. Returns the end offset, flags and codebook offset. */
+/** The values' Huffman code (spec §5.2) when the C rule compresses them, else null: one pass over the values. */
+function* valueCode(src: ValueSource, opts: ResolvedOptions): Generator<Step, HuffmanEncoder | null, ChdAnswer | undefined> {
+  if (!shouldCompress(src.totalBytes, src.count, opts.disableCompression)) return null;
+  const counter = new FourGramCounter();
+  let i = 0;
+  src.rewind();
+  while (src.next()) {
+    counter.addRange(src.buf, src.s, src.e);
+    if ((++i & 0xfff) === 0) yield TICK;
+  }
+  return HuffmanEncoder.fromCounter(counter);
+}
+
+/** The id2value section (and codebook) at `pos`, coded with `enc` ({@link valueCode}). Returns the end offset, flags and codebook offset. */
 function* writeValues(
   src: ValueSource,
-  opts: ResolvedOptions,
+  enc: HuffmanEncoder | null,
   sink: Sink,
   pos: number,
   bufSize: number,
   meter: ImageMeter | null = null,
 ): Generator<Step, { end: number; flags: number; codebookOffset: number }, ChdAnswer | undefined> {
   const count = src.count;
-  let enc: HuffmanEncoder | null = null;
   let i = 0;
-  if (shouldCompress(src.totalBytes, count, opts.disableCompression)) {
-    const counter = new FourGramCounter();
-    src.rewind();
-    while (src.next()) {
-      counter.addRange(src.buf, src.s, src.e);
-      if ((++i & 0xfff) === 0) yield TICK;
-    }
-    enc = HuffmanEncoder.fromCounter(counter);
-  }
   const toc = new BufWriter(sink, pos, Math.min(bufSize, 8 * (count + 1)));
   const data = new BufWriter(sink, pos + 8 * (count + 1), Math.min(bufSize, Math.max(4096, src.totalBytes + 4)));
   src.rewind();
@@ -532,44 +660,25 @@ export function* writeMemoryImage(
   const nk = keys.n;
   const nv = run.values.n;
   const valueBytes = run.values.used;
+  const hashed = nk > HASH_MIN_KEYS;
+  // The hash needs only the keys: asked for first, so that a driver with another thread
+  // builds it there while this one groups the lists, measures the records and counts
+  // the values' 4-grams (none of which reads the key bytes).
+  if (hashed) {
+    const request: ChdRequest = { kind: 'chd', numKeys: nk, map: false, external: null, keys: keysInMemory(keys.arena, keys.offs, nk) };
+    yield { kind: 'chd-ahead', request, keys: { kind: 'dict', dict: keys } };
+  }
   // Stepwise, with a tick at each step: one pass over millions of pairs takes a few hundred ms.
   const { start, ids } = yield* ticking(run.groupByKeySteps(opts.uniqueItems));
   run.releasePairs();
   const enc = new ListEncoder(opts.uniqueItems);
   const m = yield* ticking(measureMemoryKeys(keys, start, ids, enc));
-  const ka = keys.arena;
-  const ko = keys.offs;
+  const values = new DictValues(run.values);
+  const code = yield* valueCode(values, opts);
   let hash: Uint8Array | null = null;
   let slots: Uint32Array | null = null;
-  if (nk > HASH_MIN_KEYS) {
-    const view = new Uint8Array(ka.buffer, ka.byteOffset, ka.length);
-    const t = new Uint32Array(3);
-    const res = (yield {
-      kind: 'chd',
-      numKeys: nk,
-      map: false,
-      external: null,
-      keys: {
-        open: (seed) => {
-          let k = 0;
-          return {
-            next: (chunk): number => {
-              const per = chunk.length / 3;
-              let c = 0;
-              for (; c < per && k < nk; c++, k++) {
-                const ks = ko[k]!;
-                jenkinsHashAt(seed, view, ks, ko[k + 1]! - ks, t);
-                const o = 3 * c;
-                chunk[o] = t[0]!;
-                chunk[o + 1] = t[1]!;
-                chunk[o + 2] = t[2]!;
-              }
-              return c;
-            },
-          };
-        },
-      },
-    }) as ChdBuildResult;
+  if (hashed) {
+    const res = (yield CHD_AWAIT) as ChdBuildResult;
     hash = res.section;
     slots = res.slots;
   }
@@ -585,7 +694,7 @@ export function* writeMemoryImage(
   const recBase = k2v + 8 * (nk + 1);
   const id2v = recBase + recStart[nk]!;
   // Values first (their offset is known): then their memory can go before the key records are assembled.
-  const v = yield* writeValues(new DictValues(run.values), opts, sink, id2v, buffers.io, meter);
+  const v = yield* writeValues(values, code, sink, id2v, buffers.io, meter);
   run.values.release();
   yield* ticking(writeKeyToc(sink, k2v, recStart, buffers.io));
   const direct = raw instanceof MemSink;
@@ -685,6 +794,14 @@ export function* writeRunImage(
   const nk = run.nk;
   const bufSize = buffers.io;
   const hashed = nk > HASH_MIN_KEYS;
+  const external = hashed ? chdExternal(nk, opts.memoryLimit, tmp) : null;
+  // The in-memory hash needs only the keys, which the run has: asked for first, so that a
+  // driver with another thread builds it there while this one encodes the records and
+  // counts the values' 4-grams. (The external one hashes the records file, afterwards.)
+  if (hashed && external === null) {
+    const request: ChdRequest = { kind: 'chd', numKeys: nk, map: false, external: null, keys: keysInRun(run.fd, run.ks.start, run.ks.end, nk, bufSize) };
+    yield { kind: 'chd-ahead', request, keys: { kind: 'run', path: run.path, start: run.ks.start, end: run.ks.end, numKeys: nk } };
+  }
   const enc = new ListEncoder(opts.uniqueItems);
   let numValues = 0;
   let multiset = false;
@@ -774,6 +891,9 @@ export function* writeRunImage(
   const sizeReader = new BufReader(sf.fd, 0, 4 * nk, Math.min(bufSize, 1 << 20));
   const t = new Uint32Array(3);
 
+  const values = new FileValues(run.fd, run.vf, run.nv, run.valueBytes, bufSize);
+  const code = yield* valueCode(values, opts);
+
   // nextSlots(out, n): the slots of the next n records in byte order (from a reader of their own).
   let nextSlots: (out: Uint32Array, n: number) => void;
   let hash: Uint8Array | null = null;
@@ -801,10 +921,9 @@ export function* writeRunImage(
         };
       },
     };
-    const external = chdExternal(nk, opts.memoryLimit, tmp);
     // The in-memory CHD hands every key's slot over (4 bytes per key, within what it took);
     // the external one a slot map, the slots then hashed again in batches.
-    const res = (yield { kind: 'chd', numKeys: nk, keys, map: external !== null, external }) as ChdAnswer;
+    const res = (external === null ? yield CHD_AWAIT : yield { kind: 'chd', numKeys: nk, keys, map: true, external }) as ChdAnswer;
     hash = res.section;
     if (res.slots instanceof Uint32Array) {
       const all = res.slots;
@@ -873,7 +992,7 @@ export function* writeRunImage(
   tmp.remove(kf.fd);
   tmp.remove(sf.fd);
   const id2v = recBase + recordBytes;
-  const v = yield* writeValues(new FileValues(run.fd, run.vf, run.nv, run.valueBytes, bufSize), opts, sink, id2v, bufSize, meter);
+  const v = yield* writeValues(values, code, sink, id2v, bufSize, meter);
   const stats: ImageStats = {
     size: v.end,
     numKeys: nk,

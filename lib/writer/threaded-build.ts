@@ -20,7 +20,9 @@ import { TempDir } from './io.js';
 import type { ResolvedOptions } from './options.js';
 import { RecordIngest } from './records.js';
 import { threadTestHooks, WorkerPool } from './threads.js';
-import type { Reply } from './worker-protocol.js';
+import { imageBuffers } from './finish.js';
+import { answerTransfer, failedAnswer, requestTransfer } from './hash-elsewhere.js';
+import type { ChdJobRequest, Job, Reply } from './worker-protocol.js';
 
 /** Batches sent and not yet applied, at most (and at least), whatever the budget. */
 const MAX_IN_FLIGHT = 32;
@@ -31,6 +33,13 @@ const WORKER_OVERHEAD = 24 * 1024 * 1024;
 const ABORTED = (): DiscoDBError => new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (destroy() before it finished): nothing was written');
 
 let nextSession = 1;
+/** CHDs this process passed from a build's worker to its other thread (for tests and diagnostics). */
+let forwardedHashes = 0;
+
+/** How many hashes of threaded builds were built on a second thread in this process (hash-elsewhere.ts). */
+export function hashesBuiltElsewhere(): number {
+  return forwardedHashes;
+}
 
 /** The same surface as the one-thread `Builder` for file builds (writer.ts, from.ts). */
 export class ThreadedBuilder {
@@ -42,8 +51,9 @@ export class ThreadedBuilder {
   private readonly tmp: TempDir;
   private readonly encoder: BatchEncoder;
   private readonly session = nextSession++;
-  /** The thread of this build's session. */
+  /** The thread of this build's session, and the one that builds its hash (−1: none, the session's thread does). */
   private readonly slot: number;
+  private readonly hashSlot: number;
   private readonly runBudget: number;
   private readonly maxInFlight: number;
   private began = false;
@@ -60,11 +70,15 @@ export class ThreadedBuilder {
   private aborted = false;
   private out: AtomicFile | null = null;
   private disposed: Promise<void> | null = null;
+  /** How far the hash built here is (`hashTotal` 0: not started). */
+  private hashDone = 0;
+  private hashTotal = 0;
 
   constructor(readonly opts: ResolvedOptions) {
     const limit = opts.memoryLimit;
     this.pool = new WorkerPool(opts.threads);
     this.slot = this.pool.pick();
+    this.hashSlot = opts.threads > 1 ? (this.slot + 1) % opts.threads : -1;
     this.tmp = new TempDir(opts.tmpDir);
     const byteCap = Math.max(1024, Math.min(1024 * 1024, Math.floor(limit / 128)));
     this.encoder = new BatchEncoder(byteCap, Math.max(64, Math.floor(byteCap / 20)), (b, n) => this.send(b, n));
@@ -109,6 +123,38 @@ export class ThreadedBuilder {
     if (this.aborted) return;
     this.spillCount = runs;
     this.phase = phase;
+    // The worker waits for the hash built here: as far as it got (it may have finished before).
+    if (phase === 'hash' && done < 0 && this.hashTotal > 0) {
+      done = this.hashDone;
+      total = this.hashTotal;
+    }
+    this.done = done;
+    this.total = total;
+    this.onProgress?.(this.progress());
+  };
+
+  /**
+   * The worker's request for its CHD (hash-elsewhere.ts): passed on to this build's other
+   * thread, whose answer goes back to the worker; both hops move the buffers.
+   */
+  private readonly hashForWorker = (req: ChdJobRequest): void => {
+    forwardedHashes++;
+    const job: Job = { kind: 'chd-build', id: this.pool.id(), session: this.session, request: req, bufSize: imageBuffers(this.opts.memoryLimit).io };
+    const onPhase = (_phase: WriterPhase, _runs: number, done: number, total: number): void => this.onHashPlaced(done, total);
+    void this.pool.run(job, requestTransfer(req), { onPhase }, this.hashSlot).then(
+      (r) => {
+        const answer = r.kind === 'chd-built' ? r.answer : failedAnswer(req, this.session, new Error(`unexpected worker reply ${r.kind}`));
+        this.pool.tell(answer, answerTransfer(answer), this.slot);
+      },
+      (err: unknown) => this.pool.tell(failedAnswer(req, this.session, err), [], this.slot),
+    );
+  };
+
+  /** The hash's progress, while the worker waits for it (its `hash` phase). */
+  private readonly onHashPlaced = (done: number, total: number): void => {
+    this.hashDone = done;
+    this.hashTotal = total;
+    if (this.phase !== 'hash' || this.aborted) return;
     this.done = done;
     this.total = total;
     this.onProgress?.(this.progress());
@@ -133,10 +179,11 @@ export class ThreadedBuilder {
         failSpill: threadTestHooks.failSpill,
       },
       [],
-      undefined,
+      {},
       this.slot,
     );
     this.track(p.then(() => undefined));
+    if (this.hashSlot >= 0) this.pool.warm(this.hashSlot);
   }
 
   private track(p: Promise<unknown>): void {
@@ -155,7 +202,7 @@ export class ThreadedBuilder {
     this.begin();
     this.inFlight++;
     const p = this.pool
-      .run({ kind: 'batch', id: this.pool.id(), session: this.session, bytes: b.bytes, meta: b.meta, n }, [b.bytes.buffer as ArrayBuffer, b.meta.buffer as ArrayBuffer], this.onPhase, this.slot)
+      .run({ kind: 'batch', id: this.pool.id(), session: this.session, bytes: b.bytes, meta: b.meta, n }, [b.bytes.buffer as ArrayBuffer, b.meta.buffer as ArrayBuffer], { onPhase: this.onPhase }, this.slot)
       .then((r: Reply) => {
         if (r.kind === 'applied') this.encoder.recycle({ bytes: r.bytes, meta: r.meta });
       });
@@ -186,7 +233,12 @@ export class ThreadedBuilder {
       this.ended = true;
       let r: Reply;
       try {
-        r = await this.pool.run({ kind: 'end', id: this.pool.id(), session: this.session, outFd: out.fd, failAt: threadTestHooks.failAt }, [], this.onPhase, this.slot);
+        r = await this.pool.run(
+          { kind: 'end', id: this.pool.id(), session: this.session, outFd: out.fd, hashElsewhere: this.hashSlot >= 0, failAt: threadTestHooks.failAt },
+          [],
+          { onPhase: this.onPhase, onChd: this.hashForWorker },
+          this.slot,
+        );
       } catch (err) {
         // A write error in the worker names no file: it is the output's.
         if (err instanceof DiscoDBError && err.code === 'ERR_DISCODB_IO' && err.path === undefined) {
@@ -232,7 +284,7 @@ export class ThreadedBuilder {
     this.disposed = (async () => {
       if (this.began && !this.ended) {
         this.ended = true;
-        await this.pool.run({ kind: 'end', id: this.pool.id(), session: this.session, outFd: -1, failAt: null }, [], undefined, this.slot).catch(() => undefined);
+        await this.pool.run({ kind: 'end', id: this.pool.id(), session: this.session, outFd: -1, hashElsewhere: false, failAt: null }, [], {}, this.slot).catch(() => undefined);
       }
       await this.pool.close();
     })();

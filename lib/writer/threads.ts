@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { DiscoDBError } from '../errors.js';
 import type { WriterPhase } from './build.js';
-import { deserializeError, type Job, type Reply } from './worker-protocol.js';
+import { deserializeError, type ChdJobRequest, type Job, type Reply } from './worker-protocol.js';
 
 /** The worker's module: the compiled `.js` next to this file (or the `.ts` when run from sources). */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
@@ -26,11 +26,17 @@ export const threadTestHooks: { failSpill: boolean; failAt: WriterPhase | null }
 /** Hears a job's phase changes and steps (`done`/`total` −1 when unknown). */
 export type PhaseListener = (phase: WriterPhase, runs: number, done: number, total: number) => void;
 
+/** What a job's sender hears before its result: phase changes, and requests to build a CHD here (hash-elsewhere.ts). */
+export interface JobListeners {
+  onPhase?: PhaseListener;
+  onChd?: (request: ChdJobRequest) => void;
+}
+
 interface Pending {
   slot: number;
   resolve: (r: Reply) => void;
   reject: (e: DiscoDBError) => void;
-  onPhase: PhaseListener | undefined;
+  listeners: JobListeners;
 }
 
 interface Slot {
@@ -73,7 +79,13 @@ function onReply(r: Reply): void {
   const p = pending.get(r.id);
   if (p === undefined) return;
   if (r.kind === 'phase') {
-    p.onPhase?.(r.phase, r.runs, r.done, r.total);
+    p.listeners.onPhase?.(r.phase, r.runs, r.done, r.total);
+    return;
+  }
+  if (r.kind === 'chd') {
+    const onChd = p.listeners.onChd;
+    if (onChd !== undefined) onChd(r);
+    else p.reject(new DiscoDBError('ERR_DISCODB_WORKER', 'a worker asked for a hash nobody builds'));
     return;
   }
   pending.delete(r.id);
@@ -146,7 +158,7 @@ export class WorkerPool {
    * Runs `job` on thread `i` (default: the next of this build's threads, round robin),
    * moving the buffers in `transfer`. Resolves with its result reply; rejects with a DiscoDBError.
    */
-  run(job: Job, transfer: ArrayBuffer[], onPhase?: PhaseListener, i = this.next()): Promise<Reply> {
+  run(job: Job, transfer: ArrayBuffer[], listeners: JobListeners = {}, i = this.next()): Promise<Reply> {
     if (this.closed) return Promise.reject(new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted'));
     let w: Worker;
     try {
@@ -173,11 +185,39 @@ export class WorkerPool {
           done();
           reject(e);
         },
-        onPhase,
+        listeners,
       });
       if (slot.busy++ === 0) w.ref();
       w.postMessage({ ...job, abort: this.abortFlag }, transfer);
     });
+  }
+
+  /**
+   * Starts thread `i` now unless it runs, so that a later job need not wait tens of ms for
+   * it; like any idle thread it is terminated after a few idle seconds (or with this build's).
+   */
+  warm(i: number): void {
+    if (this.closed) return;
+    try {
+      workerAt(i);
+    } catch {
+      return; // The job that needs it reports the failure.
+    }
+    this.used.add(i);
+    const slot = slots[i]!;
+    if (slot.busy === 0 && slot.idle === null) {
+      slot.idle = setTimeout(() => terminate(i), IDLE_MS);
+      slot.idle.unref();
+    }
+  }
+
+  /**
+   * Posts `message` (moving `transfer`) to thread `i`, expecting no reply: an answer to
+   * a request of a running job. Dropped when that thread is gone (and its jobs failed).
+   */
+  tell(message: Job, transfer: ArrayBuffer[], i: number): void {
+    const w = slots[i]?.worker ?? null;
+    if (w !== null) w.postMessage({ ...message, abort: this.abortFlag }, transfer);
   }
 
   /** Asks every job of this build to stop at its next checkpoint. */

@@ -42,11 +42,62 @@ export interface EndJob {
   id: number;
   session: number;
   outFd: number;
+  /** Ask for the in-memory CHD to be built on another worker, beside the writing (hash-elsewhere.ts). */
+  hashElsewhere: boolean;
   /** Test hook: fail on entering this phase. */
   failAt: WriterPhase | null;
 }
 
-export type Job = BeginJob | BatchJob | EndJob;
+/**
+ * The answer to a worker's `chd` request (see hash-elsewhere.ts): the CHD, or why it
+ * failed; `bytes` is the key arena the worker lent, moved back (null when it sent a copy).
+ */
+export interface ChdAnswerJob {
+  kind: 'chd-answer';
+  id: number;
+  session: number;
+  bytes: Uint8Array | null;
+  section: Uint8Array | null;
+  slots: Uint32Array | null;
+  error: SerializedError | null;
+}
+
+/** Builds, on a second worker, the CHD another worker asked for (its reply: `chd-built`). */
+export interface ChdBuildJob {
+  kind: 'chd-build';
+  id: number;
+  session: number;
+  request: ChdJobRequest;
+  /** Read buffer for a run file's keys. */
+  bufSize: number;
+}
+
+export type Job = BeginJob | BatchJob | EndJob | ChdAnswerJob | ChdBuildJob;
+
+/** A worker's request, during an end job, that this side build the in-memory CHD of its keys. */
+export interface ChdJobRequest {
+  id: number;
+  kind: 'chd';
+  numKeys: number;
+  keys: ArenaKeys | RunKeys;
+}
+
+/** Keys in memory: key k at `bytes[offs[k], offs[k + 1])`. */
+export interface ArenaKeys {
+  kind: 'arena';
+  bytes: Uint8Array;
+  offs: Uint32Array;
+  /** The bytes are the worker's own arena, to be sent back with the answer. */
+  lent: boolean;
+}
+
+/** Keys in the key section `[start, end)` of a run file (see `keysInRun`). */
+export interface RunKeys {
+  kind: 'run';
+  path: string;
+  start: number;
+  end: number;
+}
 
 /**
  * A worker's answers: phase changes and steps within a phase (with the runs spilled so far, and
@@ -58,6 +109,8 @@ export type Reply =
   | { id: number; kind: 'ok' }
   | { id: number; kind: 'applied'; bytes: Uint8Array; meta: Uint32Array }
   | { id: number; kind: 'finished'; stats: ImageStats }
+  | ChdJobRequest
+  | { id: number; kind: 'chd-built'; answer: ChdAnswerJob }
   | { id: number; kind: 'error'; error: SerializedError };
 
 /** An error as it crosses the thread boundary. */

@@ -7,12 +7,15 @@
 import { parentPort } from 'node:worker_threads';
 import { DiscoDBError } from '../errors.js';
 import { RunBuffer } from './arena.js';
+import type { ChdBuildResult } from '../format/chd-build.js';
 import { BatchIngest } from './batch.js';
 import type { WriterPhase } from './build.js';
 import { finishImage, imageBuffers } from './finish.js';
+import type { LentKeys } from './image.js';
+import { answerTransfer, hashLentKeys, lendKeys, takeAnswer } from './hash-elsewhere.js';
 import { FileSink, TempDir } from './io.js';
 import { spillRun, type RunFile } from './runs.js';
-import { serializeError, type BatchJob, type BeginJob, type EndJob, type Job, type Reply } from './worker-protocol.js';
+import { serializeError, type BatchJob, type BeginJob, type ChdAnswerJob, type ChdBuildJob, type EndJob, type Job, type Reply } from './worker-protocol.js';
 
 const port = parentPort!;
 
@@ -43,6 +46,8 @@ class Session {
   /** The phase last posted, and when its last step was. */
   private current: WriterPhase = 'ingest';
   private lastStep = 0;
+  /** The CHD asked of the main thread (hash-elsewhere.ts), until it answers. */
+  private chdWait: { keys: LentKeys; lent: boolean; resolve: (r: ChdBuildResult) => void; reject: (e: unknown) => void } | null = null;
 
   constructor(
     private readonly job: BeginJob,
@@ -96,6 +101,26 @@ class Session {
     post({ id: job.id, kind: 'applied', bytes: job.bytes, meta: job.meta }, [job.bytes.buffer as ArrayBuffer, job.meta.buffer as ArrayBuffer]);
   }
 
+  /** Asks the main thread to build the CHD of `keys` (an arena is lent to it meanwhile). */
+  private readonly hashElsewhere = (keys: LentKeys): Promise<ChdBuildResult> =>
+    new Promise<ChdBuildResult>((resolve, reject) => {
+      const { request, transfer, lent } = lendKeys(keys, this.jobId);
+      this.chdWait = { keys, lent, resolve, reject };
+      post(request, transfer);
+    });
+
+  /** The main thread's answer to {@link hashElsewhere}. */
+  answerChd(answer: ChdAnswerJob): void {
+    const w = this.chdWait;
+    if (w === null) return;
+    this.chdWait = null;
+    try {
+      w.resolve(takeAnswer(w.keys, w.lent, answer));
+    } catch (err) {
+      w.reject(err);
+    }
+  }
+
   /** Merges and writes the image into `job.outFd`. */
   async finish(job: EndJob): Promise<void> {
     this.jobId = job.id;
@@ -120,6 +145,7 @@ class Session {
         this.phase(phase);
       },
       progress: this.step,
+      ...(job.hashElsewhere ? { hashElsewhere: this.hashElsewhere } : {}),
     });
     post({ id: job.id, kind: 'finished', stats });
   }
@@ -148,6 +174,9 @@ async function serve(job: Received): Promise<void> {
       s.batch(job);
       return;
     }
+    case 'chd-answer':
+    case 'chd-build':
+      return;
     case 'end': {
       const s = sessions.get(job.session);
       if (s === undefined) {
@@ -166,7 +195,37 @@ async function serve(job: Received): Promise<void> {
   }
 }
 
+/** Builds the CHD another worker's session asked for (hash-elsewhere.ts), telling its progress as a `hash` phase. */
+async function buildChdFor(job: ChdBuildJob & { abort: Int32Array }): Promise<void> {
+  const abort = job.abort;
+  let last = 0;
+  const answer = await hashLentKeys(
+    job.request,
+    job.session,
+    job.bufSize,
+    async () => {
+      if (Atomics.load(abort, 0) !== 0) throw aborted();
+    },
+    (done, total) => {
+      const now = Date.now();
+      if (done < total && now - last < STEP_MS) return;
+      last = now;
+      post({ id: job.id, kind: 'phase', phase: 'hash', runs: 0, done, total });
+    },
+  );
+  post({ id: job.id, kind: 'chd-built', answer }, answerTransfer(answer));
+}
+
 port.on('message', (job: Received) => {
+  // Neither is queued behind a session's jobs: the end job a CHD is for waits for it.
+  if (job.kind === 'chd-answer') {
+    sessions.get(job.session)?.answerChd(job);
+    return;
+  }
+  if (job.kind === 'chd-build') {
+    buildChdFor(job).catch((err: unknown) => post({ id: job.id, kind: 'error', error: serializeError(err) }));
+    return;
+  }
   const prev = chains.get(job.session) ?? Promise.resolve();
   const done = prev.then(() => serve(job)).catch((err: unknown) => post({ id: job.id, kind: 'error', error: serializeError(err) }));
   if (job.kind !== 'end') chains.set(job.session, done);
