@@ -1,0 +1,66 @@
+/**
+ * How long each phase of one build takes (the writer's `progress` events), for paired
+ * runs of two builds of the writer when the whole build's time is too noisy to compare.
+ *
+ *   npm run build && flock /tmp/discodb-bench.lock node dist/bench/build-phases.js [--keys 1000000] [--threads 2] [--memory 256M]
+ *                                                   [--writer /other/clone/dist/lib/writer/index.js]
+ *
+ * The records are bench/build.ts's `1x` set (`--keys` keys × 1 value) from `Readable.from(generator)`
+ * into a `DiscoDBWriter`. `--writer` times another build's writer (e.g. main's, as "before").
+ * Prints one JSON line: total and CPU ms, then ms per phase (a phase entered several times is summed).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import type { DiscoDBWriter as Writer, WriterOptions, WriterProgress } from '../lib/writer/index.js';
+import { mix } from './prng.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
+}
+
+const keys = Number(arg('keys', '1000000'));
+const threads = Number(arg('threads', '2'));
+const memoryLimit = arg('memory', '256M');
+const writerModule = arg('writer', '');
+
+/** bench/build.ts's `1x` records. */
+function* records(): Generator<{ key: string; value: string }> {
+  let r = 12345;
+  for (let i = 0; i < keys; i++) {
+    r = mix(r + 0x9e3779b9);
+    yield { key: 'k' + mix(i), value: 'v' + mix((r % keys) ^ 0x5bd1e995) };
+  }
+}
+
+const { DiscoDBWriter } = (await import(writerModule === '' ? '../lib/writer/index.js' : pathToFileURL(path.resolve(writerModule)).href)) as {
+  DiscoDBWriter: new (file: string, opts: WriterOptions) => Writer;
+};
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-phases-'));
+try {
+  const w = new DiscoDBWriter(path.join(dir, 'out.ddb'), { memoryLimit, threads });
+  const ms: Record<string, number> = {};
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let phase = 'ingest';
+  let since = t0;
+  w.on('progress', (p: WriterProgress) => {
+    if (p.phase === phase) return;
+    const now = performance.now();
+    ms[phase] = (ms[phase] ?? 0) + now - since;
+    phase = p.phase;
+    since = now;
+  });
+  await pipeline(Readable.from(records()), w);
+  const end = performance.now();
+  ms[phase] = (ms[phase] ?? 0) + end - since;
+  const cpu = process.cpuUsage(c0);
+  const round = (x: number): number => Math.round(x);
+  console.log(JSON.stringify({ keys, threads, memoryLimit, total: round(end - t0), cpu: round((cpu.user + cpu.system) / 1000), ...Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, round(v)])) }));
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
