@@ -22,12 +22,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DiscoDBWriter, type WriterProgress } from '../lib/writer/index.js';
+import { arg } from './args.js';
 import { mix } from './prng.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
-}
 
 const RECORDS = Number(arg('records', '5000000'));
 const KEYS = Number(arg('keys', '1000000'));

@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { arg } from './args.js';
 import { mix } from './prng.js';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -125,11 +126,6 @@ async function child(task: string, shape: Shape, scale: number, limit: string, t
   }
   const ru = process.resourceUsage();
   process.stdout.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000, maxRssMB: ru.maxRSS / 1024, info }) + '\n');
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
 }
 
 if (process.argv[2] === '--child') {

@@ -16,12 +16,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import type { DiscoDBWriter as Writer, WriterOptions, WriterProgress } from '../lib/writer/index.js';
+import { arg } from './args.js';
 import { mix } from './prng.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
-}
 
 const keys = Number(arg('keys', '1000000'));
 const threads = Number(arg('threads', '2'));

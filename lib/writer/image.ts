@@ -68,7 +68,7 @@ export type LentKeys =
 
 /**
  * Tells the driver the in-memory CHD of `request` will be wanted, so that it can start
- * building it elsewhere (the main thread of a threaded build, which is idle by then)
+ * building it elsewhere (the second worker of a threaded build: hash-elsewhere.ts)
  * from `keys` while the generator goes on; answered `undefined`. The answer is asked
  * for with {@link CHD_AWAIT}.
  */

@@ -33,10 +33,10 @@ const WORKER_OVERHEAD = 24 * 1024 * 1024;
 const ABORTED = (): DiscoDBError => new DiscoDBError('ERR_DISCODB_ABORTED', 'the build was aborted (destroy() before it finished): nothing was written');
 
 let nextSession = 1;
-/** CHDs this process passed from a build's worker to its other thread (for tests and diagnostics). */
+/** CHD requests this process passed from a build's worker to its other thread (for tests and diagnostics). */
 let forwardedHashes = 0;
 
-/** How many hashes of threaded builds were built on a second thread in this process (hash-elsewhere.ts). */
+/** How many hashes of threaded builds were asked of a second thread in this process (hash-elsewhere.ts). */
 export function hashesBuiltElsewhere(): number {
   return forwardedHashes;
 }
@@ -70,7 +70,7 @@ export class ThreadedBuilder {
   private aborted = false;
   private out: AtomicFile | null = null;
   private disposed: Promise<void> | null = null;
-  /** How far the hash built here is (`hashTotal` 0: not started). */
+  /** How far the hash on the other thread is (`hashTotal` 0: not started). */
   private hashDone = 0;
   private hashTotal = 0;
 
@@ -123,7 +123,7 @@ export class ThreadedBuilder {
     if (this.aborted) return;
     this.spillCount = runs;
     this.phase = phase;
-    // The worker waits for the hash built here: as far as it got (it may have finished before).
+    // The worker waits for the hash of the other thread: as far as it got (it may have finished before).
     if (phase === 'hash' && done < 0 && this.hashTotal > 0) {
       done = this.hashDone;
       total = this.hashTotal;

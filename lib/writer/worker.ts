@@ -31,6 +31,17 @@ function post(r: Reply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(r, transfer);
 }
 
+/** `report`, called at most every STEP_MS, besides a phase's last step (done = total). */
+function throttled(report: (done: number, total: number) => void): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done < total && now - last < STEP_MS) return;
+    last = now;
+    report(done, total);
+  };
+}
+
 /** One build on this thread. */
 class Session {
   private readonly run: RunBuffer;
@@ -43,10 +54,9 @@ class Session {
   private failed = false;
   /** Runs spilled so far. */
   private spilled = 0;
-  /** The phase last posted, and when its last step was. */
+  /** The phase last posted. */
   private current: WriterPhase = 'ingest';
-  private lastStep = 0;
-  /** The CHD asked of the main thread (hash-elsewhere.ts), until it answers. */
+  /** The CHD asked of the build's other thread (hash-elsewhere.ts), until the answer comes back. */
   private chdWait: { keys: LentKeys; lent: boolean; resolve: (r: ChdBuildResult) => void; reject: (e: unknown) => void } | null = null;
 
   constructor(
@@ -70,12 +80,7 @@ class Session {
   }
 
   /** How far the finish's current phase is; posted at most every STEP_MS, and at its end. */
-  private readonly step = (done: number, total: number): void => {
-    const now = Date.now();
-    if (done < total && now - this.lastStep < STEP_MS) return;
-    this.lastStep = now;
-    post({ id: this.jobId, kind: 'phase', phase: this.current, runs: this.spilled, done, total });
-  };
+  private readonly step = throttled((done, total) => post({ id: this.jobId, kind: 'phase', phase: this.current, runs: this.spilled, done, total }));
 
   private spill(): void {
     this.check();
@@ -101,7 +106,7 @@ class Session {
     post({ id: job.id, kind: 'applied', bytes: job.bytes, meta: job.meta }, [job.bytes.buffer as ArrayBuffer, job.meta.buffer as ArrayBuffer]);
   }
 
-  /** Asks the main thread to build the CHD of `keys` (an arena is lent to it meanwhile). */
+  /** Asks for the CHD of `keys` to be built on the build's other thread (an arena is lent meanwhile). */
   private readonly hashElsewhere = (keys: LentKeys): Promise<ChdBuildResult> =>
     new Promise<ChdBuildResult>((resolve, reject) => {
       const { request, transfer, lent } = lendKeys(keys, this.jobId);
@@ -109,7 +114,7 @@ class Session {
       post(request, transfer);
     });
 
-  /** The main thread's answer to {@link hashElsewhere}. */
+  /** The answer to {@link hashElsewhere}, relayed by the main thread. */
   answerChd(answer: ChdAnswerJob): void {
     const w = this.chdWait;
     if (w === null) return;
@@ -198,7 +203,6 @@ async function serve(job: Received): Promise<void> {
 /** Builds the CHD another worker's session asked for (hash-elsewhere.ts), telling its progress as a `hash` phase. */
 async function buildChdFor(job: ChdBuildJob & { abort: Int32Array }): Promise<void> {
   const abort = job.abort;
-  let last = 0;
   const answer = await hashLentKeys(
     job.request,
     job.session,
@@ -206,12 +210,7 @@ async function buildChdFor(job: ChdBuildJob & { abort: Int32Array }): Promise<vo
     async () => {
       if (Atomics.load(abort, 0) !== 0) throw aborted();
     },
-    (done, total) => {
-      const now = Date.now();
-      if (done < total && now - last < STEP_MS) return;
-      last = now;
-      post({ id: job.id, kind: 'phase', phase: 'hash', runs: 0, done, total });
-    },
+    throttled((done, total) => post({ id: job.id, kind: 'phase', phase: 'hash', runs: 0, done, total })),
   );
   post({ id: job.id, kind: 'chd-built', answer }, answerTransfer(answer));
 }
