@@ -28,6 +28,7 @@ import {
   shouldCompress,
 } from '../lib/format/huffman-build.js';
 import { jenkinsHash } from '../lib/format/jenkins.js';
+import { faultIn, writtenInt32 } from '../lib/format/pages.js';
 import { DiscoDBError } from '../lib/errors.js';
 
 const CORPUS = fileURLToPath(new URL('./fixtures/corpus/', import.meta.url));
@@ -431,6 +432,18 @@ t.test('FourGramCounter counts positions 0..L-5 in first-seen order', async (t) 
     capped.add(Buffer.from('abcdefgh'));
   } catch (e) {
     t.equal((e as DiscoDBError).code, 'ERR_DISCODB_LIMIT');
+  }
+});
+
+t.test('faultIn and writtenInt32 give the same zeroed arrays, whatever their length and element size', async (t) => {
+  for (const n of [0, 1, 1023, 1024, 1025, 3 * 1024 + 7, 1 << 18]) {
+    const w = writtenInt32(n);
+    t.equal(w.length, n, `writtenInt32(${n}) has ${n} elements`);
+    t.ok(w.every((x) => x === 0), `writtenInt32(${n}) is all zeros`);
+    for (const a of [new Uint8Array(n), new Uint32Array(n), new Float64Array(n)]) {
+      t.equal(faultIn(a), a, 'faultIn returns its argument');
+      t.ok(a.every((x) => x === 0), `a ${a.constructor.name} of ${n} stays zeroed`);
+    }
   }
 });
 

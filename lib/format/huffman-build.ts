@@ -7,6 +7,7 @@
  */
 import { DiscoDBError } from '../errors.js';
 import { CODEBOOK_SIZE } from './header.js';
+import { writtenInt32 } from './pages.js';
 
 /** Compression needs at least this many bytes of distinct values (`COMPRESS_MIN_TOTAL_SIZE`). */
 export const COMPRESS_MIN_TOTAL_SIZE = 5 * 1024 * 1024;
@@ -143,7 +144,8 @@ export class FourGramCounter {
 
   /** Doubles the table, keeping the load factor at most 1/2. */
   private rehash(): void {
-    const table = new Int32Array(this.table.length * 2);
+    // Faulted in by writes first: the probes below read before they write, in random order (pages.ts).
+    const table = writtenInt32(this.table.length * 2);
     const mask = table.length - 1;
     this.shift--;
     for (let i = 0; i < this.size; i++) {

@@ -10,6 +10,7 @@
 
 import { sortWords, type WordSource } from './sort.js';
 import { drainSteps, STEP_WORK } from './steps.js';
+import { writtenInt32 } from '../format/pages.js';
 
 export { drainSteps, STEP_WORK };
 
@@ -185,7 +186,8 @@ export class ByteDict {
     const slots = ByteDict.slotsFor(cap);
     if (slots === this.mask + 1) return;
     const old = this.table;
-    const table = new Int32Array(2 * slots);
+    // Faulted in by writes first: the rehash's probes read before they write (pages.ts).
+    const table = writtenInt32(2 * slots);
     for (let i = 0; i < old.length; i += 2 * STEP_WORK) {
       rehashInto(old, i, Math.min(old.length, i + 2 * STEP_WORK), table, slots - 1);
       if (i + 2 * STEP_WORK < old.length) yield;
