@@ -29,6 +29,7 @@ import {
 } from '../lib/format/huffman-build.js';
 import { jenkinsHash } from '../lib/format/jenkins.js';
 import { faultIn, writtenInt32 } from '../lib/format/pages.js';
+import { modSmall } from '../lib/format/arith.js';
 import { DiscoDBError } from '../lib/errors.js';
 
 const CORPUS = fileURLToPath(new URL('./fixtures/corpus/', import.meta.url));
@@ -249,7 +250,21 @@ t.test('CMPH helpers: primality quirks, bin count, probe limit, mulmod', async (
       return;
     }
   }
-  t.pass('mulMod and binOf agree with BigInt');
+  // modSmall (the float-division `%` of the lookups and placement): around multiples of n, up to 2^53.
+  for (const n of [1, 2, 3, 7, 1000003, 2 ** 26 - 5, 2 ** 31 - 1, 2 ** 32 - 5]) {
+    for (const top of [2 ** 32, 2 ** 48, 2 ** 52, 2 ** 53 - 1]) {
+      const k = Math.floor(top / n);
+      for (const x of [k * n - 1, k * n, Math.min(top, k * n + 1), top, top - 1, 0, n - 1]) {
+        if (x < 0 || x > 2 ** 53 - 1) continue;
+        const want = Number(BigInt(x) % BigInt(n));
+        if (modSmall(x, n) !== want) {
+          t.fail(`modSmall(${x}, ${n}) = ${modSmall(x, n)}, not ${want}`);
+          return;
+        }
+      }
+    }
+  }
+  t.pass('mulMod, binOf and modSmall agree with BigInt');
 });
 
 t.test('the 26-key a..z worked example of spec §6.8, byte for byte', async (t) => {

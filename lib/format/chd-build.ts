@@ -9,10 +9,10 @@
  */
 import { DiscoDBError } from '../errors.js';
 import { GlibcRandom } from './glibc-rand.js';
-import { mulMod } from './arith.js';
+import { binOf, modSmall, mulMod } from './arith.js';
 import { SpillLists, type Scratch, type ScratchFile } from './spill-lists.js';
 
-export { mulMod } from './arith.js';
+export { binOf, mulMod } from './arith.js';
 export type { Scratch, ScratchFile } from './spill-lists.js';
 
 /**
@@ -106,9 +106,6 @@ const OUTER_ATTEMPTS = 100;
 const SELECT_STEP_BITS = 7;
 /** Keys per chunk handed to a {@link KeyStream}. */
 const CHUNK_KEYS = 1 << 14;
-
-/** Up to this n, f + h·p0 + p1 < n² ≤ 2^52, so {@link modSmall} is exact. */
-const FAST_N_MAX = 2 ** 26;
 
 /**
  * Builds the CHD exactly like CMPH 2.0.2 with discodb's settings.
@@ -717,21 +714,6 @@ function placeBucket(
   }
   for (let k = 0; k < i; k++) occupied[scratch[k]! >>> 5]! &= ~(1 << (scratch[k]! & 31));
   return false;
-}
-
-/** (f + h·p0 + p1) mod n for f, h, p0, p1 < n < 2^32, exactly (the C code's 64-bit intermediate). */
-export function binOf(f: number, h: number, p0: number, p1: number, n: number): number {
-  if (n <= FAST_N_MAX) return modSmall(f + h * p0 + p1, n);
-  return (mulMod(h, p0, n) + f + p1) % n;
-}
-
-/**
- * x mod n for integers 0 ≤ x < 2^52, 0 < n: a float quotient is off by at most
- * one, and one correction step fixes it. Much faster than `%` on non-int32 numbers.
- */
-function modSmall(x: number, n: number): number {
-  const r = x - Math.floor(x / n) * n;
-  return r < 0 ? r + n : r >= n ? r - n : r;
 }
 
 /** Buckets per block: partitions of the pairs are whole blocks. */

@@ -14,7 +14,7 @@
 import { corrupt } from '../errors.js';
 import { readBits } from './bits.js';
 import { jenkinsHashAt } from './jenkins.js';
-import { mulMod } from './arith.js';
+import { binOf, modSmall } from './arith.js';
 
 const CMPH_CHD = 8;
 const CMPH_CHD_PH = 7;
@@ -114,14 +114,14 @@ export class ChdHash {
     const t = this.triple;
     jenkinsHashAt(this.seed, key, 0, len, t, legacy);
     const n = this.n;
-    const g = t[0]! % this.nbuckets;
-    const f = t[1]! % n;
-    const h = (t[2]! % (n - 1)) + 1;
+    // The words are u32 (not int32): modSmall, not `%` (arith.ts).
+    const g = modSmall(t[0]!, this.nbuckets);
+    const f = modSmall(t[1]!, n);
+    const h = modSmall(t[2]!, n - 1) + 1;
     const disp = this.disp;
     const d = disp !== null ? disp[g]! : this.displacement(g);
-    const p0 = d % n;
     const p1 = Math.floor(d / n);
-    const bin = (f + mulMod(h, p0, n) + p1) % n;
+    const bin = binOf(f, h, d - p1 * n, p1, n);
     const bins = this.bins;
     if (bins === null) return bin - this.rank(bin);
     const w = 2 * (bin >>> 5);
