@@ -799,7 +799,7 @@ function* finishPlaced(
     // 1. Per bucket, in pair order: each pair becomes (stream index, slot) …
     for (let b = 0; b < nbuckets; b++) {
       const d = disp[b]!;
-      const p0 = d % n;
+      const p0 = modSmall(d, n);
       const p1 = (d - p0) / n;
       for (let j = bucketStart[b]!, end = bucketStart[b + 1]!; j < end; j++) {
         const slot = map.slotOfBin(binOf(fh[2 * j]!, fh[2 * j + 1]!, p0, p1, n));
@@ -1129,7 +1129,7 @@ export class ChdSlotMap {
   slotOf(t: Uint32Array, p: number): number {
     const n = this.n;
     const d = this.disp[modSmall(t[p]!, this.nbuckets)]!;
-    const p0 = d % n;
+    const p0 = modSmall(d, n);
     const bin = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, p0, (d - p0) / n, n);
     const w = bin >>> 5;
     return this.before[w]! + popcount32(this.occupied[w]! & ((1 << (bin & 31)) - 1));
@@ -1159,7 +1159,7 @@ export class ChdSlotMap {
     const bins = this.bins;
     for (let i = 0, p = 0; i < count; i++, p += 3) {
       const d = disp[modSmall(t[p]!, nb)]!;
-      const p0 = d % n;
+      const p0 = modSmall(d, n);
       bins[i] = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, p0, (d - p0) / n, n);
     }
     for (let i = 0; i < count; i++) {
