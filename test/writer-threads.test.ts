@@ -21,6 +21,11 @@ import { randBetween, rng } from './helpers/random.js';
 
 const sha256 = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
 
+/** Waits for the idle threads of earlier tests to stop (after 5 idle seconds), so that a count of live threads is this test's. */
+async function noIdleThreads(): Promise<void> {
+  for (let i = 0; i < 80 && liveThreads() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
 function scratch(tt: TapTest): { dir: string; tmp: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-threads-'));
   const tmp = path.join(dir, 'tmp');
@@ -131,6 +136,7 @@ t.test('a worker that throws fails the build with a DiscoDBError and leaves noth
 
 t.test('destroy() in every phase of a threaded build rejects, removes every temp file and terminates the workers', async (tt) => {
   const { dir, tmp } = scratch(tt);
+  await noIdleThreads();
   const out = path.join(dir, 'd.ddb');
   const cases: { phase: WriterPhase; memoryLimit: string }[] = [
     { phase: 'spill', memoryLimit: '64k' },
@@ -177,6 +183,48 @@ t.test('with two threads the hash is built on the other one, beside the writing:
   tt.same(fs.readdirSync(tmp), [], 'no temporary files left');
 });
 
+t.test('values larger than a batch travel in pieces: every boundary, duplicates, keys alone around them, both ingest paths', async (tt) => {
+  const { dir, tmp } = scratch(tt);
+  // At 64k the batches hold 1 KiB: anything over it is sent in pieces of ≤ 1 KiB.
+  const r = rng(77);
+  const recs: { key: string | Uint8Array; value?: string | Uint8Array }[] = [];
+  // A string of multi-byte characters and surrogate pairs, shifted so that a piece ends at every offset within a character.
+  const wide = 'aé€😀'.repeat(400);
+  recs.push({ key: 'first', value: crypto.randomBytes(5000) });
+  for (let shift = 0; shift < 12; shift++) recs.push({ key: `wide${shift}`, value: 'x'.repeat(shift) + wide });
+  const shared = crypto.randomBytes(2500);
+  for (let i = 0; i < 300; i++) {
+    const kind = randBetween(r, 0, 5);
+    const key = `k${randBetween(r, 0, 40)}`;
+    if (kind === 0) recs.push({ key, value: shared }); // one value, sent in pieces each time, stored once
+    else if (kind === 1) recs.push({ key, value: Buffer.from(shared) });
+    else if (kind === 2) recs.push({ key }); // the key alone, right after a chunked value of the same key
+    else if (kind === 3) recs.push({ key, value: crypto.randomBytes(randBetween(r, 1000, 4000)) });
+    else recs.push({ key, value: `small${randBetween(r, 0, 9)}` });
+  }
+  // A key too large for half a batch: its item keeps a batch of its own size.
+  recs.push({ key: 'K'.repeat(3000), value: crypto.randomBytes(3000) });
+  recs.push({ key: 'last', value: 'é'.repeat(3000) });
+  for (const uniqueItems of [false, true]) {
+    const expected = buildBuffer(recs, { uniqueItems });
+    for (const memoryLimit of ['64k', '256k']) {
+      const out = path.join(dir, 'c.ddb');
+      const w = new DiscoDBWriter(out, { uniqueItems, memoryLimit, threads: 1, tmpDir: tmp });
+      await pipeline(Readable.from(recs), w);
+      tt.ok(fs.readFileSync(out).equals(expected), `stream, uniqueItems ${uniqueItems} @ ${memoryLimit}: same bytes (${w.stats!.runs} runs)`);
+      await buildFile(recs, out, { uniqueItems, memoryLimit, threads: 2, tmpDir: tmp });
+      tt.ok(fs.readFileSync(out).equals(expected), `buildFile, uniqueItems ${uniqueItems} @ ${memoryLimit}: same bytes`);
+    }
+  }
+  const db = DiscoDB.open(path.join(dir, 'c.ddb'));
+  tt.equal(db.peek('wide5'), 'xxxxx' + wide, 'a string sent in pieces reads back whole');
+  db.close();
+  const raw = DiscoDB.open(path.join(dir, 'c.ddb'), { encoding: 'buffer' });
+  tt.ok(raw.peek('first')!.equals(recs[0]!.value as Uint8Array), 'bytes sent in pieces read back whole');
+  raw.close();
+  tt.same(fs.readdirSync(tmp), []);
+});
+
 t.test('bytes, multi-byte strings and items larger than a batch go through the worker unchanged', async (tt) => {
   const { dir, tmp } = scratch(tt);
   const r = rng(9);
@@ -210,6 +258,7 @@ t.test('bytes, multi-byte strings and items larger than a batch go through the w
 
 t.test('destroy() during ingest (before and after spills) stops the worker and leaves nothing', async (tt) => {
   const { dir, tmp } = scratch(tt);
+  await noIdleThreads();
   const out = path.join(dir, 'i.ddb');
   for (const [memoryLimit, after] of [
     ['256M', 70000], // after the first batch went to the worker, before any spill

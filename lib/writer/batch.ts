@@ -9,6 +9,14 @@
  * (or {@link NO_VALUE}: the key alone), its 1-based record number, and the hashes of
  * its key and value (`hashBytes` of arena.ts, computed while encoding: the main thread
  * has cycles to spare, the worker has not).
+ *
+ * A value larger than a batch travels in pieces (a *chunked* value): its item is the only
+ * one of its batch, which holds the key and the value's first bytes, and the batches that
+ * follow hold nothing but the rest of its bytes (`more`: the value's bytes still to come
+ * after a batch). The encoder sends a piece at a time, as room in flight allows
+ * ({@link BatchEncoder.pump}), reading the caller's bytes as it goes, and the worker copies
+ * each piece straight into its run: the value is held once by the build, not once more
+ * in a batch of its size. The worker hashes it once it is whole.
  */
 import { inputError, type Bytes } from './records.js';
 import { RunStaging } from './staging.js';
@@ -82,13 +90,16 @@ export class BatchEncoder {
   private lastKey: string | null = null;
   private lastKeyLen = 0;
   private readonly free: BatchBuffers[] = [];
+  /** The chunked value being sent: its bytes (or string) and how far it got. */
+  private big: { value: Bytes; total: number; sent: number; chars: number } | null = null;
 
   constructor(
-    /** Bytes of a batch (an item larger than this gets a batch of its own size). */
+    /** Bytes of a batch (a key larger than half of this gets a batch of its own size; a larger value is chunked). */
     readonly byteCap: number,
     /** Items of a batch. */
     readonly itemCap: number,
-    private readonly send: (b: BatchBuffers, n: number) => void,
+    /** Moves a batch of `n` items to the worker; `more`: bytes of its last value still to come in later batches. */
+    private readonly send: (b: BatchBuffers, n: number, more: number) => void,
   ) {
     const b = this.take();
     this.bytes = b.bytes as Buffer;
@@ -111,10 +122,47 @@ export class BatchEncoder {
     return { bytes: Buffer.from(new ArrayBuffer(this.byteCap)), meta: new Uint32Array(META * this.itemCap) };
   }
 
+  /** True while a chunked value has pieces left to send ({@link pump}); no item may be added meanwhile. */
+  get pending(): boolean {
+    return this.big !== null;
+  }
+
+  /** Sends the next piece of the chunked value. */
+  pump(): void {
+    const big = this.big;
+    if (big === null) return;
+    const b = this.take();
+    this.piece(big, b.bytes as Buffer, 0);
+    this.send(b, 0, big.total - big.sent);
+  }
+
+  /** Copies (or encodes) the chunked value's next bytes into `b` from `at`, as many as fit. */
+  private piece(big: { value: Bytes; total: number; sent: number; chars: number }, b: Buffer, at: number): void {
+    const v = big.value;
+    let m: number;
+    if (typeof v === 'string') {
+      // Whole characters only (encodeInto never splits a surrogate pair).
+      const r = UTF8.encodeInto(v.slice(big.chars), b.subarray(at));
+      big.chars += r.read;
+      m = r.written;
+    } else {
+      m = Math.min(b.length - at, big.total - big.sent);
+      b.set(v.subarray(big.sent, big.sent + m), at);
+    }
+    big.sent += m;
+    if (big.sent > big.total || (m === 0 && big.sent < big.total)) throw new Error(`chunked value: ${big.sent} of ${big.total} bytes sent`);
+    if (big.sent === big.total) this.big = null;
+  }
+
   /** Sends the current batch (if it holds anything) and starts a new one. */
   flush(): void {
     if (this.n === 0) return;
-    this.send({ bytes: this.bytes, meta: this.meta }, this.n);
+    this.send({ bytes: this.bytes, meta: this.meta }, this.n, 0);
+    this.next();
+  }
+
+  /** Takes fresh buffers for the current batch. */
+  private next(): void {
     const b = this.take();
     this.bytes = b.bytes as Buffer;
     this.meta = b.meta;
@@ -123,10 +171,15 @@ export class BatchEncoder {
     this.lastKey = null;
   }
 
-  /** Encodes one item (`value` null: the key alone); returns its key and value bytes. */
+  /** Encodes one item (`value` null: the key alone); returns its key and value bytes. Not while {@link pending}. */
   item(no: number, key: Bytes, value: Bytes | null): number {
+    if (this.big !== null) throw new Error('an item was added while a chunked value was being sent');
     let same = typeof key === 'string' && key === this.lastKey;
     const vMax = value === null ? 0 : typeof value === 'string' ? 3 * value.length : value.length;
+    if (vMax > this.byteCap && (typeof key === 'string' ? 3 * key.length : key.length) <= this.byteCap / 2) {
+      const vl = byteLength(value!);
+      if (vl > this.byteCap) return this.chunked(no, key, value!, vl);
+    }
     let need = (same ? 0 : typeof key === 'string' ? 3 * key.length : key.length) + vMax;
     // Room for the bytes and for one more item's meta (the meta of a huge item's batch has room for one).
     if (this.p + need > this.bytes.length || META * (this.n + 1) > this.meta.length) {
@@ -169,7 +222,28 @@ export class BatchEncoder {
     this.p = p;
     return kl + vl;
   }
+
+  /** Starts a chunked value: a batch of its own with the key and the first piece, sent at once. */
+  private chunked(no: number, key: Bytes, value: Bytes, vl: number): number {
+    this.flush();
+    const b = this.bytes;
+    const meta = this.meta;
+    const kl = typeof key === 'string' ? writeString(b, key, 0) : writeBytes(b, key, 0);
+    meta[0] = kl;
+    meta[1] = vl;
+    meta[2] = no;
+    meta[3] = written;
+    meta[4] = 0; // hashed by the worker once whole
+    const big = { value, total: vl, sent: 0, chars: 0 };
+    this.big = big;
+    this.piece(big, b, kl);
+    this.send({ bytes: b, meta }, 1, vl - big.sent);
+    this.next();
+    return kl + vl;
+  }
 }
+
+const UTF8 = new TextEncoder();
 
 /**
  * The worker's side: applies batches to a run in order, calling `onFull` (which
@@ -188,8 +262,18 @@ export class BatchIngest extends RunStaging {
     super(run);
   }
 
-  /** Applies the `n` items of a batch (resolved before returning: `src` is only borrowed). */
-  apply(src: Uint8Array, meta: Uint32Array, n: number): void {
+  /**
+   * Applies the `n` items of a batch (resolved before returning: `src` is only borrowed).
+   * `more` > 0: its last item's value continues in the next batches (see the module's doc);
+   * a batch of no items holds the next piece of that value.
+   */
+  apply(src: Uint8Array, meta: Uint32Array, n: number, more = 0): void {
+    const c = this.chunk;
+    if (c !== null) {
+      if (n !== 0) throw new Error('items arrived before the chunked value was whole');
+      this.takePiece(c, src, 0, c.left - more);
+      return;
+    }
     this.src = src;
     let p = 0;
     let ko = 0;
@@ -206,10 +290,58 @@ export class BatchIngest extends RunStaging {
         kh = meta[m + 3]! | 0;
         p += k;
       }
+      if (more > 0 && i === n - 1) {
+        this.startChunked(src, ko, kl, kh, p, v, v - more);
+        return;
+      }
       this.item(ko, kl, kh, same, p, v, meta[m + 4]! | 0);
       if (v !== NO_VALUE) p += v;
     }
     this.flush();
+  }
+
+  /** The chunked value being received: its key's entry, where it is staged in the values' arena, its length, the bytes still to come. */
+  private chunk: { keyId: number; at: number; len: number; left: number } | null = null;
+
+  /** True while a chunked value waits for pieces (a finish must not come then). */
+  get receiving(): boolean {
+    return this.chunk !== null;
+  }
+
+  /** A chunked value's first batch: the staged items before it resolved, its key resolved, its room reserved and its first piece staged. */
+  private startChunked(src: Uint8Array, ko: number, kl: number, kh: number, vo: number, vl: number, first: number): void {
+    this.flush();
+    const run = this.run;
+    if (!run.reserve(kl, vl)) {
+      this.onFull();
+      this.keyInRun = false;
+      if (!run.reserve(kl, vl)) throw inputError(this.lastRecord, 'the record does not fit in memory');
+    }
+    this.kOff[0] = ko;
+    this.kLen[0] = kl;
+    this.kHash[0] = kh;
+    run.keys.resolveFrom(src, this.kOff, this.kLen, this.kHash, 1, this.kIds);
+    // The next item never reuses this key (the encoder starts it afresh).
+    this.keyInRun = false;
+    const c = { keyId: this.kIds[0]!, at: run.values.used, len: vl, left: vl };
+    this.chunk = c;
+    this.takePiece(c, src, vo, first);
+  }
+
+  /** Stages `len` bytes of the chunked value from `src[from..]`; once it is whole, resolves it and pairs it with its key. */
+  private takePiece(c: { keyId: number; at: number; len: number; left: number }, src: Uint8Array, from: number, len: number): void {
+    if (len <= 0 || len > c.left) throw new Error(`chunked value: a piece of ${len} bytes with ${c.left} to come`);
+    const values = this.run.values;
+    values.arena.set(src.subarray(from, from + len), c.at + c.len - c.left);
+    c.left -= len;
+    if (c.left > 0) return;
+    this.chunk = null;
+    this.vOff[0] = c.at;
+    this.vLen[0] = c.len;
+    this.vHash[0] = hashBytes(values.arena, c.at, c.at + c.len);
+    values.resolve(this.vOff, this.vLen, this.vHash, 1, this.vIds);
+    this.run.pair(c.keyId, this.vIds[0]!);
+    this.lastKeyId = c.keyId;
   }
 
   /** The batch being applied. */

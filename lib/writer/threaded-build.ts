@@ -81,7 +81,7 @@ export class ThreadedBuilder {
     this.hashSlot = opts.threads > 1 ? (this.slot + 1) % opts.threads : -1;
     this.tmp = new TempDir(opts.tmpDir);
     const byteCap = Math.max(1024, Math.min(1024 * 1024, Math.floor(limit / 128)));
-    this.encoder = new BatchEncoder(byteCap, Math.max(64, Math.floor(byteCap / 20)), (b, n) => this.send(b, n));
+    this.encoder = new BatchEncoder(byteCap, Math.max(64, Math.floor(byteCap / 20)), (b, n, more) => this.send(b, n, more));
     const batch = this.encoder.batchBytes;
     this.maxInFlight = Math.max(MIN_IN_FLIGHT, Math.min(MAX_IN_FLIGHT, Math.floor(limit / 16 / batch)));
     const overhead = Math.min(WORKER_OVERHEAD, Math.floor(limit / 8));
@@ -96,18 +96,30 @@ export class ThreadedBuilder {
   add(rec: unknown): boolean {
     if (this.aborted) throw ABORTED();
     if (this.error !== null) throw this.error;
+    // A caller that did not wait for a value sent in pieces: the rest goes now, whatever is in flight.
+    while (this.encoder.pending) this.encoder.pump();
     return this.ingest.add(rec);
   }
 
-  /** True when the caller must wait ({@link whenRoom}) before adding more: the worker is behind. */
+  /**
+   * True when the caller must wait ({@link whenRoom}) before adding more: the worker is
+   * behind, or a value larger than a batch still has pieces to send.
+   */
   get mustWait(): boolean {
-    return this.inFlight >= this.maxInFlight;
+    return this.inFlight >= this.maxInFlight || this.encoder.pending;
   }
 
-  /** Resolves once fewer than the maximum of batches are in flight (rejects if the worker failed). */
+  /**
+   * Resolves once fewer than the maximum of batches are in flight and a value sent in
+   * pieces has all of them sent, a piece whenever there is room (rejects if the worker failed).
+   */
   async whenRoom(): Promise<void> {
-    while (this.inFlight >= this.maxInFlight && this.error === null) await new Promise<void>((resolve) => (this.wake = resolve));
-    if (this.error !== null) throw this.error;
+    for (;;) {
+      if (this.error !== null) throw this.error;
+      while (this.encoder.pending && this.inFlight < this.maxInFlight) this.encoder.pump();
+      if (this.inFlight < this.maxInFlight) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
   }
 
   get spilledTotal(): number {
@@ -198,11 +210,11 @@ export class ThreadedBuilder {
   }
 
   /** Moves a full batch to the worker. */
-  private send(b: BatchBuffers, n: number): void {
+  private send(b: BatchBuffers, n: number, more: number): void {
     this.begin();
     this.inFlight++;
     const p = this.pool
-      .run({ kind: 'batch', id: this.pool.id(), session: this.session, bytes: b.bytes, meta: b.meta, n }, [b.bytes.buffer as ArrayBuffer, b.meta.buffer as ArrayBuffer], { onPhase: this.onPhase }, this.slot)
+      .run({ kind: 'batch', id: this.pool.id(), session: this.session, bytes: b.bytes, meta: b.meta, n, more }, [b.bytes.buffer as ArrayBuffer, b.meta.buffer as ArrayBuffer], { onPhase: this.onPhase }, this.slot)
       .then((r: Reply) => {
         if (r.kind === 'applied') this.encoder.recycle({ bytes: r.bytes, meta: r.meta });
       });
@@ -222,6 +234,7 @@ export class ThreadedBuilder {
   async buildFile(target: string): Promise<void> {
     try {
       if (this.aborted) throw ABORTED();
+      if (this.encoder.pending) await this.whenRoom();
       this.encoder.flush();
       this.begin();
       while (this.pending.size > 0) await Promise.all(this.pending);

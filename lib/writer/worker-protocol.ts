@@ -31,6 +31,8 @@ export interface BatchJob {
   bytes: Uint8Array;
   meta: Uint32Array;
   n: number;
+  /** Bytes of the batch's last value still to come in the next batches (0: none; see batch.ts). */
+  more: number;
 }
 
 /**

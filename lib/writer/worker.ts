@@ -98,7 +98,7 @@ class Session {
     try {
       this.check();
       // A Buffer like the arenas, so that the copy and compare loops see one array type.
-      this.ingest.apply(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.length), job.meta, job.n);
+      this.ingest.apply(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.length), job.meta, job.n, job.more);
     } catch (err) {
       this.failed = true;
       throw err;
@@ -131,6 +131,7 @@ class Session {
     this.jobId = job.id;
     this.check();
     const ingest = this.ingest;
+    if (ingest.receiving) throw new DiscoDBError('ERR_DISCODB_WORKER', 'the build ended in the middle of a value sent in pieces');
     ingest.flush();
     if (!this.run.isEmpty() && this.runs.length > 0) this.spill();
     if (this.runs.length > 0) this.run.release();
