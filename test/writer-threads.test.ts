@@ -26,6 +26,32 @@ async function noIdleThreads(): Promise<void> {
   for (let i = 0; i < 80 && liveThreads() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
+type Rec = { key: string | Uint8Array; value?: string | Uint8Array };
+
+/**
+ * Streams `recs` into a one-worker build at each limit, with and without uniqueItems: each
+ * output must be the one-thread in-memory image; `also` then tries another path to `out`.
+ */
+async function sameBytesThroughWorker(
+  tt: TapTest,
+  recs: Rec[],
+  out: string,
+  tmpDir: string,
+  limits: string[],
+  also?: (out: string, opts: { uniqueItems: boolean; memoryLimit: string; tmpDir: string }, expected: Buffer) => Promise<void>,
+): Promise<void> {
+  for (const uniqueItems of [false, true]) {
+    const expected = buildBuffer(recs, { uniqueItems });
+    for (const memoryLimit of limits) {
+      const w = new DiscoDBWriter(out, { uniqueItems, memoryLimit, threads: 1, tmpDir });
+      await pipeline(Readable.from(recs), w);
+      tt.ok(fs.readFileSync(out).equals(expected), `stream, uniqueItems ${uniqueItems} @ ${memoryLimit}: same bytes (${w.stats!.runs} runs)`);
+      tt.equal(w.stats!.records, recs.length);
+      await also?.(out, { uniqueItems, memoryLimit, tmpDir }, expected);
+    }
+  }
+}
+
 function scratch(tt: TapTest): { dir: string; tmp: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-threads-'));
   const tmp = path.join(dir, 'tmp');
@@ -187,7 +213,7 @@ t.test('values larger than a batch travel in pieces: every boundary, duplicates,
   const { dir, tmp } = scratch(tt);
   // At 64k the batches hold 1 KiB: anything over it is sent in pieces of ≤ 1 KiB.
   const r = rng(77);
-  const recs: { key: string | Uint8Array; value?: string | Uint8Array }[] = [];
+  const recs: Rec[] = [];
   // A string of multi-byte characters and surrogate pairs, shifted so that a piece ends at every offset within a character.
   const wide = 'aé€😀'.repeat(400);
   recs.push({ key: 'first', value: crypto.randomBytes(5000) });
@@ -205,17 +231,10 @@ t.test('values larger than a batch travel in pieces: every boundary, duplicates,
   // A key too large for half a batch: its item keeps a batch of its own size.
   recs.push({ key: 'K'.repeat(3000), value: crypto.randomBytes(3000) });
   recs.push({ key: 'last', value: 'é'.repeat(3000) });
-  for (const uniqueItems of [false, true]) {
-    const expected = buildBuffer(recs, { uniqueItems });
-    for (const memoryLimit of ['64k', '256k']) {
-      const out = path.join(dir, 'c.ddb');
-      const w = new DiscoDBWriter(out, { uniqueItems, memoryLimit, threads: 1, tmpDir: tmp });
-      await pipeline(Readable.from(recs), w);
-      tt.ok(fs.readFileSync(out).equals(expected), `stream, uniqueItems ${uniqueItems} @ ${memoryLimit}: same bytes (${w.stats!.runs} runs)`);
-      await buildFile(recs, out, { uniqueItems, memoryLimit, threads: 2, tmpDir: tmp });
-      tt.ok(fs.readFileSync(out).equals(expected), `buildFile, uniqueItems ${uniqueItems} @ ${memoryLimit}: same bytes`);
-    }
-  }
+  await sameBytesThroughWorker(tt, recs, path.join(dir, 'c.ddb'), tmp, ['64k', '256k'], async (out, opts, expected) => {
+    await buildFile(recs, out, { ...opts, threads: 2 });
+    tt.ok(fs.readFileSync(out).equals(expected), `buildFile, uniqueItems ${opts.uniqueItems} @ ${opts.memoryLimit}: same bytes`);
+  });
   const db = DiscoDB.open(path.join(dir, 'c.ddb'));
   tt.equal(db.peek('wide5'), 'xxxxx' + wide, 'a string sent in pieces reads back whole');
   db.close();
@@ -228,7 +247,7 @@ t.test('values larger than a batch travel in pieces: every boundary, duplicates,
 t.test('bytes, multi-byte strings and items larger than a batch go through the worker unchanged', async (tt) => {
   const { dir, tmp } = scratch(tt);
   const r = rng(9);
-  const recs: { key: string | Uint8Array; value?: string | Uint8Array }[] = [];
+  const recs: Rec[] = [];
   for (let i = 0; i < 4000; i++) {
     const kind = randBetween(r, 0, 6);
     const n = randBetween(r, 0, 50);
@@ -243,16 +262,7 @@ t.test('bytes, multi-byte strings and items larger than a batch go through the w
   recs.push({ key: 'huge', value: Buffer.alloc(3 * 1024 * 1024, 7) });
   // After a huge item's batch (room for exactly one item): items that add no bytes at all.
   recs.push({ key: 'huge' }, { key: 'huge' }, { key: '' }, { key: '' }, { key: 'after', value: 'x' });
-  for (const uniqueItems of [false, true]) {
-    const expected = buildBuffer(recs, { uniqueItems });
-    for (const memoryLimit of ['64k', '256M']) {
-      const out = path.join(dir, 'b.ddb');
-      const w = new DiscoDBWriter(out, { uniqueItems, memoryLimit, threads: 1, tmpDir: tmp });
-      await pipeline(Readable.from(recs), w);
-      tt.ok(fs.readFileSync(out).equals(expected), `uniqueItems ${uniqueItems} @ ${memoryLimit}: same bytes (${w.stats!.runs} runs)`);
-      tt.equal(w.stats!.records, recs.length);
-    }
-  }
+  await sameBytesThroughWorker(tt, recs, path.join(dir, 'b.ddb'), tmp, ['64k', '256M']);
   tt.same(fs.readdirSync(tmp), []);
 });
 
