@@ -77,7 +77,6 @@ async function run(job: Job, busy: boolean): Promise<Timings> {
     });
   } finally {
     done = true;
-    void kept;
     await w.terminate();
   }
 }

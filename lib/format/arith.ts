@@ -32,3 +32,9 @@ export function binOf(f: number, h: number, p0: number, p1: number, n: number): 
   if (n <= FAST_N_MAX) return modSmall(f + h * p0 + p1, n);
   return modSmall(mulMod(h, p0, n) + f + p1, n);
 }
+
+/** {@link binOf} with the displacement `d` = p1·n + p0 (d < 2^52) as stored: a key's CHD bin. */
+export function binOfDisplacement(f: number, h: number, d: number, n: number): number {
+  const p1 = Math.floor(d / n);
+  return binOf(f, h, d - p1 * n, p1, n);
+}

@@ -9,7 +9,7 @@
  */
 import { DiscoDBError } from '../errors.js';
 import { GlibcRandom } from './glibc-rand.js';
-import { binOf, modSmall, mulMod } from './arith.js';
+import { binOf, binOfDisplacement, modSmall, mulMod } from './arith.js';
 import { SpillLists, type Scratch, type ScratchFile } from './spill-lists.js';
 
 export { binOf, mulMod } from './arith.js';
@@ -1128,9 +1128,7 @@ export class ChdSlotMap {
   /** The slot of the key whose triple is t[p], t[p + 1], t[p + 2]. */
   slotOf(t: Uint32Array, p: number): number {
     const n = this.n;
-    const d = this.disp[modSmall(t[p]!, this.nbuckets)]!;
-    const p0 = modSmall(d, n);
-    const bin = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, p0, (d - p0) / n, n);
+    const bin = binOfDisplacement(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, this.disp[modSmall(t[p]!, this.nbuckets)]!, n);
     const w = bin >>> 5;
     return this.before[w]! + popcount32(this.occupied[w]! & ((1 << (bin & 31)) - 1));
   }
@@ -1158,9 +1156,7 @@ export class ChdSlotMap {
     if (this.bins.length < count) this.bins = new Float64Array(count);
     const bins = this.bins;
     for (let i = 0, p = 0; i < count; i++, p += 3) {
-      const d = disp[modSmall(t[p]!, nb)]!;
-      const p0 = modSmall(d, n);
-      bins[i] = binOf(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, p0, (d - p0) / n, n);
+      bins[i] = binOfDisplacement(modSmall(t[p + 1]!, n), modSmall(t[p + 2]!, n - 1) + 1, disp[modSmall(t[p]!, nb)]!, n);
     }
     for (let i = 0; i < count; i++) {
       const bin = bins[i]!;

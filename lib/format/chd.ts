@@ -14,7 +14,7 @@
 import { corrupt } from '../errors.js';
 import { readBits } from './bits.js';
 import { jenkinsHashAt } from './jenkins.js';
-import { binOf, modSmall } from './arith.js';
+import { binOfDisplacement, modSmall } from './arith.js';
 
 const CMPH_CHD = 8;
 const CMPH_CHD_PH = 7;
@@ -119,9 +119,7 @@ export class ChdHash {
     const f = modSmall(t[1]!, n);
     const h = modSmall(t[2]!, n - 1) + 1;
     const disp = this.disp;
-    const d = disp !== null ? disp[g]! : this.displacement(g);
-    const p1 = Math.floor(d / n);
-    const bin = binOf(f, h, d - p1 * n, p1, n);
+    const bin = binOfDisplacement(f, h, disp !== null ? disp[g]! : this.displacement(g), n);
     const bins = this.bins;
     if (bins === null) return bin - this.rank(bin);
     const w = 2 * (bin >>> 5);

@@ -30,6 +30,22 @@ export const NO_VALUE = 0xffffffff;
 /** u32 per item in `meta`. */
 export const META = 5;
 
+/** A chunked value on the encoder's side: its bytes (or string), its byte length, the bytes and characters sent so far. */
+interface ChunkOut {
+  value: Bytes;
+  total: number;
+  sent: number;
+  chars: number;
+}
+
+/** A chunked value on the worker's side: its key's entry, where it is staged in the values' arena, its length, the bytes still to come. */
+interface ChunkIn {
+  keyId: number;
+  at: number;
+  len: number;
+  left: number;
+}
+
 /** The buffers of one batch. */
 export interface BatchBuffers {
   bytes: Uint8Array;
@@ -90,8 +106,8 @@ export class BatchEncoder {
   private lastKey: string | null = null;
   private lastKeyLen = 0;
   private readonly free: BatchBuffers[] = [];
-  /** The chunked value being sent: its bytes (or string) and how far it got. */
-  private big: { value: Bytes; total: number; sent: number; chars: number } | null = null;
+  /** The chunked value being sent. */
+  private big: ChunkOut | null = null;
 
   constructor(
     /** Bytes of a batch (a key larger than half of this gets a batch of its own size; a larger value is chunked). */
@@ -137,7 +153,7 @@ export class BatchEncoder {
   }
 
   /** Copies (or encodes) the chunked value's next bytes into `b` from `at`, as many as fit. */
-  private piece(big: { value: Bytes; total: number; sent: number; chars: number }, b: Buffer, at: number): void {
+  private piece(big: ChunkOut, b: Buffer, at: number): void {
     const v = big.value;
     let m: number;
     if (typeof v === 'string') {
@@ -234,7 +250,7 @@ export class BatchEncoder {
     meta[2] = no;
     meta[3] = written;
     meta[4] = 0; // hashed by the worker once whole
-    const big = { value, total: vl, sent: 0, chars: 0 };
+    const big: ChunkOut = { value, total: vl, sent: 0, chars: 0 };
     this.big = big;
     this.piece(big, b, kl);
     this.send({ bytes: b, meta }, 1, vl - big.sent);
@@ -300,8 +316,8 @@ export class BatchIngest extends RunStaging {
     this.flush();
   }
 
-  /** The chunked value being received: its key's entry, where it is staged in the values' arena, its length, the bytes still to come. */
-  private chunk: { keyId: number; at: number; len: number; left: number } | null = null;
+  /** The chunked value being received. */
+  private chunk: ChunkIn | null = null;
 
   /** True while a chunked value waits for pieces (a finish must not come then). */
   get receiving(): boolean {
@@ -312,24 +328,20 @@ export class BatchIngest extends RunStaging {
   private startChunked(src: Uint8Array, ko: number, kl: number, kh: number, vo: number, vl: number, first: number): void {
     this.flush();
     const run = this.run;
-    if (!run.reserve(kl, vl)) {
-      this.onFull();
-      this.keyInRun = false;
-      if (!run.reserve(kl, vl)) throw inputError(this.lastRecord, 'the record does not fit in memory');
-    }
+    this.reserve(kl, vl, false);
     this.kOff[0] = ko;
     this.kLen[0] = kl;
     this.kHash[0] = kh;
     run.keys.resolveFrom(src, this.kOff, this.kLen, this.kHash, 1, this.kIds);
     // The next item never reuses this key (the encoder starts it afresh).
     this.keyInRun = false;
-    const c = { keyId: this.kIds[0]!, at: run.values.used, len: vl, left: vl };
+    const c: ChunkIn = { keyId: this.kIds[0]!, at: run.values.used, len: vl, left: vl };
     this.chunk = c;
     this.takePiece(c, src, vo, first);
   }
 
   /** Stages `len` bytes of the chunked value from `src[from..]`; once it is whole, resolves it and pairs it with its key. */
-  private takePiece(c: { keyId: number; at: number; len: number; left: number }, src: Uint8Array, from: number, len: number): void {
+  private takePiece(c: ChunkIn, src: Uint8Array, from: number, len: number): void {
     if (len <= 0 || len > c.left) throw new Error(`chunked value: a piece of ${len} bytes with ${c.left} to come`);
     const values = this.run.values;
     values.arena.set(src.subarray(from, from + len), c.at + c.len - c.left);
@@ -356,18 +368,27 @@ export class BatchIngest extends RunStaging {
     this.pairUp();
   }
 
+  /**
+   * Room in the run for an item (a key of `kl` bytes unless `same`, a value of `vl`
+   * bytes, or none when `vl` < 0), spilling the run when it is full. False when it
+   * spilled: the key is then not in the run any more (the item stages it again).
+   */
+  private reserve(kl: number, vl: number, same: boolean): boolean {
+    const run = this.run;
+    if (run.reserve(same ? 0 : kl, vl)) return true;
+    this.onFull();
+    this.keyInRun = false;
+    if (!run.reserve(kl, vl)) throw inputError(this.lastRecord, 'the record does not fit in memory');
+    return false;
+  }
+
   private item(ko: number, kl: number, kh: number, same: boolean, vo: number, vl: number, vh: number): void {
     const run = this.run;
     same = same && this.keyInRun;
     const hasValue = vl !== NO_VALUE;
     if (!run.fits(this.kBytes + (same ? 0 : kl), this.kn + 1, this.vBytes + (hasValue ? vl : 0), this.vn + (hasValue ? 1 : 0))) {
       if (this.n > 0) this.flush();
-      if (!run.reserve(same ? 0 : kl, hasValue ? vl : -1)) {
-        this.onFull();
-        this.keyInRun = false;
-        same = false;
-        if (!run.reserve(kl, hasValue ? vl : -1)) throw inputError(this.lastRecord, 'the record does not fit in memory');
-      }
+      if (!this.reserve(kl, hasValue ? vl : -1, same)) same = false;
     }
     const i = this.n++;
     if (same) {
