@@ -28,7 +28,7 @@ import {
   shouldCompress,
 } from '../lib/format/huffman-build.js';
 import { jenkinsHash } from '../lib/format/jenkins.js';
-import { faultIn, writtenInt32 } from '../lib/format/pages.js';
+import { faultIn, grownBytes, grownUint32, hasRoom, mappedBytes, ownsItsBuffer, mappedUint32, mappedWrittenInt32, writtenInt32 } from '../lib/format/pages.js';
 import { modSmall } from '../lib/format/arith.js';
 import { DiscoDBError } from '../lib/errors.js';
 
@@ -460,6 +460,46 @@ t.test('faultIn and writtenInt32 give the same zeroed arrays, whatever their len
       t.ok(a.every((x) => x === 0), `a ${a.constructor.name} of ${n} stays zeroed`);
     }
   }
+});
+
+t.test('mapped arrays are zeroed, grow in place while their allocation has room, and keep what was used', async (t) => {
+  const MiB = 1024 * 1024;
+  for (const n of [0, 64, 128 * 1024 - 1, 128 * 1024, 3 * MiB + 5, 32 * MiB + 4096, 40 * MiB]) {
+    const b = mappedBytes(n);
+    const w = mappedUint32(Math.ceil(n / 4));
+    const i = mappedWrittenInt32(Math.ceil(n / 4));
+    t.same([b.length, w.length, i.length], [n, Math.ceil(n / 4), Math.ceil(n / 4)], `the lengths asked (${n} bytes)`);
+    t.ok(b.every((x) => x === 0) && w.every((x) => x === 0) && i.every((x) => x === 0), `${n} bytes: all zeros`);
+    // Mid-size blocks (past 128 KiB, at most 32 MiB) get room beyond what was asked; others exactly.
+    const roomy = n >= 128 * 1024 && n < 32 * MiB + 4096;
+    t.equal(b.buffer.byteLength > n, roomy, `${n} bytes: room beyond the length ${roomy ? 'reserved' : 'not reserved'}`);
+  }
+  const a = mappedBytes(200 * 1024);
+  a.fill(7, 0, 1000);
+  t.ok(hasRoom(a, 16 * MiB), 'room for 16 MiB');
+  t.ok(ownsItsBuffer(a) && ownsItsBuffer(Buffer.from(new ArrayBuffer(10))), 'a mapped array, like a whole buffer, may be moved');
+  const g = grownBytes(a, 16 * MiB, 1000);
+  t.equal(g.buffer, a.buffer, 'grown in place: the same memory');
+  t.equal(g.length, 16 * MiB, 'to the length asked');
+  t.ok(g.subarray(0, 1000).every((x) => x === 7) && g[1000] === 0 && g[16 * MiB - 1] === 0, 'the used bytes kept, the new ones zero');
+  const h = grownBytes(g, 48 * MiB, 1000);
+  t.not(h.buffer, g.buffer, 'past the room: new memory');
+  t.ok(h.subarray(0, 1000).every((x) => x === 7) && h[1000] === 0, 'the used bytes copied');
+  // A view at the start of a larger buffer that is not a mapped one (Node's pool of small
+  // Buffers is one) never grows in place into its neighbours.
+  for (const shared of [Buffer.from(new ArrayBuffer(1 << 20), 0, 3), Buffer.from('abc')]) {
+    shared.write('abc');
+    t.notOk(hasRoom(shared, 10), 'no room in a buffer shared past the view');
+    t.notOk(ownsItsBuffer(shared), 'nor may it be moved to another thread');
+    const p = grownBytes(shared, 10, 3);
+    t.equal(p.toString('latin1', 0, 3), 'abc', 'a shared buffer is copied');
+    t.not(p.buffer, shared.buffer, 'into its own memory');
+  }
+  const u = grownUint32(Uint32Array.of(1, 2, 3, 4), 100_000, 3);
+  t.same([...u.subarray(0, 4)], [1, 2, 3, 0], 'grownUint32 keeps the used words only');
+  const v = grownUint32(u, 200_000, 3);
+  t.equal(v.buffer, u.buffer, 'and then grows in place');
+  t.same([...v.subarray(0, 3)], [1, 2, 3], 'keeping them');
 });
 
 t.test('the worked example of spec §5.2: A=5, B=3, C=2, D=1', async (t) => {

@@ -10,7 +10,7 @@
 
 import { sortWords, type WordSource } from './sort.js';
 import { drainSteps, STEP_WORK } from './steps.js';
-import { writtenInt32 } from '../format/pages.js';
+import { grownBytes, grownUint32, hasRoom, mappedBytes, mappedUint32, mappedWrittenInt32 } from '../format/pages.js';
 
 export { drainSteps, STEP_WORK };
 
@@ -158,10 +158,9 @@ export class ByteDict {
     return this.arena.subarray(this.offs[i]!, this.offs[i + 1]!);
   }
 
+  /** Grows the arena to `size` bytes (in place while its allocation has room: pages.ts). */
   growArena(size: number): void {
-    const next = Buffer.allocUnsafe(size);
-    this.arena.copy(next, 0, 0, this.used);
-    this.arena = next;
+    this.arena = grownBytes(this.arena, size, this.used);
   }
 
   /** Grows the entry capacity to `cap`, rehashing when that needs a larger table. */
@@ -179,15 +178,13 @@ export class ByteDict {
    * entry may be added until it is done (the old table answers lookups until then).
    */
   *growEntriesSteps(cap: number): Generator<void, void, void> {
-    const offs = new Uint32Array(cap + 1);
-    offs.set(this.offs.subarray(0, this.n + 1));
-    this.offs = offs;
+    this.offs = grownUint32(this.offs, cap + 1, this.n + 1);
     this.cap = cap;
     const slots = ByteDict.slotsFor(cap);
     if (slots === this.mask + 1) return;
     const old = this.table;
     // Faulted in by writes first: the rehash's probes read before they write (pages.ts).
-    const table = writtenInt32(2 * slots);
+    const table = mappedWrittenInt32(2 * slots);
     for (let i = 0; i < old.length; i += 2 * STEP_WORK) {
       rehashInto(old, i, Math.min(old.length, i + 2 * STEP_WORK), table, slots - 1);
       if (i + 2 * STEP_WORK < old.length) yield;
@@ -690,7 +687,7 @@ export class RunBuffer {
     const k = this.keys;
     const v = this.values;
     const need = spillExtraWords(v.table.length, k.table.length, v.cap, k.cap, this.pairCap, this.spillGroupsInPlace());
-    if (this.extra.length < need) this.extra = new Uint32Array(need);
+    if (this.extra.length < need) this.extra = mappedUint32(need);
     const words = (t: Int32Array): Uint32Array => new Uint32Array(t.buffer, t.byteOffset, t.length);
     this.peakBytes = Math.max(this.peakBytes, this.allocated());
     // The pool is not kept: its views would keep the tables alive after they are replaced or released.
@@ -717,7 +714,7 @@ export class RunBuffer {
 
   /** The spill's write buffer of `size` bytes, reused from spill to spill. */
   spillBuffer(size: number): Buffer {
-    if (this.spillBuf === null || this.spillBuf.length !== size) this.spillBuf = Buffer.allocUnsafe(size);
+    if (this.spillBuf === null || this.spillBuf.length !== size) this.spillBuf = mappedBytes(size);
     return this.spillBuf;
   }
 
@@ -764,12 +761,12 @@ export class RunBuffer {
     const kt = 2 * ByteDict.slotsFor(kCap);
     const vt = 2 * ByteDict.slotsFor(vCap);
     let live = kArena + 4 * (kCap + 1) + 4 * kt + vArena + 4 * (vCap + 1) + 4 * vt + 8 * pCap + this.extra.byteLength;
-    if (kArena !== k.arena.length) live += k.arena.length;
-    if (vArena !== v.arena.length) live += v.arena.length;
-    if (kCap !== k.cap) live += k.offs.byteLength + (kt !== k.table.length ? k.table.byteLength : 0);
-    if (vCap !== v.cap) live += v.offs.byteLength + (vt !== v.table.length ? v.table.byteLength : 0);
-    // Past the reserved arrays the pairs are copied into new ones.
-    if (pCap > this.pairKey.length) live += 8 * this.pairCap;
+    // An array that grows in place (pages.ts) is not copied: only the others count twice.
+    if (!hasRoom(k.arena, kArena)) live += k.arena.length;
+    if (!hasRoom(v.arena, vArena)) live += v.arena.length;
+    if (kCap !== k.cap) live += (hasRoom(k.offs, 4 * (kCap + 1)) ? 0 : k.offs.byteLength) + (kt !== k.table.length ? k.table.byteLength : 0);
+    if (vCap !== v.cap) live += (hasRoom(v.offs, 4 * (vCap + 1)) ? 0 : v.offs.byteLength) + (vt !== v.table.length ? v.table.byteLength : 0);
+    if (!hasRoom(this.pairKey, 4 * pCap)) live += 8 * this.pairCap;
     return Math.max(after, live);
   }
 
@@ -852,12 +849,8 @@ export class RunBuffer {
     if (kCap !== k.cap) yield* k.growEntriesSteps(kCap);
     if (vCap !== v.cap) yield* v.growEntriesSteps(vCap);
     if (pCap > this.pairKey.length) {
-      const pk = new Uint32Array(pCap);
-      pk.set(this.pairKey.subarray(0, this.np));
-      this.pairKey = pk;
-      const pv = new Uint32Array(pCap);
-      pv.set(this.pairVal.subarray(0, this.np));
-      this.pairVal = pv;
+      this.pairKey = grownUint32(this.pairKey, pCap, this.np);
+      this.pairVal = grownUint32(this.pairVal, pCap, this.np);
     }
     this.pairCap = pCap;
     if (peak > this.peakBytes) this.peakBytes = peak;

@@ -14,16 +14,12 @@
 import * as fs from 'node:fs';
 import { buildChd, type ChdBuildResult, type KeySource } from '../format/chd-build.js';
 import { GlibcRandom } from '../format/glibc-rand.js';
+import { ownsItsBuffer } from '../format/pages.js';
 import { keysInMemory, keysInRun, type LentKeys } from './image.js';
 import { deserializeError, serializeError, type ChdAnswerJob, type ChdJobRequest } from './worker-protocol.js';
 
 /** Put in a lent arena's place until it comes back: any read of it in between fails loudly. */
 const LENT = Buffer.alloc(0);
-
-/** True when `b` is the whole of its own ArrayBuffer (never a slice of Node's Buffer pool), so moving it detaches nothing else. */
-function ownsItsMemory(b: Uint8Array): boolean {
-  return b.buffer instanceof ArrayBuffer && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.byteLength > 0;
-}
 
 /** Worker side: what a request for job `id` carries, and moves, for the CHD of `keys` (a dictionary's arena is lent when it can be moved). */
 export function lendKeys(keys: LentKeys, id: number): { request: ChdJobRequest; transfer: ArrayBuffer[]; lent: boolean } {
@@ -34,7 +30,7 @@ export function lendKeys(keys: LentKeys, id: number): { request: ChdJobRequest; 
   const dict = keys.dict;
   const nk = dict.n;
   const arena = dict.arena;
-  const lent = ownsItsMemory(arena);
+  const lent = ownsItsBuffer(arena);
   const bytes = lent ? arena : Uint8Array.prototype.slice.call(arena, 0, dict.used);
   const offs = dict.offs.slice(0, nk + 1);
   if (lent) dict.arena = LENT;

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DiscoDBError } from '../errors.js';
+import { mappedBytes } from '../format/pages.js';
 import { trackTemps, untrackTemps, type TempHolder } from './exit-cleanup.js';
 import { spillDirPrefix, sweepLeftovers } from './leftovers.js';
 
@@ -96,7 +97,7 @@ export class BufWriter {
     size: number,
     buf?: Buffer,
   ) {
-    this.buf = buf !== undefined && buf.length === size ? buf : Buffer.allocUnsafe(size);
+    this.buf = buf !== undefined && buf.length === size ? buf : mappedBytes(size);
     this.base = pos;
   }
 
@@ -109,7 +110,7 @@ export class BufWriter {
   reserve(len: number): number {
     if (this.n + len > this.buf.length) {
       this.flush();
-      if (len > this.buf.length) this.buf = Buffer.allocUnsafe(len);
+      if (len > this.buf.length) this.buf = mappedBytes(len);
     }
     return this.n;
   }
@@ -221,7 +222,7 @@ export class BufReader {
     size: number,
   ) {
     this.fpos = start;
-    this.buf = Buffer.allocUnsafe(Math.max(16, Math.min(size, fend - start)));
+    this.buf = mappedBytes(Math.max(16, Math.min(size, fend - start)));
   }
 
   /** Starts over at file position `start` (up to the same end), keeping the buffer. */
@@ -252,7 +253,7 @@ export class BufReader {
       throw new DiscoDBError('ERR_DISCODB_IO', `temporary run file is truncated (wanted ${n} bytes, ${have + this.fend - this.fpos} left)`);
     }
     if (n > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(n, 2 * this.buf.length));
+      const next = mappedBytes(Math.max(n, 2 * this.buf.length));
       this.buf.copy(next, 0, this.p, this.lim);
       this.buf = next;
     } else if (have > 0) {
