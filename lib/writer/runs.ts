@@ -22,6 +22,7 @@
  */
 import { DiscoDBError } from '../errors.js';
 import { HASH_MIN_KEYS } from '../format/header.js';
+import { grownUint32, mappedBytes, mappedUint32 } from '../format/pages.js';
 import { sortIds, type RunBuffer } from './arena.js';
 import { drainSteps, STEP_WORK } from './steps.js';
 import { BufReader, BufWriter, copyBytes, FileSink, type TempDir } from './io.js';
@@ -495,14 +496,15 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
 
   // 2. Replay each run in lv order: claim merged numbers, copy the new values (VF),
   //    and rewrite its key lists with merged numbers.
-  const lvPrime = new Uint32Array(nv).fill(UNSET);
+  // The merge's arrays are mapped (pages.ts): freed, they leave malloc's threshold where it was.
+  const lvPrime = mappedUint32(nv).fill(UNSET);
   let next = 0;
   const vf = { start: ow.offset, end: 0 };
   const keyFiles: { fd: number; sec: Section }[] = [];
   let scratch = new Uint32Array(1024);
   for (let j = 0; j < m; j++) {
     const run = inputs[j]!;
-    const pl = new Uint32Array(run.nv);
+    const pl = mappedUint32(run.nv);
     {
       const lvs = new BufReader(run.fd, run.vsl!.start, run.vsl!.end, bufSize);
       const ps = new BufReader(vmaps[j]!.fd, 0, 4 * run.nv, bufSize);
@@ -513,7 +515,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     }
     tmp.remove(vmaps[j]!.fd);
     await ctx.tick();
-    const isNew = new Uint8Array(run.nv);
+    const isNew = mappedBytes(run.nv);
     for (let lv = 0; lv < run.nv; lv++) {
       const p = pl[lv]!;
       let g = lvPrime[p]!;
@@ -621,9 +623,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       continue;
     }
     if (scratch.length < n + count) {
-      const grown = new Uint32Array(Math.max(n + count, 2 * scratch.length));
-      grown.set(scratch.subarray(0, n));
-      scratch = grown;
+      scratch = grownUint32(scratch, Math.max(n + count, 2 * scratch.length), n);
     }
     const b = e.buf;
     for (let i = 0, o = e.ls; i < count; i++, o += 4) {
@@ -649,7 +649,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   //    The image of a hashed db orders its keys by the hash: a final merge of more
   //    than HASH_MIN_KEYS keys leaves KSL empty (and saves 4 bytes per key).
   const numbered = !final || nk <= HASH_MIN_KEYS;
-  const lkPrime = new Uint32Array(numbered ? nk : 0).fill(UNSET);
+  const lkPrime = mappedUint32(numbered ? nk : 0).fill(UNSET);
   let nextK = numbered ? 0 : nk;
   for (let j = 0; j < m; j++) {
     if (!numbered) {
@@ -659,7 +659,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       continue;
     }
     const run = inputs[j]!;
-    const ql = new Uint32Array(run.nk);
+    const ql = mappedUint32(run.nk);
     const lks = new BufReader(run.fd, run.ksl.start, run.ksl.end, bufSize);
     const qs = new BufReader(kmaps[j]!.fd, 0, 4 * run.nk, bufSize);
     for (let b = 0; b < run.nk; b++) {
