@@ -94,11 +94,6 @@ export function ownsItsBuffer(a: ArrayBufferView): boolean {
   return a.byteOffset === 0 && a.byteLength > 0 && a.buffer instanceof ArrayBuffer && (a.byteLength === a.buffer.byteLength || withRoom.has(a.buffer));
 }
 
-/** Whether `a` takes `bytes` without a copy: it is that long, or grows in place ({@link grownBytes}, {@link grownUint32}). */
-export function hasRoom(a: ArrayBufferView, bytes: number): boolean {
-  return a.byteLength >= bytes || roomFor(a, bytes);
-}
-
 /**
  * `old` grown to `size` bytes, its first `used` kept: a longer view of the same memory
  * when its buffer has room, else a copy into a {@link mappedBytes}.
