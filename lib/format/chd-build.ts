@@ -11,6 +11,7 @@ import { DiscoDBError } from '../errors.js';
 import { GlibcRandom } from './glibc-rand.js';
 import { binOf, binOfDisplacement, modSmall, mulMod } from './arith.js';
 import { SpillLists, type Scratch, type ScratchFile } from './spill-lists.js';
+import { grownUint32 } from './pages.js';
 
 export { binOf, mulMod } from './arith.js';
 export type { Scratch, ScratchFile } from './spill-lists.js';
@@ -955,9 +956,10 @@ class ExternalMapper {
       const keys = keysIn[p]!;
       const b0 = firstBlock[p]! << BLOCK_SHIFT;
       const b1 = p + 1 < keysIn.length ? firstBlock[p + 1]! << BLOCK_SHIFT : nbuckets;
-      if (this.load.length < 3 * keys) this.load = new Uint32Array(3 * keys);
-      if (this.grouped.length < 2 * keys) this.grouped = new Uint32Array(2 * keys);
-      if (this.starts.length < b1 - b0 + 1) this.starts = new Uint32Array(b1 - b0 + 1);
+      // Grown in place while they can, mapped (pages.ts): their contents are rewritten per partition.
+      if (this.load.length < 3 * keys) this.load = grownUint32(this.load, 3 * keys, 0);
+      if (this.grouped.length < 2 * keys) this.grouped = grownUint32(this.grouped, 2 * keys, 0);
+      if (this.starts.length < b1 - b0 + 1) this.starts = grownUint32(this.starts, b1 - b0 + 1, 0);
       const { load, grouped, starts } = this;
       const load8 = new Uint8Array(load.buffer);
       let at = 0;
@@ -1036,7 +1038,7 @@ function* placeExternal(
     let to = maxSize + 1;
     let inMemory = false;
     const loadPending = (): void => {
-      if (pend.length < pending * width) pend = new Uint32Array(pending * width);
+      if (pend.length < pending * width) pend = grownUint32(pend, pending * width, 0);
       const p8 = new Uint8Array(pend.buffer);
       let at = 0;
       for (let i = 0; i < lists.chunkCount(from); i++) at += lists.readChunk(from, i, p8, at);
@@ -1064,7 +1066,7 @@ function* placeExternal(
         lists.setWidth(to, 4 * width);
         for (let c = 0; c < lists.chunkCount(from); c++) {
           const len = lists.chunkLength(from, c);
-          if (read.length * 4 < len) read = new Uint32Array(len >>> 2);
+          if (read.length * 4 < len) read = grownUint32(read, len >>> 2, 0);
           lists.readChunk(from, c, new Uint8Array(read.buffer), 0);
           for (let o = 0; o < len >>> 2; o += width) {
             const bucket = read[o]!;
