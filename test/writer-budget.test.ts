@@ -16,7 +16,7 @@ import t from 'tap';
 import { RunBuffer, runBudget } from '../lib/writer/arena.js';
 import { TempDir } from '../lib/writer/io.js';
 import { RecordIngest } from '../lib/writer/records.js';
-import { spillRun } from '../lib/writer/runs.js';
+import { longListsInChunks, spillRun } from '../lib/writer/runs.js';
 import { DiscoDBWriter, buildBuffer } from '../lib/writer/index.js';
 import { checkAgainstModel } from './helpers/model.js';
 import { randInt, rng } from './helpers/random.js';
@@ -125,6 +125,37 @@ t.test('tiny budgets: many runs, bytes of the in-memory build', async (tt) => {
     }
   }
   tt.end();
+});
+
+t.test('a merge of merged runs renumbers a long list a chunk at a time: bytes of the in-memory build', async (tt) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discodb-budget-test-'));
+  tt.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const r = rng(11);
+  for (const uniqueItems of [false, true]) {
+    // One key whose list outgrows a chunk once 8 runs are merged (fan-in 8 at this budget), a
+    // second long one, and short ones; values repeat (a multiset, or duplicates to drop).
+    const recs: { key: string; value: string }[] = [];
+    const model = new Map<string, string[]>();
+    for (let j = 0; j < 60_000; j++) {
+      const pick = r();
+      const key = pick < 0.6 ? 'the-long-one' : pick < 0.8 ? 'another' : `k${randInt(r, 2000)}`;
+      const value = `v${randInt(r, 40_000)}`;
+      recs.push({ key, value });
+      const list = model.get(key) ?? [];
+      if (!(uniqueItems && list.includes(value))) list.push(value);
+      model.set(key, list);
+    }
+    const before = longListsInChunks();
+    const out = path.join(dir, `long-${uniqueItems}.ddb`);
+    const w = new DiscoDBWriter(out, { memoryLimit: 64 * 1024, uniqueItems, tmpDir: dir });
+    await pipeline(Readable.from(recs), w);
+    const label = `uniqueItems ${uniqueItems}`;
+    tt.ok(w.stats!.runs > 16, `${label}: ${w.stats!.runs} runs, more than one merge pass`);
+    tt.ok(longListsInChunks() - before >= 2, `${label}: ${longListsInChunks() - before} lists renumbered in chunks`);
+    tt.equal(sha256(fs.readFileSync(out)), sha256(buildBuffer(recs, { uniqueItems })), `${label}: spilled = in memory`);
+    checkAgainstModel(tt, out, model, label);
+  }
+  tt.same(fs.readdirSync(dir).sort(), ['long-false.ddb', 'long-true.ddb'], 'no temporary file left');
 });
 
 t.test('a large budget reserves the pairs once: they grow without a copy, counted as far as used', (tt) => {

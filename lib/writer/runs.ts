@@ -502,6 +502,8 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   const vf = { start: ow.offset, end: 0 };
   const keyFiles: { fd: number; sec: Section }[] = [];
   let scratch = new Uint32Array(1024);
+  const chunkWords = longListChunk(ctx);
+  const longKey = new GroupKey();
   for (let j = 0; j < m; j++) {
     const run = inputs[j]!;
     const pl = mappedUint32(run.nv);
@@ -540,13 +542,21 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       }
       if ((++ticks & 0xfff) === 0) await step();
     }
-    // Rewrite KS with merged value numbers (lists re-sorted).
+    // Rewrite KS with merged value numbers (lists re-sorted). A list longer than a chunk (a run
+    // merged before holds lists of any length) is renumbered and sorted a chunk at a time.
     const kf = tmp.create('keys');
     const kw = new BufWriter(new FileSink(kf.fd), 0, bufSize);
-    const kr = new EntryReader(run.fd, run.ks, bufSize, true, j);
+    const kr = new EntryReader(run.fd, run.ks, bufSize, true, j, 4 * chunkWords);
     while (kr.next()) {
       const count = kr.count;
-      if (scratch.length < count) scratch = new Uint32Array(Math.max(count, 2 * scratch.length));
+      if (kr.ls < 0) {
+        if (scratch.length < chunkWords) scratch = grownUint32(scratch, chunkWords, 0);
+        longKey.set(kr);
+        await renumberLongList(kw, longKey, run.fd, kr.listPos, count, pl, scratch, chunkWords, tmp, bufSize, step);
+        ++ticks;
+        continue;
+      }
+      if (scratch.length < count) scratch = grownUint32(scratch, Math.max(count, 2 * scratch.length), 0);
       const b = kr.buf;
       for (let i = 0, o = kr.ls; i < count; i++, o += 4) {
         const id = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
@@ -699,6 +709,60 @@ interface LongList {
   fd: number;
   pos: number;
   count: number;
+}
+
+/** Words of a long list renumbered at a time in a merge: the buffer of a one-input merge (a quarter of the budget, at most 4 MiB). */
+function longListChunk(ctx: MergeContext): number {
+  return Math.max(1024, ctx.bufferSize(1) >>> 2);
+}
+
+let longListsRenumbered = 0;
+
+/** How many lists merges of this process renumbered a chunk at a time (test hook). */
+export function longListsInChunks(): number {
+  return longListsRenumbered;
+}
+
+/**
+ * Writes the key file entry of `key` whose list, `count` ids at `pos` of `fd`, is
+ * renumbered through `pl` (local id − 1 → merged number) and sorted, without holding it
+ * whole: each chunk of `chunkWords` ids is renumbered and sorted in `scratch` and
+ * written to a side file, then the chunks are merged into the entry ({@link writeMergedList}).
+ */
+async function renumberLongList(
+  kw: BufWriter,
+  key: GroupKey,
+  fd: number,
+  pos: number,
+  count: number,
+  pl: Uint32Array,
+  scratch: Uint32Array,
+  chunkWords: number,
+  tmp: TempDir,
+  bufSize: number,
+  step: () => Promise<void>,
+): Promise<void> {
+  longListsRenumbered++;
+  const side = tmp.create('chunks');
+  try {
+    const sw = new BufWriter(new FileSink(side.fd), 0, bufSize);
+    const lr = new BufReader(fd, pos, pos + 4 * count, bufSize);
+    const chunks: LongList[] = [];
+    for (let done = 0; done < count; ) {
+      const c = Math.min(chunkWords, count - done);
+      for (let i = 0; i < c; i++) scratch[i] = pl[lr.readU32() - 1]! + 1;
+      sortIds(scratch, 0, c);
+      chunks.push({ fd: side.fd, pos: sw.offset, count: c });
+      sw.u32s(scratch, 0, c);
+      done += c;
+      await step();
+    }
+    sw.flush();
+    // Renumbering keeps every id (a multiset's repeats too): nothing is dropped here.
+    writeMergedList(kw, -1, key, scratch, 0, chunks, false, bufSize);
+  } finally {
+    tmp.remove(side.fd);
+  }
 }
 
 /**
