@@ -96,7 +96,7 @@ export function ownsItsBuffer(a: ArrayBufferView): boolean {
 
 /**
  * `old` grown to `size` bytes, its first `used` kept: a longer view of the same memory
- * when its buffer has room, else a copy into a {@link mappedBytes}.
+ * when it is a mapped array with room, else a copy into a {@link mappedBytes}.
  */
 export function grownBytes(old: Buffer, size: number, used: number): Buffer {
   if (roomFor(old, size)) return Buffer.from(old.buffer, 0, size);
@@ -105,7 +105,7 @@ export function grownBytes(old: Buffer, size: number, used: number): Buffer {
   return next;
 }
 
-/** `old` grown to `n` words, its first `used` kept (see {@link grownBytes}); new words are zero. */
+/** `old` grown to `n` words, its first `used` kept (see {@link grownBytes}); the rest is zero, or what `old` held there when it grows in place. */
 export function grownUint32(old: Uint32Array, n: number, used: number): Uint32Array<ArrayBuffer> {
   if (roomFor(old, 4 * n)) return new Uint32Array(old.buffer as ArrayBuffer, 0, n); // roomFor checked it is one
   const next = mappedUint32(n);
