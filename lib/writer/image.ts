@@ -855,6 +855,7 @@ export function* writeRunImage(
           const n = Math.min(chunk, count - i);
           lr.u32s(ids, 0, n);
           enc.measureFeed(ids, 0, n);
+          yield TICK; // a long list is one key: a turn for the loop per chunk
         }
         enc.measureEnd();
         size = 8 + kl + enc.bytes;
@@ -867,6 +868,7 @@ export function* writeRunImage(
           lw.u32s(ids, 0, n);
           const o = kw.reserve(enc.feedBytes(n));
           kw.n = enc.writeFeed(ids, 0, n, kw.buf, o);
+          yield TICK;
         }
         kw.n = enc.writeEnd(kw.buf, kw.reserve(1));
         if (kw.offset - listStart !== enc.bytes) throw new Error(`delta list: wrote ${kw.offset - listStart} bytes, expected ${enc.bytes}`);

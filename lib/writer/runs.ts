@@ -592,10 +592,24 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   let n = 0;
   let members = 0;
   const longs: LongList[] = [];
-  const flushKey = (): void => {
+  // A key's short lists gathered past a chunk are sorted and set aside here as one more long list.
+  const aside: { fd: number; w: BufWriter | null } = { fd: -1, w: null };
+  const setAside = (): void => {
+    if (aside.w === null) {
+      aside.fd = tmp.create('aside').fd;
+      aside.w = new BufWriter(new FileSink(aside.fd), 0, bufSize);
+    }
+    inChunks.setAside++;
+    sortIds(scratch, 0, n);
+    longs.push({ fd: aside.fd, pos: aside.w.offset, count: n });
+    aside.w.u32s(scratch, 0, n);
+    n = 0;
+  };
+  const flushKey = async (): Promise<void> => {
     if (longs.length > 0) {
       sortIds(scratch, 0, n);
-      writeMergedList(ow, out.fd, group, scratch, n, longs.splice(0), unique, bufSize);
+      aside.w?.flush();
+      await writeMergedList(ow, out.fd, group, scratch, n, longs.splice(0), unique, bufSize, ctx.tick);
       return;
     }
     if (members > 1) sortIds(scratch, 0, n);
@@ -617,7 +631,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   while (kheap.size > 0) {
     const e = kheap.top();
     if (nk === 0 || !group.matches(e)) {
-      if (nk > 0) flushKey();
+      if (nk > 0) await flushKey();
       group.set(e);
       nk++;
       n = 0;
@@ -632,6 +646,8 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       if ((++ticks & 0xfff) === 0) await step();
       continue;
     }
+    // Sorted in memory a chunk at most at a time (a sort is one slice of the event loop).
+    if (n > 0 && n + count > chunkWords) setAside();
     if (scratch.length < n + count) {
       scratch = grownUint32(scratch, Math.max(n + count, 2 * scratch.length), n);
     }
@@ -643,7 +659,8 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     kheap.advance();
     if ((++ticks & 0xfff) === 0) await step();
   }
-  if (nk > 0) flushKey();
+  if (nk > 0) await flushKey();
+  if (aside.w !== null) tmp.remove(aside.fd);
   ks.end = ow.offset;
   if (nk > U32_MAX) throw limitError('keys', lastRecord);
   for (const w of kmw) {
@@ -716,11 +733,12 @@ function longListChunk(ctx: MergeContext): number {
   return Math.max(1024, ctx.bufferSize(1) >>> 2);
 }
 
-let longListsRenumbered = 0;
+/** What merges of this process did a chunk at a time (test hook): lists renumbered, and a key's short lists set aside once gathered past a chunk. */
+const inChunks = { renumbered: 0, setAside: 0 };
 
-/** How many lists merges of this process renumbered a chunk at a time (test hook). */
-export function longListsInChunks(): number {
-  return longListsRenumbered;
+/** A copy of {@link inChunks} (test hook). */
+export function longListsInChunks(): { renumbered: number; setAside: number } {
+  return { ...inChunks };
 }
 
 /**
@@ -742,7 +760,7 @@ async function renumberLongList(
   bufSize: number,
   step: () => Promise<void>,
 ): Promise<void> {
-  longListsRenumbered++;
+  inChunks.renumbered++;
   const side = tmp.create('chunks');
   try {
     const sw = new BufWriter(new FileSink(side.fd), 0, bufSize);
@@ -759,7 +777,7 @@ async function renumberLongList(
     }
     sw.flush();
     // Renumbering keeps every id (a multiset's repeats too): nothing is dropped here.
-    writeMergedList(kw, -1, key, scratch, 0, chunks, false, bufSize);
+    await writeMergedList(kw, -1, key, scratch, 0, chunks, false, bufSize, step);
   } finally {
     tmp.remove(side.fd);
   }
@@ -772,7 +790,17 @@ async function renumberLongList(
  * without the whole list in memory. With `unique`, repeats are dropped and the count
  * is written once known.
  */
-function writeMergedList(ow: BufWriter, fd: number, key: GroupKey, ids: Uint32Array, n: number, longs: LongList[], unique: boolean, bufSize: number): void {
+async function writeMergedList(
+  ow: BufWriter,
+  fd: number,
+  key: GroupKey,
+  ids: Uint32Array,
+  n: number,
+  longs: LongList[],
+  unique: boolean,
+  bufSize: number,
+  tick: () => Promise<void>,
+): Promise<void> {
   const small = Math.min(bufSize, 1 << 16);
   const readers = longs.map((l) => new BufReader(l.fd, l.pos, l.pos + 4 * l.count, small));
   const left = longs.map((l) => l.count);
@@ -821,6 +849,7 @@ function writeMergedList(ow: BufWriter, fd: number, key: GroupKey, ids: Uint32Ar
   ow.u32(total);
   let written = 0;
   let prev = 0;
+  let beat = 0;
   while (size > 0) {
     const src = heap[0]!;
     const id = head[src]!;
@@ -831,6 +860,7 @@ function writeMergedList(ow: BufWriter, fd: number, key: GroupKey, ids: Uint32Ar
     prev = id;
     if (!load(src)) heap[0] = heap[--size]!;
     if (size > 1) down(0);
+    if ((++beat & PULSE) === 0) await tick();
   }
   if (unique && written !== total) {
     ow.flush();
