@@ -14,6 +14,7 @@ import t from 'tap';
 import type { TapTest } from './helpers/tap.js';
 import { DiscoDB } from '../lib/discodb.js';
 import { DiscoDBWriter, buildBuffer, buildFile, type WriterPhase, type WriterProgress } from '../lib/writer/index.js';
+import { BatchEncoder, type BatchBuffers } from '../lib/writer/batch.js';
 import { hashesBuiltElsewhere } from '../lib/writer/threaded-build.js';
 import { liveThreads, threadTestHooks } from '../lib/writer/threads.js';
 import { corpusCases, corpusInput } from './helpers/corpus.js';
@@ -242,6 +243,27 @@ t.test('values larger than a batch travel in pieces: every boundary, duplicates,
   tt.ok(raw.peek('first')!.equals(recs[0]!.value as Uint8Array), 'bytes sent in pieces read back whole');
   raw.close();
   tt.same(fs.readdirSync(tmp), []);
+});
+
+t.test('at the end of the ingest the encoder gives up every batch buffer it holds, to be moved to the worker', async (tt) => {
+  const sent: BatchBuffers[] = [];
+  const enc = new BatchEncoder(4096, 64, (b) => sent.push(b));
+  for (let i = 0; i < 500; i++) enc.item(i, `key-${i}`, `value-${i}`);
+  enc.flush();
+  tt.ok(sent.length > 3, `${sent.length} batches sent`);
+  // The worker gives them back as it applies them; all of them are back at the end.
+  for (const b of sent) enc.recycle(b);
+  const held = new Set(sent.flatMap((b) => [b.bytes.buffer, b.meta.buffer]));
+  const given = enc.surrender();
+  tt.equal(new Set(given).size, given.length, 'each buffer once');
+  tt.ok([...held].every((b) => given.includes(b as ArrayBuffer)), 'every buffer it was given back, and its current one');
+  tt.equal(given.length, held.size + 2, 'and nothing else');
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, given);
+  port1.close();
+  port2.close();
+  tt.ok(given.every((b) => b.byteLength === 0), 'moved away: detached here');
+  tt.same(enc.surrender(), [], 'nothing is held afterwards');
 });
 
 t.test('bytes, multi-byte strings and items larger than a batch go through the worker unchanged', async (tt) => {

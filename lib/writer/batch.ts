@@ -127,6 +127,23 @@ export class BatchEncoder {
     return this.byteCap + 4 * META * this.itemCap;
   }
 
+  /**
+   * Gives up every buffer this encoder holds (the build's batches are all applied), to be
+   * moved away: moved to the worker with the build's end, their memory is freed by the
+   * worker's collector during the merge, where this thread, idle, would not collect them.
+   * The encoder takes no item afterwards.
+   */
+  surrender(): ArrayBuffer[] {
+    const out: ArrayBuffer[] = [];
+    for (const b of [...this.free.splice(0), { bytes: this.bytes, meta: this.meta }]) {
+      if (b.bytes.buffer instanceof ArrayBuffer && b.bytes.byteLength > 0 && !out.includes(b.bytes.buffer)) out.push(b.bytes.buffer);
+      if (b.meta.buffer instanceof ArrayBuffer && b.meta.byteLength > 0 && !out.includes(b.meta.buffer)) out.push(b.meta.buffer);
+    }
+    this.bytes = Buffer.alloc(0);
+    this.meta = new Uint32Array(0);
+    return out;
+  }
+
   /** Takes back the buffers of a batch that was applied. */
   recycle(b: BatchBuffers): void {
     if (b.bytes.length === this.byteCap && this.free.length < 64) this.free.push(b);

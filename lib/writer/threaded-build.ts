@@ -248,7 +248,8 @@ export class ThreadedBuilder {
       try {
         r = await this.pool.run(
           { kind: 'end', id: this.pool.id(), session: this.session, outFd: out.fd, hashElsewhere: this.hashSlot >= 0, failAt: threadTestHooks.failAt },
-          [],
+          // The batch buffers go with it (detached here, collected there: see BatchEncoder.surrender).
+          this.encoder.surrender(),
           { onPhase: this.onPhase, onChd: this.hashForWorker },
           this.slot,
         );
