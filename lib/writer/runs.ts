@@ -504,6 +504,8 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   let scratch = new Uint32Array(1024);
   const chunkWords = longListChunk(ctx);
   const longKey = new GroupKey();
+  // Sorted segments of the long lists renumbered here and of the lists gathered in step 3.
+  const aside = new AsideFile(tmp, bufSize);
   for (let j = 0; j < m; j++) {
     const run = inputs[j]!;
     const pl = mappedUint32(run.nv);
@@ -552,7 +554,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
       if (kr.ls < 0) {
         if (scratch.length < chunkWords) scratch = grownUint32(scratch, chunkWords, 0);
         longKey.set(kr);
-        await renumberLongList(kw, longKey, run.fd, kr.listPos, count, pl, scratch, chunkWords, tmp, bufSize, step);
+        await renumberLongList(kw, longKey, run.fd, kr.listPos, count, pl, scratch, chunkWords, aside, bufSize, step);
         ++ticks;
         continue;
       }
@@ -592,24 +594,18 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
   let n = 0;
   let members = 0;
   const longs: LongList[] = [];
-  // A key's short lists gathered past a chunk are sorted and set aside here as one more long list.
-  const aside: { fd: number; w: BufWriter | null } = { fd: -1, w: null };
+  // A key's short lists gathered past a chunk are sorted and set aside as one more long list.
   const setAside = (): void => {
-    if (aside.w === null) {
-      aside.fd = tmp.create('aside').fd;
-      aside.w = new BufWriter(new FileSink(aside.fd), 0, bufSize);
-    }
     inChunks.setAside++;
-    sortIds(scratch, 0, n);
-    longs.push({ fd: aside.fd, pos: aside.w.offset, count: n });
-    aside.w.u32s(scratch, 0, n);
+    longs.push(aside.segment(scratch, n));
     n = 0;
   };
   const flushKey = async (): Promise<void> => {
     if (longs.length > 0) {
       sortIds(scratch, 0, n);
-      aside.w?.flush();
+      aside.flush();
       await writeMergedList(ow, out.fd, group, scratch, n, longs.splice(0), unique, bufSize, ctx.tick);
+      aside.rewind();
       return;
     }
     if (members > 1) sortIds(scratch, 0, n);
@@ -660,7 +656,7 @@ export async function mergeRuns(inputs: RunFile[], ctx: MergeContext, final: boo
     if ((++ticks & 0xfff) === 0) await step();
   }
   if (nk > 0) await flushKey();
-  if (aside.w !== null) tmp.remove(aside.fd);
+  aside.remove();
   ks.end = ow.offset;
   if (nk > U32_MAX) throw limitError('keys', lastRecord);
   for (const w of kmw) {
@@ -741,11 +737,51 @@ export function longListsInChunks(): { renumbered: number; setAside: number } {
   return { ...inChunks };
 }
 
+/** Sorted segments of key lists set aside in one temporary file of a merge, each a {@link LongList} for {@link writeMergedList}. */
+class AsideFile {
+  private fd = -1;
+  private w: BufWriter | null = null;
+
+  constructor(
+    private readonly tmp: TempDir,
+    private readonly bufSize: number,
+  ) {}
+
+  /** Sorts `ids[0, n)` and appends them (the file is made at the first). */
+  segment(ids: Uint32Array, n: number): LongList {
+    if (this.w === null) {
+      this.fd = this.tmp.create('aside').fd;
+      this.w = new BufWriter(new FileSink(this.fd), 0, this.bufSize);
+    }
+    sortIds(ids, 0, n);
+    const list = { fd: this.fd, pos: this.w.offset, count: n };
+    this.w.u32s(ids, 0, n);
+    return list;
+  }
+
+  /** Writes out what is buffered, so that the segments can be read. */
+  flush(): void {
+    this.w?.flush();
+  }
+
+  /** Starts over at the file's start, once every segment was merged (the next ones write over them). */
+  rewind(): void {
+    if (this.w !== null) this.w = new BufWriter(new FileSink(this.fd), 0, this.bufSize, this.w.buf);
+  }
+
+  /** Deletes the file, if one was made. */
+  remove(): void {
+    if (this.w === null) return;
+    this.tmp.remove(this.fd);
+    this.w = null;
+  }
+}
+
 /**
  * Writes the key file entry of `key` whose list, `count` ids at `pos` of `fd`, is
  * renumbered through `pl` (local id − 1 → merged number) and sorted, without holding it
- * whole: each chunk of `chunkWords` ids is renumbered and sorted in `scratch` and
- * written to a side file, then the chunks are merged into the entry ({@link writeMergedList}).
+ * whole: each chunk of `chunkWords` ids is renumbered in `scratch` and set aside sorted,
+ * then the chunks are merged into the entry ({@link writeMergedList}).
  */
 async function renumberLongList(
   kw: BufWriter,
@@ -756,31 +792,24 @@ async function renumberLongList(
   pl: Uint32Array,
   scratch: Uint32Array,
   chunkWords: number,
-  tmp: TempDir,
+  aside: AsideFile,
   bufSize: number,
   step: () => Promise<void>,
 ): Promise<void> {
   inChunks.renumbered++;
-  const side = tmp.create('chunks');
-  try {
-    const sw = new BufWriter(new FileSink(side.fd), 0, bufSize);
-    const lr = new BufReader(fd, pos, pos + 4 * count, bufSize);
-    const chunks: LongList[] = [];
-    for (let done = 0; done < count; ) {
-      const c = Math.min(chunkWords, count - done);
-      for (let i = 0; i < c; i++) scratch[i] = pl[lr.readU32() - 1]! + 1;
-      sortIds(scratch, 0, c);
-      chunks.push({ fd: side.fd, pos: sw.offset, count: c });
-      sw.u32s(scratch, 0, c);
-      done += c;
-      await step();
-    }
-    sw.flush();
-    // Renumbering keeps every id (a multiset's repeats too): nothing is dropped here.
-    await writeMergedList(kw, -1, key, scratch, 0, chunks, false, bufSize, step);
-  } finally {
-    tmp.remove(side.fd);
+  const lr = new BufReader(fd, pos, pos + 4 * count, bufSize);
+  const chunks: LongList[] = [];
+  for (let done = 0; done < count; ) {
+    const c = Math.min(chunkWords, count - done);
+    for (let i = 0; i < c; i++) scratch[i] = pl[lr.readU32() - 1]! + 1;
+    chunks.push(aside.segment(scratch, c));
+    done += c;
+    await step();
   }
+  aside.flush();
+  // Renumbering keeps every id (a multiset's repeats too): nothing is dropped here.
+  await writeMergedList(kw, -1, key, scratch, 0, chunks, false, bufSize, step);
+  aside.rewind();
 }
 
 /**
